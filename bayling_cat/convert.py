@@ -1,0 +1,288 @@
+"""Conversion: a Hugging Face checkpoint, a hub id, a BayLing-1 delta plus its LLaMA base, or a GGUF file in;
+a CTranslate2 model folder with tokenizer.json and bayling_cat.json out.
+
+This is the only module that imports torch and transformers, and only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from bayling_cat import __version__
+from bayling_cat.errors import ConversionError
+from bayling_cat.modelinfo import ModelInfo
+from bayling_cat.models import is_hub_id
+from bayling_cat.templates import TEMPLATE_NAMES
+
+QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
+# Decoder-only architectures that CTranslate2 converts and that the templates serve.
+ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+                 "GemmaForCausalLM", "Gemma2ForCausalLM")
+
+Progress = Callable[[str], None]
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _import_conversion_libraries():
+    try:
+        import ctranslate2.converters  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise ConversionError(
+            f"conversion needs the 'convert' extra ({exc.name} is missing): pip install 'bayling-cat[convert]'"
+        ) from None
+    _quiet_libraries()
+
+
+def _disk_error(exc: OSError, where: Path) -> ConversionError:
+    if exc.errno == errno.ENOSPC:
+        return ConversionError(f"{where}: disk full while writing the converted model; free space and run again")
+    return ConversionError(f"{where}: {exc.strerror or exc}")
+
+
+@contextmanager
+def _staging(output_dir: Path, force: bool):
+    """Build the model in a hidden sibling folder and move it into place only when complete."""
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        if not force:
+            raise ConversionError(f"{output_dir}: already exists and is not empty (use --force to replace it)")
+    parent = output_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=parent))
+    except OSError as exc:
+        raise _disk_error(exc, output_dir) from None
+    try:
+        yield stage
+        if output_dir.exists():
+            if output_dir.is_dir():
+                shutil.rmtree(output_dir)
+            else:
+                output_dir.unlink()
+        os.replace(stage / "model", output_dir)
+    except OSError as exc:
+        raise _disk_error(exc, output_dir) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _download(repo_id: str, progress: Progress) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise ConversionError("downloading needs huggingface_hub: pip install 'bayling-cat[convert]'") from None
+    progress(f"downloading {repo_id} from the Hugging Face hub")
+    try:
+        return Path(snapshot_download(
+            repo_id, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.model", "*.txt", "*.jinja", "*.py"]))
+    except Exception as exc:  # offline, unknown repo, gated repo: huggingface_hub has many error types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConversionError(
+            f"{repo_id}: cannot download from the Hugging Face hub ({reason[:200]}); check the network, or "
+            "download the checkpoint elsewhere and pass its local folder"
+        ) from None
+
+
+def _locate(source: str, progress: Progress) -> Path:
+    path = Path(source).expanduser()
+    if path.exists():
+        return path
+    if is_hub_id(source):
+        return _download(source, progress)
+    raise ConversionError(f"{source}: no such file or folder (and not a hub id such as ICTNLP/bayling-2-7b)")
+
+
+def _check_architecture(folder: Path) -> dict:
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise ConversionError(f"{folder}: not a Hugging Face checkpoint (no config.json) and not a .gguf file")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConversionError(f"{config_path}: unreadable ({exc})") from None
+    arch = (config.get("architectures") or ["(none)"])[0]
+    if arch not in ARCHITECTURES:
+        raise ConversionError(f"{folder}: architecture {arch} is not supported (supported: {', '.join(ARCHITECTURES)})")
+    return config
+
+
+def _load_gguf(path: Path, work: Path, progress: Progress) -> tuple[Path, object]:
+    """Dequantize a GGUF file with transformers and save it as an ordinary checkpoint in ``work``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    progress(f"reading {path.name} (GGUF) with transformers")
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        raise ConversionError("reading GGUF files needs the gguf package: pip install 'bayling-cat[convert]'") from None
+    # float32 keeps small models exact; large ones are loaded in half precision to fit in memory.
+    dtype = torch.float32 if path.stat().st_size < 2 * 1024**3 else torch.float16
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    except (ValueError, KeyError, RuntimeError, OSError) as exc:
+        raise ConversionError(f"{path}: transformers cannot read this GGUF file ({str(exc).splitlines()[0][:200]})") \
+            from None
+    arch = (getattr(model.config, "architectures", None) or [type(model).__name__])[0]
+    if arch not in ARCHITECTURES:
+        raise ConversionError(f"{path}: architecture {arch} is not supported (supported: {', '.join(ARCHITECTURES)})")
+    # transformers marks GGUF-loaded models as quantized and refuses to save them; the weights are
+    # already dequantized, so the marks can go.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    if hasattr(model, "is_quantized"):
+        model.is_quantized = False
+    hf = work / "checkpoint"
+    model.save_pretrained(str(hf))
+    tokenizer.save_pretrained(str(hf))
+    return hf, tokenizer
+
+
+def _apply_delta(delta: Path, base: Path, work: Path, progress: Progress) -> Path:
+    """BayLing-1 weights = LLaMA-1 base + published delta, parameter by parameter (fp16)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _check_architecture(delta)
+    _check_architecture(base)
+    progress(f"loading the delta {delta} and the base {base}")
+    target = AutoModelForCausalLM.from_pretrained(str(delta), dtype=torch.float16, low_cpu_mem_usage=True)
+    base_model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float16, low_cpu_mem_usage=True)
+    base_state = base_model.state_dict()
+    progress("adding the delta to the base weights")
+    with torch.no_grad():
+        for name, param in target.state_dict().items():
+            if name not in base_state or base_state[name].shape != param.shape:
+                raise ConversionError(f"{base}: does not match the delta {delta} (parameter {name}); "
+                                      "--base must be the original LLaMA weights the delta was made from")
+            param.add_(base_state[name])
+    del base_model, base_state
+    hf = work / "checkpoint"
+    target.save_pretrained(str(hf))
+    AutoTokenizer.from_pretrained(str(delta)).save_pretrained(str(hf))
+    return hf
+
+
+def choose_template(source: str, tokenizer) -> str:
+    """BayLing-2 models: the ``### Instruction:`` template; BayLing on Llama-3: headers; others: chat template."""
+    name = source.lower()
+    vocab = tokenizer.get_vocab()
+    if "bayling" in name:
+        if "llama-3" in name or "llama3" in name or "<|eot_id|>" in vocab:
+            return "bayling-llama3"
+        return "bayling"
+    if getattr(tokenizer, "chat_template", None):
+        return "chat"
+    raise ConversionError(f"{source}: the tokenizer has no chat template; pass --template bayling or bayling-llama3")
+
+
+def _token_info(template: str, tokenizer, hf: Path) -> tuple[str | None, bool, list[str]]:
+    vocab = tokenizer.get_vocab()
+    eos = tokenizer.eos_token
+    if template == "bayling":
+        # bayling-7b-diff sets bos (and unk) to </s> in special_tokens_map.json; LLaMA's BOS is <s>.
+        bos = "<s>" if "<s>" in vocab else tokenizer.bos_token
+        ends = ["</s>"] + ([eos] if eos and eos != "</s>" and eos != bos else [])
+        return bos, True, ends
+    if template == "bayling-llama3":
+        return "<|begin_of_text|>", True, ["<|eot_id|>", "<|end_of_text|>"]
+    ends = [eos] if eos else []
+    gen_config = hf / "generation_config.json"
+    if gen_config.is_file():
+        ids = json.loads(gen_config.read_text(encoding="utf-8")).get("eos_token_id")
+        for i in ids if isinstance(ids, list) else [ids] if ids is not None else []:
+            token = tokenizer.convert_ids_to_tokens(int(i))
+            if token and token not in ends:
+                ends.append(token)
+    if not ends:
+        raise ConversionError(f"{hf}: the tokenizer names no end-of-sequence token")
+    return tokenizer.bos_token, False, ends
+
+
+def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int8", template: str | None = None,
+            base: str | None = None, force: bool = False, name: str | None = None,
+            progress: Progress = lambda message: None) -> ModelInfo:
+    """Convert ``source`` into a CTranslate2 model folder at ``output_dir`` and return its metadata."""
+    if quantization not in QUANTIZATIONS:
+        raise ConversionError(f"unknown quantization {quantization!r} (known: {', '.join(QUANTIZATIONS)})")
+    if template is not None and template not in TEMPLATE_NAMES:
+        raise ConversionError(f"unknown template {template!r} (known: {', '.join(TEMPLATE_NAMES)})")
+    output = Path(output_dir).expanduser().resolve()
+    _import_conversion_libraries()
+    from ctranslate2.converters import TransformersConverter
+    from transformers import AutoTokenizer
+
+    located = _locate(source, progress)
+    base_path = _locate(base, progress) if base else None
+    with _staging(output, force) as stage:
+        work = stage / "work"
+        work.mkdir()
+        if located.is_file():
+            if located.suffix.lower() != ".gguf":
+                raise ConversionError(f"{located}: not a .gguf file or a checkpoint folder")
+            hf, tokenizer = _load_gguf(located, work, progress)
+        elif base_path is not None:
+            hf = _apply_delta(located, base_path, work, progress)
+            tokenizer = AutoTokenizer.from_pretrained(str(hf))
+        else:
+            _check_architecture(located)
+            hf = located
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(str(hf))
+            except (OSError, ValueError) as exc:
+                raise ConversionError(f"{hf}: no usable tokenizer ({str(exc).splitlines()[0][:200]})") from None
+        config = _check_architecture(hf)
+        chosen = template or choose_template(source, tokenizer)
+        bos, add_bos, ends = _token_info(chosen, tokenizer, hf)
+        vocab = tokenizer.get_vocab()
+        missing = [t for t in ends + ([bos] if add_bos and bos else []) if t not in vocab]
+        if missing:
+            raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}")
+
+        progress(f"converting to CTranslate2 ({quantization})")
+        out = stage / "model"
+        try:
+            TransformersConverter(str(hf), low_cpu_mem_usage=True).convert(str(out), quantization=quantization,
+                                                                           force=True)
+        except OSError:
+            raise
+        except (ValueError, NotImplementedError, RuntimeError, KeyError) as exc:
+            raise ConversionError(f"{source}: CTranslate2 cannot convert it ({str(exc).splitlines()[0][:200]})") \
+                from None
+        tok_dir = work / "tokenizer"
+        tokenizer.save_pretrained(str(tok_dir))
+        if not (tok_dir / "tokenizer.json").is_file():
+            raise ConversionError(f"{source}: no fast tokenizer (tokenizer.json) can be made from this checkpoint")
+        shutil.copyfile(tok_dir / "tokenizer.json", out / "tokenizer.json")
+        info = ModelInfo(
+            template=chosen, bos_token=bos, add_bos=add_bos, end_tokens=ends, source=str(source),
+            quantization=quantization, architecture=config["architectures"][0],
+            context_length=int(config.get("max_position_embeddings") or 2048),
+            chat_template=getattr(tokenizer, "chat_template", None) if chosen == "chat" else None,
+            eos_token=tokenizer.eos_token, name=name or output.name, converted_by=f"bayling-cat {__version__}",
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            extra={"base": str(base)} if base else {},
+        )
+        info.write(out)  # written last: a folder without it is never taken for a model
+        shutil.rmtree(work)
+    progress(f"model ready in {output}")
+    return info

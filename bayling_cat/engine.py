@@ -1,0 +1,268 @@
+"""The engine: the only place that knows CTranslate2 and tokens.
+
+It loads a converted model folder (weights, tokenizer.json, bayling_cat.json) with ``ctranslate2.Generator``
+and the ``tokenizers`` library; it never imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from bayling_cat import languages
+from bayling_cat.errors import ModelError, UserError
+from bayling_cat.modelinfo import ModelInfo, check_model_folder
+from bayling_cat.templates import Message, PromptTemplate
+
+DEVICES = ("auto", "cpu", "cuda")
+COMPUTE_TYPES = ("auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                 "float16", "bfloat16", "float32")
+
+# BayLing's released weights are anonymised; its own inference puts the model card back.
+ANONYMISED = {
+    "[NAME]": "BayLing",
+    "[INSTITUTE]": "NLP group of Institute of Computing Technology, Chinese Academy of Sciences (ICT/CAS)",
+    "[CREATE_TIME]": "2023",
+    "[名字]": "百聆",
+    "[机构]": "中国科学院计算技术研究所自然语言处理研究组",
+    "[开发时间]": "2023年",
+}
+
+# Flags a generation can carry. A flagged result is never silently a translation.
+FLAG_REPETITION = "repetition"  # a runaway loop was cut
+FLAG_LENGTH = "length-limit"  # stopped by the generation limit, not by an end token
+FLAG_EXTRA_TEXT = "extra-text"  # text after the translation of a one-line source was cut
+FLAG_EMPTY = "empty"  # nothing generated
+
+
+@dataclass
+class DecodingOptions:
+    beam_size: int = 1
+    sampling_temperature: float = 0.0  # 0: greedy (or beam search)
+    sampling_topk: int = 1
+    sampling_topp: float = 1.0
+    repetition_penalty: float = 1.0
+    max_batch_size: int = 16
+    # generation limit: length_ratio x source tokens + length_extra, capped by max_new_tokens and the context
+    length_ratio: float = 3.0
+    length_extra: int = 16
+    max_new_tokens: int = 1024
+
+    def ct2_kwargs(self) -> dict:
+        kw = dict(beam_size=self.beam_size, repetition_penalty=self.repetition_penalty)
+        if self.sampling_temperature > 0:
+            kw.update(sampling_temperature=self.sampling_temperature,
+                      sampling_topk=self.sampling_topk if self.sampling_topk != 1 else 0,
+                      sampling_topp=self.sampling_topp, beam_size=1)
+        return kw
+
+
+@dataclass
+class Generation:
+    """One model answer: the text and what the engine noticed about it."""
+
+    text: str
+    flags: list[str] = field(default_factory=list)
+    score: float | None = None
+    generated_tokens: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.flags
+
+
+def resolve_device(device: str) -> str:
+    import ctranslate2
+
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r} (known: {', '.join(DEVICES)})")
+    if device == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+        raise UserError("device cuda asked for, but CTranslate2 sees no CUDA GPU on this machine")
+    return device
+
+
+def resolve_compute_type(compute_type: str, device: str, quantization: str) -> str:
+    import ctranslate2
+
+    if compute_type not in COMPUTE_TYPES:
+        raise UserError(f"unknown compute type {compute_type!r} (known: {', '.join(COMPUTE_TYPES)})")
+    if compute_type != "auto":
+        return compute_type
+    if device == "cuda":
+        supported = ctranslate2.get_supported_compute_types("cuda")
+        wanted = "int8_float16" if quantization.startswith("int8") else "float16"
+        return wanted if wanted in supported else "default"
+    return "default"
+
+
+def find_repetition(ids: Sequence[int], max_unit: int = 40, min_span: int = 16, min_repeats: int = 3) -> int | None:
+    """If ``ids`` ends in a loop (one unit of tokens repeated back to back), return where to cut.
+
+    The cut keeps the first occurrence of the unit. A loop is at least ``min_repeats`` copies covering at
+    least ``min_span`` tokens; very short units (one or two tokens) need eight copies.
+    """
+    n = len(ids)
+    best = None
+    for unit in range(1, min(max_unit, n // min_repeats) + 1):
+        tail = ids[n - unit:]
+        count, start = 1, n - unit
+        while start - unit >= 0 and ids[start - unit:start] == tail:
+            count += 1
+            start -= unit
+        need = 8 if unit <= 2 else min_repeats
+        if count >= need and count * unit >= min_span:
+            cut = start + unit
+            if best is None or cut < best:
+                best = cut
+    return best
+
+
+class Engine:
+    """A converted model, ready to translate lists of segments."""
+
+    def __init__(self, model_dir, device: str = "auto", device_index: int | list[int] = 0,
+                 compute_type: str = "auto", threads: int = 0, inter_threads: int = 1,
+                 decoding: DecodingOptions | None = None):
+        import ctranslate2
+        import tokenizers
+
+        self.path = check_model_folder(model_dir)
+        self.info = ModelInfo.read(self.path)
+        self.template = PromptTemplate(self.info.template, self.info.chat_template, self.info.bos_token,
+                                       self.info.eos_token)
+        self.device = resolve_device(device)
+        self.compute_type = resolve_compute_type(compute_type, self.device, self.info.quantization)
+        self.decoding = decoding or DecodingOptions()
+        try:
+            self.tokenizer = tokenizers.Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        except Exception as exc:  # the tokenizers library raises plain Exceptions
+            raise ModelError(f"{self.path / 'tokenizer.json'}: unreadable tokenizer ({exc})") from None
+        try:
+            self.generator = ctranslate2.Generator(
+                str(self.path), device=self.device, device_index=device_index, compute_type=self.compute_type,
+                intra_threads=threads, inter_threads=inter_threads)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"{self.path}: CTranslate2 cannot load this model on {self.device} "
+                             f"with compute type {self.compute_type} ({exc})") from None
+        self._special = self._special_tokens()
+        self._split = re.compile("(" + "|".join(re.escape(t) for t in sorted(self._special, key=len, reverse=True))
+                                 + ")") if self._special else None
+
+    # -- tokens -------------------------------------------------------------------------------------------
+
+    def _special_tokens(self) -> dict[str, str]:
+        """Special token strings that may appear in rendered prompts, mapped to their token strings."""
+        names = set(self.info.end_tokens)
+        if self.info.bos_token:
+            names.add(self.info.bos_token)
+        if self.info.template == "bayling-llama3":
+            names.update(("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"))
+        special = {}
+        for name in names:
+            if self.tokenizer.token_to_id(name) is None:
+                raise ModelError(f"{self.path}: the tokenizer has no token {name!r} named in {self.info.template!r} "
+                                 "metadata")
+            special[name] = name
+        return special
+
+    def encode_prompt(self, text: str) -> list[str]:
+        """Token strings for a rendered prompt: special token strings become their single tokens, BOS first."""
+        tokens: list[str] = []
+        if self.info.add_bos and self.info.bos_token:
+            tokens.append(self.info.bos_token)
+        pieces = self._split.split(text) if self._split else [text]
+        for piece in pieces:
+            if not piece:
+                continue
+            if piece in self._special:
+                tokens.append(piece)
+            else:
+                tokens.extend(self.tokenizer.encode(piece, add_special_tokens=False).tokens)
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    # -- generation ----------------------------------------------------------------------------------------
+
+    def generation_limit(self, source_tokens: int, prompt_tokens: int) -> int:
+        d = self.decoding
+        limit = min(d.max_new_tokens, int(math.ceil(d.length_ratio * source_tokens)) + d.length_extra)
+        room = self.info.context_length - prompt_tokens
+        if room < 1:
+            return 0
+        return max(1, min(limit, room))
+
+    def generate(self, conversations: Sequence[Sequence[Message]], source_texts: Sequence[str],
+                 suppress_sequences: Sequence[str] = ()) -> list[Generation]:
+        """Answer each conversation. ``source_texts[i]`` is the text being translated in conversation i:
+        it sets the generation limit and decides what counts as a loop or as extra text."""
+        if len(conversations) != len(source_texts):
+            raise ValueError("one source text per conversation")
+        prompts = [self.encode_prompt(self.template.render(c)) for c in conversations]
+        src_lens = [self.count_tokens(s) for s in source_texts]
+        order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+        results: list[Generation | None] = [None] * len(prompts)
+        bs = max(1, self.decoding.max_batch_size)
+        suppress = [self.tokenizer.encode(s, add_special_tokens=False).tokens for s in suppress_sequences if s]
+        for start in range(0, len(order), bs):
+            batch = order[start:start + bs]
+            longest_prompt = max(len(prompts[i]) for i in batch)
+            limit = self.generation_limit(max(src_lens[i] for i in batch), longest_prompt)
+            if limit == 0:
+                for i in batch:
+                    results[i] = Generation("", [FLAG_LENGTH])
+                continue
+            outputs = self.generator.generate_batch(
+                [prompts[i] for i in batch], max_length=limit, include_prompt_in_result=False,
+                end_token=self.info.end_tokens, return_scores=True, suppress_sequences=suppress or None,
+                **self.decoding.ct2_kwargs())
+            for i, out in zip(batch, outputs):
+                results[i] = self._finish(out.sequences_ids[0], out.scores[0] if out.scores else None,
+                                          limit, source_texts[i])
+        return results  # type: ignore[return-value]
+
+    def _finish(self, ids: list[int], score: float | None, limit: int, source: str) -> Generation:
+        flags: list[str] = []
+        end_ids = {self.tokenizer.token_to_id(t) for t in self.info.end_tokens}
+        if ids and ids[-1] in end_ids:  # return_end_token is off, but be safe
+            ids = ids[:-1]
+        cut = find_repetition(ids)
+        if cut is not None:
+            unit_text = self.tokenizer.decode(ids[cut:cut + max(1, (len(ids) - cut) // 2)])
+            if unit_text.strip() and unit_text.strip() * 2 not in source:
+                ids = ids[:cut]
+                flags.append(FLAG_REPETITION)
+        elif len(ids) >= limit:
+            flags.append(FLAG_LENGTH)
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        text = self.postprocess(text, source, flags)
+        if not text.strip():
+            flags.append(FLAG_EMPTY)
+        return Generation(text, flags, score, len(ids))
+
+    def postprocess(self, text: str, source: str, flags: list[str]) -> str:
+        if self.info.template.startswith("bayling"):
+            for token, value in ANONYMISED.items():
+                if token in text and token not in source:
+                    text = text.replace(token, value)
+            if "\\n" in text and "\\n" not in source:
+                text = text.replace("\\n", "\n")
+        text = text.strip()
+        if "\n" not in source.strip() and "\n" in text:
+            # A one-line source has a one-line translation; what follows is commentary.
+            text = text.split("\n", 1)[0].strip()
+            flags.append(FLAG_EXTRA_TEXT)
+        return text
+
+    # -- translation ---------------------------------------------------------------------------------------
+
+    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str) -> list[Generation]:
+        """Translate segments in one call; results come back in input order."""
+        src_name, tgt_name = languages.name(source_lang), languages.name(target_lang)
+        conversations = [[Message("user", self.template.translation_request(t, src_name, tgt_name))] for t in texts]
+        return self.generate(conversations, texts)
