@@ -135,10 +135,13 @@ def _load_gguf(path: Path, work: Path, progress: Progress) -> tuple[Path, object
         raise ConversionError("reading GGUF files needs the gguf package: pip install 'bayling-cat[convert]'") from None
     # float32 keeps small models exact; large ones are loaded in half precision to fit in memory.
     dtype = torch.float32 if path.stat().st_size < 2 * 1024**3 else torch.float16
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise ConversionError(f"{path}: not a GGUF file (it does not start with the GGUF magic bytes)")
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    except (ValueError, KeyError, RuntimeError, OSError) as exc:
+    except Exception as exc:  # a truncated or exotic file fails deep inside transformers in many ways
         raise ConversionError(f"{path}: transformers cannot read this GGUF file ({str(exc).splitlines()[0][:200]})") \
             from None
     arch = (getattr(model.config, "architectures", None) or [type(model).__name__])[0]

