@@ -1,0 +1,149 @@
+"""Speed of the engine against a plain transformers generate loop on the same model and threads.
+
+    python bench/benchmark.py [--threads 2] [--segments 60] [--json bench/out/engine.json]
+
+Runs each side in its own process (so peak memory is each side's own), on the default model: the engine on
+the converted CTranslate2 int8 folder, transformers on the same GGUF weights (dequantized to float32, which
+is how transformers runs a GGUF), with the same prompts, greedy decoding and the same generation limits.
+Then measures how long `bayling-cat translate -` takes to print its first line with the cached model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.segments import SEGMENTS  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def engine_side(threads: int, n: int) -> dict:
+    from bayling_cat.engine import Engine
+    from bayling_cat.models import ensure_default_model
+
+    folder = ensure_default_model(progress=lambda m: print(m, file=sys.stderr))
+    engine = Engine(folder, device="cpu", threads=threads)
+    segments = SEGMENTS[:n]
+    engine.translate(segments[:2], "en", "de")  # warm-up
+    start = time.perf_counter()
+    results = engine.translate(segments, "en", "de")
+    elapsed = time.perf_counter() - start
+    tokens = sum(r.generated_tokens for r in results)
+    return {"side": "engine (CTranslate2 int8)", "seconds": elapsed, "segments": n, "generated_tokens": tokens,
+            "segments_per_s": n / elapsed, "tokens_per_s": tokens / elapsed, "peak_rss_mb": peak_rss_mb(),
+            "flagged": sum(1 for r in results if r.flags)}
+
+
+def transformers_side(threads: int, n: int) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bayling_cat import languages
+    from bayling_cat.engine import Engine
+    from bayling_cat.models import default_gguf, ensure_default_model
+    from bayling_cat.templates import Message
+
+    torch.set_num_threads(threads)
+    gguf = default_gguf()
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model.eval()
+    # the engine's prompts and generation limits, so both sides do the same work
+    engine = Engine(ensure_default_model(), device="cpu", threads=1)
+    end_ids = [tokenizer.convert_tokens_to_ids(t) for t in engine.info.end_tokens]
+    segments = SEGMENTS[:n]
+    jobs = []
+    for s in segments:
+        request = engine.template.translation_request(s, languages.name("en"), languages.name("de"))
+        prompt = engine.template.render([Message("user", request)])
+        ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
+        jobs.append((ids, engine.generation_limit(engine.count_tokens(s), ids.shape[1])))
+    del engine
+
+    def run(job):
+        ids, limit = job
+        with torch.inference_mode():
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=limit, do_sample=False,
+                                 eos_token_id=end_ids, pad_token_id=end_ids[0])
+        generated = out[0, ids.shape[1]:].tolist()
+        return len(generated) - (1 if generated and generated[-1] in end_ids else 0)
+
+    run(jobs[0])  # warm-up
+    start = time.perf_counter()
+    tokens = sum(run(job) for job in jobs)
+    elapsed = time.perf_counter() - start
+    return {"side": "transformers generate (float32)", "seconds": elapsed, "segments": n, "generated_tokens": tokens,
+            "segments_per_s": n / elapsed, "tokens_per_s": tokens / elapsed, "peak_rss_mb": peak_rss_mb()}
+
+
+def first_line_latency(threads: int) -> dict:
+    """Seconds from starting `bayling-cat translate -` to its first output line, and the generation part."""
+    from bayling_cat.engine import Engine
+    from bayling_cat.models import ensure_default_model
+
+    line = "The file could not be saved."
+    engine = Engine(ensure_default_model(), device="cpu", threads=threads)
+    engine.translate([line], "en", "de")
+    start = time.perf_counter()
+    engine.translate([line], "en", "de")
+    generation = time.perf_counter() - start
+    cmd = [sys.executable, "-m", "bayling_cat", "translate", "-", "-s", "en", "-t", "de", "--threads", str(threads)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+    proc.stdout.readline()
+    first = time.perf_counter() - start
+    proc.stdin.close()
+    proc.wait()
+    return {"first_line_s": first, "generation_s": generation, "overhead_s": first - generation}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--segments", type=int, default=60)
+    parser.add_argument("--side", choices=["engine", "transformers", "latency"], help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if args.side:
+        side = {"engine": engine_side, "transformers": transformers_side}.get(args.side)
+        result = side(args.threads, args.segments) if side else first_line_latency(args.threads)
+        print(json.dumps(result))
+        return
+    figures = {}
+    for side in ("engine", "transformers", "latency"):
+        out = subprocess.run([sys.executable, __file__, "--side", side, "--threads", str(args.threads),
+                              "--segments", str(args.segments)], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"benchmark side {side} failed:\n{out.stderr[-3000:]}")
+        figures[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    e, t, lat = figures["engine"], figures["transformers"], figures["latency"]
+    print(f"default model, {args.segments} segments en->de, {args.threads} threads, greedy, same prompts and limits")
+    print(f"{'':34} {'seg/s':>8} {'gen tok/s':>10} {'tokens':>7} {'seconds':>8} {'peak RSS':>9}")
+    for r in (e, t):
+        print(f"{r['side']:34} {r['segments_per_s']:8.2f} {r['tokens_per_s']:10.1f} {r['generated_tokens']:7d} "
+              f"{r['seconds']:8.1f} {r['peak_rss_mb']:7.0f}MB")
+    print(f"engine / transformers: {e['segments_per_s'] / t['segments_per_s']:.2f}x segments/s, "
+          f"{e['tokens_per_s'] / t['tokens_per_s']:.2f}x generated tokens/s")
+    print(f"bayling-cat translate -: first line after {lat['first_line_s']:.2f} s, of which generation "
+          f"{lat['generation_s']:.2f} s: {lat['overhead_s']:.2f} s beyond the generation")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
