@@ -264,6 +264,8 @@ class Engine:
             # A one-line source has a one-line translation; what follows is commentary.
             text = text.split("\n", 1)[0].strip()
             flags.append(FLAG_EXTRA_TEXT)
+            if FLAG_LENGTH in flags:  # the translation ended at the line break; only the commentary ran long
+                flags.remove(FLAG_LENGTH)
         return text
 
     # -- translation ---------------------------------------------------------------------------------------

@@ -114,6 +114,9 @@ def test_anonymisation_tokens_and_extra_text(engine):
     assert flags == []
     assert engine.postprocess("Datei\n\nNote: this means file", "File", flags) == "Datei"
     assert flags == [FLAG_EXTRA_TEXT]
+    flags = [FLAG_LENGTH]
+    assert engine.postprocess("Datei\nNote: this means", "File", flags) == "Datei"
+    assert flags == [FLAG_EXTRA_TEXT]
 
 
 def test_missing_and_wrong_model_folders(tmp_path, tiny_checkpoint):
