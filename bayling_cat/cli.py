@@ -11,6 +11,7 @@ import os
 import select
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -117,14 +118,31 @@ FLAG_TEXT = {
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--source-lang", "-s", required=True, help="Source language code (e.g. en).")
-@click.option("--target-lang", "-t", required=True, help="Target language code (e.g. de, zh-CN).")
+@click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
+@click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Output file, or folder for several inputs (default: INPUT.<target-lang>.<ext> beside it).")
+@click.option("--mode", type=click.Choice(["target", "suggest"]), default="target", show_default=True,
+              help="target: write translations into the targets; suggest: add them as proposals "
+                   "(alt-trans, XLIFF 2 matches) and leave the targets alone.")
+@click.option("--overwrite", is_flag=True, help="Also translate segments that already have a target "
+              "(never approved, final, locked or confirmed ones).")
+@click.option("--in-place", is_flag=True, help="Write into the input files (a .bak copy of each is kept).")
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write a JSON report: per segment what was done and why, and totals.")
 @engine_options
-def translate(inputs, source_lang, target_lang, **engine_kw):
-    """Translate text. INPUT '-' reads plain-text lines from standard input and writes one translated line
-    per input line to standard output (blank lines stay blank)."""
+def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, **engine_kw):
+    """Translate XLIFF files (1.2, 2.x, SDLXLIFF, MQXLIFF) or folders of them; '-' translates plain-text
+    lines from standard input to standard output instead (blank lines stay blank)."""
+    if in_place and output is not None:
+        raise UserError("--in-place and --output exclude each other")
     if list(inputs) != ["-"]:
-        raise UserError("only '-' (plain-text lines on standard input) is accepted as INPUT for now")
+        if "-" in inputs:
+            raise UserError("'-' (standard input) cannot be mixed with files")
+        _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, engine_kw)
+        return
+    if not source_lang or not target_lang:
+        raise UserError("translating standard input needs --source-lang and --target-lang")
     source_lang, target_lang = languages.normalize(source_lang), languages.normalize(target_lang)
     if source_lang == target_lang:
         raise UserError(f"source and target language are both {source_lang}")
@@ -160,6 +178,34 @@ def translate(inputs, source_lang, target_lang, **engine_kw):
         raise UserError("standard input is empty: nothing to translate")
     if flagged:
         _say(f"bayling-cat: {flagged} of {line_no} lines flagged for review")
+
+
+def _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report_path, engine_kw):
+    from bayling_cat import pipeline
+
+    options = pipeline.Options(
+        source_lang=languages.normalize(source_lang) if source_lang else None,
+        target_lang=languages.normalize(target_lang) if target_lang else None,
+        mode=mode, overwrite=overwrite, in_place=in_place, output=output)
+    loaded = {}
+
+    def engine():
+        loaded["engine"] = load_engine(**engine_kw)
+        return loaded["engine"]
+
+    run = pipeline.Pipeline(engine, options, progress_factory=pipeline.progress_bar, say=_say)
+    results = run.run(inputs)
+    model = str(loaded["engine"].path) if "engine" in loaded else "(not loaded: nothing to translate)"
+    data = pipeline.report(results, run.seconds, model)
+    for r in results:
+        if not r.error:
+            _say(f"bayling-cat: wrote {r.output}")
+    if report_path is not None:
+        pipeline.write_report(report_path, data)
+        _say(f"bayling-cat: report in {report_path}")
+    _say(pipeline.summary(data))
+    if data["totals"]["failed_files"]:
+        raise click.exceptions.Exit(EXIT_ERROR)
 
 
 @cli.command()

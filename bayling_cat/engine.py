@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from bayling_cat import languages
+from bayling_cat.document import PLACEHOLDER
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.modelinfo import ModelInfo, check_model_folder
 from bayling_cat.templates import Message, PromptTemplate
@@ -150,6 +151,7 @@ class Engine:
             raise ModelError(f"{self.path}: CTranslate2 cannot load this model on {self.device} "
                              f"with compute type {self.compute_type} ({exc})") from None
         self._special = self._special_tokens()
+        self._newline_ids: list[int] | None = None
         self._split = re.compile("(" + "|".join(re.escape(t) for t in sorted(self._special, key=len, reverse=True))
                                  + ")") if self._special else None
 
@@ -204,19 +206,26 @@ class Engine:
         return max(1, min(limit, room))
 
     def generate(self, conversations: Sequence[Sequence[Message]], source_texts: Sequence[str],
-                 suppress_sequences: Sequence[str] = ()) -> list[Generation]:
+                 suppress_sequences: Sequence[str] = (), progress=None) -> list[Generation]:
         """Answer each conversation. ``source_texts[i]`` is the text being translated in conversation i:
         it sets the generation limit and decides what counts as a loop or as extra text."""
         if len(conversations) != len(source_texts):
             raise ValueError("one source text per conversation")
         prompts = [self.encode_prompt(self.template.render(c)) for c in conversations]
         src_lens = [self.count_tokens(s) for s in source_texts]
-        order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+        one_line = [self._is_one_line(s) for s in source_texts]
+        # one-line sources stop at a line break (what follows is commentary), so they batch apart
+        order = sorted(range(len(prompts)), key=lambda i: (one_line[i], len(prompts[i]), i))
         results: list[Generation | None] = [None] * len(prompts)
         bs = max(1, self.decoding.max_batch_size)
         suppress = [self.tokenizer.encode(s, add_special_tokens=False).tokens for s in suppress_sequences if s]
-        for start in range(0, len(order), bs):
-            batch = order[start:start + bs]
+        base_ends = [self.tokenizer.token_to_id(t) for t in self.info.end_tokens]
+        batches = []
+        for group in (False, True):
+            members = [i for i in order if one_line[i] == group]
+            batches += [members[k:k + bs] for k in range(0, len(members), bs)]
+        for batch in batches:
+            ends = base_ends + (self.newline_ids if one_line[batch[0]] else [])
             longest_prompt = max(len(prompts[i]) for i in batch)
             limit = self.generation_limit(max(src_lens[i] for i in batch), longest_prompt)
             if limit == 0:
@@ -225,12 +234,32 @@ class Engine:
                 continue
             outputs = self.generator.generate_batch(
                 [prompts[i] for i in batch], max_length=limit, include_prompt_in_result=False,
-                end_token=self.info.end_tokens, return_scores=True, suppress_sequences=suppress or None,
+                end_token=ends, min_length=1 if one_line[batch[0]] else 0, return_scores=True, suppress_sequences=suppress or None,
                 **self.decoding.ct2_kwargs())
             for i, out in zip(batch, outputs):
                 results[i] = self._finish(out.sequences_ids[0], out.scores[0] if out.scores else None,
                                           limit, source_texts[i])
+            if progress is not None:
+                progress(len(batch))
         return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _is_one_line(text: str) -> bool:
+        return "\n" not in text.strip()
+
+    @property
+    def newline_ids(self) -> list[int]:
+        """Tokens that are nothing but line breaks (and spaces): where a one-line translation ends."""
+        if self._newline_ids is None:
+            marks = ("\n", "Ċ", "<0x0A>")
+            found = []
+            for token, i in self.tokenizer.get_vocab().items():
+                if any(m in token for m in marks) and len(token) <= 12:
+                    text = self.tokenizer.decode([i])
+                    if "\n" in text and not text.strip():
+                        found.append(i)
+            self._newline_ids = sorted(found)
+        return self._newline_ids
 
     def _finish(self, ids: list[int], score: float | None, limit: int, source: str) -> Generation:
         flags: list[str] = []
@@ -260,7 +289,7 @@ class Engine:
             if "\\n" in text and "\\n" not in source:
                 text = text.replace("\\n", "\n")
         text = text.strip()
-        if "\n" not in source.strip() and "\n" in text:
+        if self._is_one_line(source) and "\n" in text:
             # A one-line source has a one-line translation; what follows is commentary.
             text = text.split("\n", 1)[0].strip()
             flags.append(FLAG_EXTRA_TEXT)
@@ -270,8 +299,12 @@ class Engine:
 
     # -- translation ---------------------------------------------------------------------------------------
 
-    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str) -> list[Generation]:
-        """Translate segments in one call; results come back in input order."""
+    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, progress=None) -> list[Generation]:
+        """Translate segments in one call; results come back in input order.
+
+        ``progress``, if given, is called with the number of segments each finished batch held.
+        """
         src_name, tgt_name = languages.name(source_lang), languages.name(target_lang)
-        conversations = [[Message("user", self.template.translation_request(t, src_name, tgt_name))] for t in texts]
-        return self.generate(conversations, texts)
+        conversations = [[Message("user", self.template.translation_request(
+            t, src_name, tgt_name, [m.group(0) for m in PLACEHOLDER.finditer(t)]))] for t in texts]
+        return self.generate(conversations, texts, progress=progress)

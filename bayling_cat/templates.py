@@ -130,13 +130,18 @@ class PromptTemplate:
             return render_bayling_llama3(messages)
         return self._chat.render(messages)
 
-    def translation_request(self, text: str, source_name: str, target_name: str) -> str:
-        """The user turn that asks for a translation, phrased as the model family was trained."""
+    def translation_request(self, text: str, source_name: str, target_name: str, tags: Sequence[str] = ()) -> str:
+        """The user turn that asks for a translation, phrased as the model family was trained.
+
+        ``tags`` are the inline-code placeholders in ``text`` (``<1>``, ``</1>``, ``<2/>``): the model is told
+        to keep them.
+        """
+        keep = f", keeping the tags {' '.join(tags)} unchanged around the words they mark" if tags else ""
         if self.name.startswith("bayling"):
             # BayLing's own translation instruction, as in its evaluation scripts.
-            return f"Provide the {target_name} translation for this sentence: {text}"
+            return f"Provide the {target_name} translation for this sentence{keep}: {text}"
         return (
-            f"Translate the following {source_name} text into {target_name}. "
+            f"Translate the following {source_name} text into {target_name}{keep}. "
             f"Reply with the {target_name} translation only, without notes or explanations.\n\n{text}"
         )
 

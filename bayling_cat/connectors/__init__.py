@@ -1,0 +1,64 @@
+"""Connectors: one per file format, all handing the same Segments to the pipeline.
+
+``open_document`` detects the format from the content, not from the extension.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name, namespace
+
+XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:names:tc:xliff:document:1.1",
+                     "urn:oasis:names:tc:xliff:document:1.0"}
+XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
+EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".xlz"}
+
+
+def open_document(path: str | Path, data: bytes | None = None) -> Connector:
+    """Read ``path`` with the connector its content calls for; a DocumentError says why none fits."""
+    from bayling_cat.connectors.xliff1 import MQ_NS, SDL_NS, Mqxliff, Sdlxliff, Xliff1
+    from bayling_cat.connectors.xliff2 import Xliff2
+
+    path = Path(path)
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise DocumentError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise DocumentError(f"{path}: a folder, not a file") from None
+        except OSError as exc:
+            raise DocumentError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise DocumentError(f"{path}: empty file")
+    if data.startswith(b"PK\x03\x04"):
+        raise DocumentError(f"{path}: a ZIP package (DOCX and other zipped formats are not supported yet)")
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise DocumentError(f"{path}: an OLE compound file (a password-protected or old binary Office "
+                            "document), not a supported format")
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"<") and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError(f"{path}: not an XML file (and not a supported format)")
+    xml = XmlDocument(path, data)
+    root = xml.root
+    ns = namespace(root)
+    if local_name(root) != "xliff":
+        raise DocumentError(f"{path}: not an XLIFF file (the root element is <{local_name(root)}>)")
+    version = root.get("version", "")
+    if ns.startswith(XLIFF2_PREFIX) or version.startswith("2."):
+        if version not in ("2.0", "2.1", "2.2") or not ns.startswith(XLIFF2_PREFIX):
+            raise DocumentError(f"{path}: unknown XLIFF version {version!r} (namespace {ns or 'none'})")
+        return Xliff2(path, data, xml)
+    if ns not in XLIFF1_NAMESPACES or (version and version not in ("1.0", "1.1", "1.2")):
+        raise DocumentError(f"{path}: unknown XLIFF version {version!r} (namespace {ns or 'none'})")
+    namespaces = set(root.nsmap.values()) | {namespace(el) for el in root.iter() if isinstance(el.tag, str)}
+    if SDL_NS in namespaces:
+        return Sdlxliff(path, data, xml)
+    if MQ_NS in namespaces:
+        return Mqxliff(path, data, xml)
+    return Xliff1(path, data, xml)
+
+
+__all__ = ["Connector", "DocumentError", "open_document", "EXTENSIONS"]

@@ -1,0 +1,42 @@
+"""What the pipeline asks of every connector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bayling_cat.document import Segment
+
+
+class Connector:
+    """A file read into segments, written back with the pipeline's results into the same tree."""
+
+    format = "?"  # e.g. "xliff-1.2", "xliff-2.0", "sdlxliff", "mqxliff"
+    can_suggest = False  # whether --mode suggest has a place in this format
+
+    def __init__(self, path: Path, data: bytes):
+        self.path = path
+        self.source_lang: str | None = None
+        self.target_lang: str | None = None
+
+    def segments(self) -> list[Segment]:
+        raise NotImplementedError
+
+    def set_target_language(self, lang: str) -> None:
+        """Record the target language in the file where it says none."""
+
+    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+        """Put ``text`` (balanced placeholders) into the segment's target and mark it as machine output."""
+        raise NotImplementedError
+
+    def write_suggestion(self, segment: Segment, text: str) -> None:
+        """Offer ``text`` beside the target, leaving the target alone."""
+        raise NotImplementedError
+
+    def add_note(self, segment: Segment, text: str) -> None:
+        """A note from bayling-cat on the segment's unit (replacing earlier bayling-cat notes there)."""
+
+    def clear_notes(self, segment: Segment) -> None:
+        """Remove notes bayling-cat left on the segment's unit in an earlier run."""
+
+    def serialize(self) -> bytes:
+        raise NotImplementedError

@@ -1,0 +1,172 @@
+"""XLIFF 2.0, 2.1 and 2.2: unit / segment / source / target, on the lxml tree of the original file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.xmlio import XmlDocument, insert_after, local_name, namespace
+from bayling_cat.document import Segment, flatten, rebuild
+
+MTC_NS = "urn:oasis:names:tc:xliff:matches:2.0"
+XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+TOOL = "bayling-cat"
+DONE_STATES = {"reviewed", "final"}
+
+
+def classify(element) -> str:
+    name = local_name(element)
+    if name == "pc":
+        return "paired"
+    if name == "mrk":
+        if element.get("translate") == "no" or (not element.text and len(element) == 0):
+            return "standalone"
+        return "paired"
+    return "standalone"  # ph, sc, ec, cp, sm, em, and anything unknown: kept whole
+
+
+class Xliff2(Connector):
+    can_suggest = True
+
+    def __init__(self, path: Path, data: bytes, xml: XmlDocument | None = None):
+        super().__init__(path, data)
+        self.xml = xml or XmlDocument(path, data)
+        root = self.xml.root
+        self.ns = namespace(root)
+        self.format = f"xliff-{root.get('version', '2.0')}"
+        self.source_lang = root.get("srcLang")
+        self.target_lang = root.get("trgLang")
+        self._ids = 0
+
+    def q(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}"
+
+    def translatable(self, el) -> bool:
+        while el is not None:
+            value = el.get("translate")
+            if value is not None:
+                return value != "no"
+            el = el.getparent()
+        return True
+
+    def segments(self) -> list[Segment]:
+        out: list[Segment] = []
+        for unit in self.xml.root.iter(self.q("unit")):
+            uid = unit.get("id", "?")
+            unit_skip = None if self.translatable(unit) else "translate=no"
+            index = 0
+            for child in unit:
+                if not isinstance(child.tag, str) or child.tag != self.q("segment"):
+                    continue
+                index += 1
+                source = child.find(self.q("source"))
+                key = f"{uid}/{child.get('id') or index}"
+                if source is None:
+                    out.append(Segment(key=key, source="", skip="no source", handle=(unit, child)))
+                    continue
+                text, codes = flatten(source, classify)
+                target = child.find(self.q("target"))
+                existing = None
+                if target is not None:
+                    ttext, _ = flatten(target, classify)
+                    if ttext.strip() and child.get("state") != "initial":
+                        existing = ttext
+                skip = unit_skip
+                if skip is None and child.get("state") in DONE_STATES:
+                    skip = child.get("state")
+                out.append(Segment(key=key, source=text, codes=codes, target=existing, skip=skip,
+                                   handle=(unit, child)))
+        return out
+
+    def set_target_language(self, lang: str) -> None:
+        if not self.xml.root.get("trgLang"):
+            self.xml.root.set("trgLang", lang)
+            self.xml.touch_structure()
+        self.target_lang = self.target_lang or lang
+
+    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+        _, seg = segment.handle
+        target = seg.find(self.q("target"))
+        if target is None:
+            source = seg.find(self.q("source"))
+            target = etree.Element(self.q("target"))
+            if source.get(XML_SPACE):
+                target.set(XML_SPACE, source.get(XML_SPACE))
+            insert_after(source, target)
+        rebuild(target, text, segment.codes)
+        seg.set("state", "translated")
+        seg.set("subState", f"{TOOL}:{'copy' if copied else 'mt'}")
+        self.xml.touch(segment.handle[0])
+
+    def _segment_id(self, unit, seg) -> str:
+        if seg.get("id"):
+            return seg.get("id")
+        taken = {s.get("id") for s in unit.iter() if s.get("id")}
+        while True:
+            self._ids += 1
+            candidate = f"{TOOL}-{self._ids}"
+            if candidate not in taken:
+                seg.set("id", candidate)
+                return candidate
+
+    def write_suggestion(self, segment: Segment, text: str) -> None:
+        unit, seg = segment.handle
+        matches = unit.find(f"{{{MTC_NS}}}matches")
+        if matches is None:
+            matches = etree.Element(f"{{{MTC_NS}}}matches", nsmap={"mtc": MTC_NS})
+            first = next((c for c in unit if isinstance(c.tag, str)), None)
+            if first is None:
+                unit.append(matches)
+            else:
+                matches.tail = unit.text
+                first.addprevious(matches)
+        match = etree.SubElement(matches, f"{{{MTC_NS}}}match")
+        match.set("ref", "#" + self._segment_id(unit, seg))
+        match.set("type", "mt")
+        match.set("origin", TOOL)
+        source = etree.SubElement(match, self.q("source"))
+        rebuild(source, segment.source, segment.codes)
+        target = etree.SubElement(match, self.q("target"))
+        rebuild(target, text, segment.codes)
+        self.xml.touch(unit)
+
+    def add_note(self, segment: Segment, text: str) -> None:
+        unit, seg = segment.handle
+        notes = unit.find(self.q("notes"))
+        if notes is None:
+            notes = etree.Element(self.q("notes"))
+            anchor = next((c for c in unit if isinstance(c.tag, str) and namespace(c) == self.ns), None)
+            notes.tail = unit.text
+            if anchor is None:
+                unit.append(notes)
+            else:
+                anchor.addprevious(notes)
+        note = etree.SubElement(notes, self.q("note"))
+        note.set("category", TOOL)
+        note.set("appliesTo", "target")
+        segments = [c for c in unit if c.tag == self.q("segment")]
+        prefix = f"segment {seg.get('id') or segments.index(seg) + 1}: " if len(segments) > 1 else ""
+        note.text = prefix + text
+        self.xml.touch(unit)
+
+    def clear_notes(self, segment: Segment) -> None:
+        unit, _ = segment.handle
+        notes = unit.find(self.q("notes"))
+        if notes is None:
+            return
+        for n in notes.findall(self.q("note")):
+            if n.get("category") == TOOL:
+                notes.remove(n)
+                self.xml.touch(unit)
+        if not any(isinstance(c.tag, str) for c in notes):  # <notes> must hold at least one note
+            prev = notes.getprevious()
+            if prev is not None:
+                prev.tail = notes.tail
+            else:
+                unit.text = notes.tail
+            unit.remove(notes)
+
+    def serialize(self) -> bytes:
+        return self.xml.serialize()

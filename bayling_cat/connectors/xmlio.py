@@ -1,0 +1,218 @@
+"""Safe XML parsing and faithful writing for the XML-based connectors.
+
+Parsing never expands entities, never loads a DTD and never touches the network; a file that declares
+entities is refused. Writing keeps the original bytes before and after the root element (BOM, XML
+declaration, comments, DOCTYPE) and serialises the root in the file's own encoding, so a file read and
+written without changes is the same XML.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lxml import etree
+
+from bayling_cat.errors import UserError
+
+
+class DocumentError(UserError):
+    """A file that cannot be read as what it claims to be."""
+
+
+_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                       remove_blank_text=False, strip_cdata=False, remove_comments=False, remove_pis=False,
+                       huge_tree=False, recover=False)
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+_ENTITY_DECL16 = re.compile("<!ENTITY".encode("utf-16-le"), re.I)
+
+
+def parse(path: str | Path, data: bytes) -> etree._ElementTree:
+    if _ENTITY_DECL.search(data) or _ENTITY_DECL16.search(data):
+        line = data[:(_ENTITY_DECL.search(data) or _ENTITY_DECL16.search(data)).start()].count(b"\n") + 1
+        raise DocumentError(f"{path}: line {line}: entity declarations are refused (they can expand without "
+                            "bound or read other files)")
+    parser = etree.XMLParser(**_PARSER_OPTIONS)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        line, col = exc.position if exc.position else (exc.lineno, exc.offset)
+        message = str(exc.msg or exc).split(", line ")[0]
+        raise DocumentError(f"{path}: line {line}, column {col}: not well-formed XML ({message})") from None
+    if root is None:
+        raise DocumentError(f"{path}: no XML content")
+    return root.getroottree()
+
+
+def local_name(element) -> str:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def namespace(element) -> str:
+    tag = element.tag
+    return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
+
+
+class XmlDocument:
+    """A parsed XML file that can be written back with everything outside the root element byte for byte."""
+
+    def __init__(self, path: str | Path, data: bytes):
+        self.path = Path(path)
+        self.raw = data
+        self.tree = parse(path, data)
+        self.root = self.tree.getroot()
+        self.encoding = self.tree.docinfo.encoding or "UTF-8"
+        self._bounds = self._root_bounds()
+        self._dirty: set = set()
+        self._structure = False
+
+    def _root_bounds(self) -> tuple[int, int] | None:
+        """Byte offsets of the root element in the original file, for ASCII-compatible encodings."""
+        if self.raw.startswith((b"\xff\xfe", b"\xfe\xff")) or "16" in self.encoding or "32" in self.encoding:
+            return None
+        text = self.raw.decode("latin-1")  # one character per byte: offsets stay byte offsets
+        pos = 3 if text.startswith("\xef\xbb\xbf") else 0
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n":
+                pos += 1
+            if text.startswith("<?", pos):
+                pos = text.index("?>", pos) + 2
+            elif text.startswith("<!--", pos):
+                pos = text.index("-->", pos) + 3
+            elif text.startswith("<!", pos):
+                depth, i = 0, pos
+                while i < len(text):
+                    if text[i] == "[":
+                        depth += 1
+                    elif text[i] == "]":
+                        depth -= 1
+                    elif text[i] == ">" and depth <= 0:
+                        break
+                    i += 1
+                pos = i + 1
+            else:
+                break
+        qname = self._root_qname()
+        end_tag = re.compile(r"</" + re.escape(qname) + r"\s*>")
+        last = None
+        for last in end_tag.finditer(text, pos):
+            pass
+        if not text.startswith("<" + qname, pos) or last is None:
+            return None
+        return pos, last.end()
+
+    def _root_qname(self) -> str:
+        prefix = self.root.prefix
+        return f"{prefix}:{local_name(self.root)}" if prefix else local_name(self.root)
+
+    # -- writing ------------------------------------------------------------------------------------------
+
+    def touch(self, unit) -> None:
+        """Record that the connector changed this unit-level element (trans-unit, unit)."""
+        self._dirty.add(unit)
+
+    def touch_structure(self) -> None:
+        """Record a change outside the units (a language attribute, a header): the whole root is rewritten."""
+        self._structure = True
+
+    def serialize(self) -> bytes:
+        """The file with the connector's changes.
+
+        Unchanged: the original bytes. Only units changed: each changed unit re-serialised in place and every
+        other byte as it was. Otherwise the root element re-serialised (the same XML, attribute quoting and
+        empty-element forms normalised) between the original prolog and epilog.
+        """
+        if not self._dirty and not self._structure:
+            return self.raw
+        if not self._structure and self._bounds is not None:
+            spliced = self._splice()
+            if spliced is not None:
+                return spliced
+        return self.serialize_root()
+
+    def serialize_root(self) -> bytes:
+        body = etree.tostring(self.root, encoding=self.encoding, xml_declaration=False, with_tail=False)
+        if self._bounds is None:
+            return etree.tostring(self.tree, encoding=self.encoding, xml_declaration=True)
+        start, end = self._bounds
+        return self.raw[:start] + body + self.raw[end:]
+
+    def _splice(self) -> bytes | None:
+        tags = {u.tag for u in self._dirty}
+        if len(tags) != 1:
+            return None
+        sample = next(iter(self._dirty))
+        elements = list(self.root.iter(sample.tag))
+        qname = f"{sample.prefix}:{local_name(sample)}" if sample.prefix else local_name(sample)
+        spans = _element_spans(self.raw.decode("latin-1"), qname, *self._bounds)
+        if spans is None or len(spans) != len(elements):
+            return None
+        out, pos = [], 0
+        for element, (start, end) in zip(elements, spans):
+            if element not in self._dirty:
+                continue
+            out.append(self.raw[pos:start])
+            out.append(self._serialize_unit(element))
+            pos = end
+        out.append(self.raw[pos:])
+        return b"".join(out)
+
+    def _serialize_unit(self, element) -> bytes:
+        data = etree.tostring(element, encoding=self.encoding, xml_declaration=False, with_tail=False)
+        parent = element.getparent()
+        inherited = parent.nsmap if parent is not None else {}
+        own = {p: u for p, u in element.nsmap.items() if inherited.get(p) != u}
+        head_end = data.index(b">")
+        head, rest = data[:head_end], data[head_end:]
+        for prefix, uri in inherited.items():
+            if prefix in own:
+                continue
+            name = b"xmlns" if prefix is None else b"xmlns:" + prefix.encode()
+            decl = b" " + name + b'="' + _attr_escape(uri).encode(self.encoding) + b'"'
+            head = head.replace(decl, b"", 1)
+        return head + rest
+
+
+def _attr_escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+
+
+def _element_spans(text: str, qname: str, begin: int, finish: int) -> list[tuple[int, int]] | None:
+    """Offsets of every ``qname`` element (which must not nest) in ``text``, skipping comments, CDATA and
+    processing instructions."""
+    name = re.escape(qname)
+    token = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|</" + name + r"\s*>|<" + name +
+                       r"""(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>""", re.S)
+    spans, open_at = [], None
+    for m in token.finditer(text, begin, finish):
+        tag = m.group(0)
+        if tag.startswith(("<!--", "<![CDATA[", "<?")):
+            continue
+        if tag.startswith("</"):
+            if open_at is None:
+                return None
+            spans.append((open_at, m.end()))
+            open_at = None
+        elif open_at is not None:
+            return None  # nested: not what this assumes
+        elif m.group(1) == "/":
+            spans.append((m.start(), m.end()))
+        else:
+            open_at = m.start()
+    return None if open_at is not None else spans
+
+
+def insert_after(anchor, element) -> None:
+    """Insert ``element`` as the next sibling of ``anchor``, indented like its siblings."""
+    if anchor.getnext() is None:
+        prev = anchor.getprevious()
+        indent = prev.tail if prev is not None else anchor.getparent().text
+        element.tail = anchor.tail
+        if indent is not None and not indent.strip() and (anchor.tail is None or not anchor.tail.strip()):
+            anchor.tail = indent
+    else:
+        element.tail = anchor.tail
+    anchor.addnext(element)

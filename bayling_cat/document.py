@@ -1,0 +1,221 @@
+"""What every connector hands to the pipeline: segments whose inline codes are numbered placeholders.
+
+A source such as ``Click <g id="7">here</g> to <x id="8"/> save`` becomes the text
+``Click <1>here</1> to <2/> save`` with codes 1 and 2 kept aside. The model copies the placeholders; the
+connector turns them back into the original elements. Connectors never see prompts; the engine never sees XML.
+"""
+
+from __future__ import annotations
+
+import re
+from copy import deepcopy
+from dataclasses import dataclass, field
+from typing import Callable
+
+from lxml import etree
+
+PLACEHOLDER = re.compile(r"<(/?)(\d+)(/?)>")
+
+# Segment actions, as the report and the summary name them.
+TRANSLATED = "translated"
+COPIED = "copied"  # nothing to translate (codes, numbers, punctuation): the source is copied
+SKIPPED = "skipped"
+FLAGGED = "flagged"  # the model's output was not written (see flags)
+
+# Flags set while restoring codes.
+FLAG_CODES = "codes-repaired"
+
+
+@dataclass
+class Code:
+    """One inline code of a segment's source, as the original element."""
+
+    id: int
+    element: etree._Element | None
+    paired: bool  # True: <n>translatable content</n>; False: <n/> stands for the whole element
+    can_delete: bool = True
+    literal: str | None = None  # text of the source that looks like a placeholder, protected as one
+
+
+@dataclass
+class Segment:
+    key: str  # how the report names it: unit id, plus the segment id or mrk mid
+    source: str  # text with placeholders
+    codes: dict[int, Code] = field(default_factory=dict)
+    target: str | None = None  # existing target text, with the source's placeholders where it could
+    skip: str | None = None  # why the pipeline must leave it alone (None: translate it)
+    notes: list[str] = field(default_factory=list)
+    handle: object = None  # the connector's own reference (elements to write into)
+    # filled by the pipeline
+    action: str = ""
+    translation: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def has_text(self) -> bool:
+        """False when the source holds only codes, numbers, punctuation and spaces."""
+        return any(ch.isalpha() for ch in PLACEHOLDER.sub("", self.source))
+
+
+# -- XML content <-> text with placeholders ---------------------------------------------------------------
+
+Classifier = Callable[[etree._Element], str]  # "paired", "standalone" or "text" (a wrapper to see through)
+
+
+def flatten(element: etree._Element, classify: Classifier, start: int = 1) -> tuple[str, dict[int, Code]]:
+    """The content of ``element`` as text with numbered placeholders, and the codes they stand for."""
+    codes: dict[int, Code] = {}
+    parts: list[str] = []
+    counter = [start]
+
+    def add_text(text):
+        # text that looks like a placeholder ("<1>") is protected as a code of its own, so that the
+        # model's placeholders and the source's own characters can never be confused
+        pos = 0
+        for m in PLACEHOLDER.finditer(text):
+            parts.append(text[pos:m.start()])
+            n = counter[0]
+            counter[0] += 1
+            codes[n] = Code(n, None, paired=False, can_delete=False, literal=m.group(0))
+            parts.append(f"<{n}/>")
+            pos = m.end()
+        parts.append(text[pos:])
+
+    def walk(el):
+        if el.text:
+            add_text(el.text)
+        for child in el:
+            if not isinstance(child.tag, str):  # comment or processing instruction inside content
+                n = counter[0]
+                counter[0] += 1
+                codes[n] = Code(n, child, paired=False, can_delete=False)
+                parts.append(f"<{n}/>")
+            else:
+                kind = classify(child)
+                if kind == "text":
+                    walk(child)
+                else:
+                    n = counter[0]
+                    counter[0] += 1
+                    code = Code(n, child, paired=kind == "paired", can_delete=child.get("canDelete") != "no")
+                    codes[n] = code
+                    if code.paired:
+                        parts.append(f"<{n}>")
+                        walk(child)
+                        parts.append(f"</{n}>")
+                    else:
+                        parts.append(f"<{n}/>")
+            if child.tail:
+                add_text(child.tail)
+
+    walk(element)
+    return "".join(parts), codes
+
+
+def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
+    """Make the placeholders in a translation match the source's codes, deterministically.
+
+    Unknown, duplicated, wrongly formed and unbalanced placeholders are dropped; every code the
+    translation lost is appended at the end in source order (a paired one as an empty pair).
+    Returns the repaired text and whether anything had to change.
+    """
+    out: list[str] = []
+    stack: list[tuple[int, int]] = []  # (code id, index of its opening tag in out)
+    seen: set[int] = set()
+    changed = False
+    pos = 0
+    for m in PLACEHOLDER.finditer(text):
+        out.append(text[pos:m.start()])
+        pos = m.end()
+        closing, n, selfclosing = m.group(1) == "/", int(m.group(2)), m.group(3) == "/"
+        code = codes.get(n)
+        if code is None or (closing and selfclosing):
+            changed = True
+            continue
+        if not code.paired:
+            if selfclosing and not closing and n not in seen:
+                seen.add(n)
+                out.append(m.group(0))
+            else:
+                changed = True
+            continue
+        if selfclosing:
+            changed = True
+        elif not closing:
+            if n in seen:
+                changed = True
+            else:
+                seen.add(n)
+                stack.append((n, len(out)))
+                out.append(m.group(0))
+        elif stack and stack[-1][0] == n:
+            stack.pop()
+            out.append(m.group(0))
+        else:
+            changed = True
+    out.append(text[pos:])
+    for n, index in stack:  # opened, never closed: drop the opening tag, keep the words
+        out[index] = ""
+        seen.discard(n)
+        changed = True
+    missing = [n for n in sorted(codes) if n not in seen]
+    for n in missing:
+        out.append(f"<{n}></{n}>" if codes[n].paired else f"<{n}/>")
+        changed = True
+    return "".join(out), changed
+
+
+def rebuild(target: etree._Element, text: str, codes: dict[int, Code]) -> None:
+    """Replace the content of ``target`` with ``text``, placeholders turned back into copies of the codes.
+
+    ``text`` must be balanced (see ``repair``). Attributes and the tail of ``target`` stay as they are.
+    """
+    for child in list(target):
+        target.remove(child)
+    target.text = None
+    stack = [target]
+    last: list[etree._Element | None] = [None]  # the last child appended at each level
+
+    def add_text(s: str):
+        if not s:
+            return
+        prev = last[-1]
+        if prev is None:
+            stack[-1].text = (stack[-1].text or "") + s
+        else:
+            prev.tail = (prev.tail or "") + s
+
+    pos = 0
+    for m in PLACEHOLDER.finditer(text):
+        add_text(text[pos:m.start()])
+        pos = m.end()
+        closing, n, selfclosing = m.group(1) == "/", int(m.group(2)), m.group(3) == "/"
+        code = codes[n]
+        if closing:
+            stack.pop()
+            last.pop()
+            continue
+        if code.literal is not None:
+            add_text(code.literal)
+        elif selfclosing:
+            copy = _copy(code.element, with_content=True)
+            stack[-1].append(copy)
+            last[-1] = copy
+        else:
+            copy = _copy(code.element, with_content=False)
+            stack[-1].append(copy)
+            last[-1] = copy
+            stack.append(copy)
+            last.append(None)
+    add_text(text[pos:])
+
+
+def _copy(element: etree._Element, with_content: bool) -> etree._Element:
+    # deepcopy keeps every attribute and namespace; lxml reuses the target tree's declarations on append
+    copy = deepcopy(element)
+    copy.tail = None
+    if not with_content and isinstance(copy.tag, str):
+        copy.text = None
+        for child in list(copy):
+            copy.remove(child)
+    return copy

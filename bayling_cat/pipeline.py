@@ -1,0 +1,325 @@
+"""The one document pipeline every format goes through.
+
+read (connector) -> decide what to do with each segment -> translate each distinct source once, sorted by
+length into batches -> restore inline codes -> write targets (or suggestions), states and notes -> write the
+file atomically -> report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+from bayling_cat import __version__, languages
+from bayling_cat.connectors import EXTENSIONS, open_document
+from bayling_cat.document import COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment, repair
+from bayling_cat.errors import UserError
+from bayling_cat.fileio import write_atomic
+
+# Engine flags after which the output is not written as a translation.
+BLOCKING_FLAGS = {"repetition", "length-limit", "empty"}
+FLAG_TEXT = {
+    "repetition": "runaway repetition (cut)",
+    "length-limit": "stopped at the generation limit (incomplete)",
+    "extra-text": "commentary after the translation was cut",
+    "empty": "the model gave no translation",
+    FLAG_CODES: "inline codes lost, duplicated or invented by the model were repaired",
+}
+
+
+class Translator(Protocol):
+    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str,
+                  progress: Callable[[int], None] | None = None) -> list: ...
+
+
+@dataclass
+class Options:
+    source_lang: str | None = None
+    target_lang: str | None = None
+    mode: str = "target"  # "target": write targets; "suggest": proposals beside them
+    overwrite: bool = False
+    in_place: bool = False
+    output: Path | None = None
+
+
+@dataclass
+class FileResult:
+    input: Path
+    output: Path | None = None
+    format: str | None = None
+    source_lang: str | None = None
+    target_lang: str | None = None
+    error: str | None = None
+    segments: list[Segment] = field(default_factory=list)
+    connector: object = None
+
+    def totals(self) -> dict:
+        counts = {TRANSLATED: 0, COPIED: 0, SKIPPED: 0, FLAGGED: 0, "not_written": 0}
+        for s in self.segments:
+            counts[s.action] = counts.get(s.action, 0) + 1
+            if s.action == FLAGGED and s.translation is None:
+                counts["not_written"] += 1
+        counts["segments"] = len(self.segments)
+        return counts
+
+
+def collect_inputs(inputs: Sequence[str], options: Options) -> list[tuple[Path, Path | None]]:
+    """(input file, output file) pairs; output None means 'next to the input, named for the target language'."""
+    pairs: list[tuple[Path, Path | None]] = []
+    many = len(inputs) > 1 or any(Path(i).is_dir() for i in inputs)
+    out = options.output
+    if many and out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"{out}: several inputs need an output folder, and this is a file")
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            if out is None and not options.in_place:
+                raise UserError(f"{path}: translating a folder needs -o OUTPUT_FOLDER or --in-place")
+            for f in sorted(p for p in path.rglob("*") if p.is_file() and _looks_like_document(p)):
+                pairs.append((f, None if out is None else out / f.relative_to(path)))
+        elif not path.exists():
+            pairs.append((path, None))  # reported as a failed file, the others still run
+        elif out is None:
+            pairs.append((path, None))
+        elif many or out.is_dir() or str(out).endswith(("/", "\\")):
+            pairs.append((path, out / path.name))
+        else:
+            pairs.append((path, out))
+    return pairs
+
+
+def _looks_like_document(path: Path) -> bool:
+    if path.name.startswith("."):
+        return False
+    if path.suffix.lower() in EXTENSIONS:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return b"<xliff" in fh.read(4096)
+    except OSError:
+        return False
+
+
+def default_output(path: Path, target_lang: str) -> Path:
+    """report.xlf -> report.de-DE.xlf; app.docx.sdlxliff -> app.docx.de-DE.sdlxliff."""
+    return path.with_name(f"{path.stem}.{target_lang}{path.suffix}")
+
+
+class Pipeline:
+    def __init__(self, translator: Translator | Callable[[], Translator], options: Options,
+                 progress_factory=None, say: Callable[[str], None] = lambda m: None):
+        self._translator = translator
+        self.options = options
+        self.progress_factory = progress_factory
+        self.say = say
+        self.model_calls = 0
+
+    @property
+    def translator(self) -> Translator:
+        if callable(self._translator) and not hasattr(self._translator, "translate"):
+            self._translator = self._translator()  # loaded only when something needs translating
+        return self._translator
+
+    # -- reading and deciding -------------------------------------------------------------------------
+
+    def read(self, path: Path, output: Path | None) -> FileResult:
+        result = FileResult(input=path)
+        try:
+            connector = open_document(path)
+            src = self.options.source_lang or connector.source_lang
+            tgt = self.options.target_lang or connector.target_lang
+            if not tgt:
+                raise UserError(f"{path}: the file names no target language; pass --target-lang")
+            if not src:
+                raise UserError(f"{path}: the file names no source language; pass --source-lang")
+            result.source_lang = _language(path, src, "source")
+            result.target_lang = _language(path, tgt, "target")
+            if result.source_lang == result.target_lang:
+                raise UserError(f"{path}: source and target language are both {result.source_lang}; "
+                                "pass --target-lang")
+            if not connector.target_lang:
+                connector.set_target_language(tgt)
+            if self.options.mode == "suggest" and not connector.can_suggest:
+                raise UserError(f"{path}: {connector.format} has no place for suggestions; use --mode target")
+            result.format = connector.format
+            result.connector = connector
+            result.segments = connector.segments()
+            if self.options.in_place:
+                result.output = path
+            else:
+                result.output = output or default_output(path, tgt)
+                if result.output.resolve() == path.resolve():
+                    raise UserError(f"{path}: the output would overwrite the input; use --in-place to do that "
+                                    "(a backup is kept)")
+        except UserError as exc:
+            result.error = str(exc)
+        for seg in result.segments:
+            self.decide(seg)
+        return result
+
+    def decide(self, seg: Segment) -> None:
+        if seg.skip:
+            seg.action, seg.flags = SKIPPED, [seg.skip]
+        elif not seg.source.strip():
+            seg.action, seg.flags = SKIPPED, ["empty source"]
+        elif seg.target is not None and not self.options.overwrite:
+            seg.action, seg.flags = SKIPPED, ["has a target"]
+        elif not seg.has_text:
+            seg.action = COPIED
+        else:
+            seg.action = TRANSLATED  # provisional: the model's answer decides
+
+    # -- the run ----------------------------------------------------------------------------------------
+
+    def run(self, inputs: Sequence[str]) -> list[FileResult]:
+        started = time.monotonic()
+        results = [self.read(path, out) for path, out in collect_inputs(inputs, self.options)]
+        for r in results:
+            if r.error:
+                self.say(f"bayling-cat: error: {r.error}")
+        self.translate_all([r for r in results if not r.error])
+        for r in results:
+            if not r.error:
+                self.write(r)
+        self.seconds = time.monotonic() - started
+        return results
+
+    def translate_all(self, results: list[FileResult]) -> None:
+        """Translate every distinct source once per language pair, then hand results to each segment."""
+        wanted: dict[tuple[str, str], dict[str, None]] = {}
+        for r in results:
+            for seg in r.segments:
+                if seg.action == TRANSLATED:
+                    wanted.setdefault((r.source_lang, r.target_lang), {})[seg.source.strip()] = None
+        total = sum(len(v) for v in wanted.values())
+        answers: dict[tuple[str, str, str], object] = {}
+        if total:
+            bar = self.progress_factory(total) if self.progress_factory else None
+            try:
+                for (src, tgt), texts in wanted.items():
+                    texts = list(texts)
+                    out = self.translator.translate(texts, src, tgt, progress=bar.update if bar else None)
+                    self.model_calls += len(texts)
+                    for text, gen in zip(texts, out):
+                        answers[(src, tgt, text)] = gen
+            finally:
+                if bar:
+                    bar.close()
+        for r in results:  # earlier bayling-cat notes go first: a unit's notes may concern several segments
+            for seg in r.segments:
+                if seg.action in (TRANSLATED, COPIED):
+                    r.connector.clear_notes(seg)
+        for r in results:
+            for seg in r.segments:
+                if seg.action == TRANSLATED:
+                    self.apply(r, seg, answers[(r.source_lang, r.target_lang, seg.source.strip())])
+                elif seg.action == COPIED:
+                    self.apply_copy(r, seg)
+
+    def apply(self, result: FileResult, seg: Segment, generation) -> None:
+        connector = result.connector
+        flags = list(generation.flags)
+        if any(f in BLOCKING_FLAGS for f in flags):
+            seg.action, seg.flags = FLAGGED, flags
+            connector.add_note(seg, "no machine translation written: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
+            return
+        source = seg.source
+        lead = source[:len(source) - len(source.lstrip())]
+        trail = source[len(source.rstrip()):]
+        text, changed = repair(lead + generation.text.strip() + trail, seg.codes)
+        if changed:
+            flags.append(FLAG_CODES)
+        seg.translation = text
+        seg.flags = flags
+        seg.action = FLAGGED if flags else TRANSLATED
+        if self.options.mode == "suggest":
+            connector.write_suggestion(seg, text)
+        else:
+            connector.write_target(seg, text, copied=False)
+        if flags:
+            connector.add_note(seg, "machine translation to review: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
+
+    def apply_copy(self, result: FileResult, seg: Segment) -> None:
+        seg.translation = seg.source
+        if self.options.mode == "suggest":
+            result.connector.write_suggestion(seg, seg.source)
+        else:
+            result.connector.write_target(seg, seg.source, copied=True)
+
+    def write(self, result: FileResult) -> None:
+        try:
+            data = result.connector.serialize()
+            if self.options.in_place:
+                backup = result.input.with_name(result.input.name + ".bak")
+                shutil.copy2(result.input, backup)
+            write_atomic(result.output, data)
+        except UserError as exc:
+            result.error = str(exc)
+            self.say(f"bayling-cat: error: {exc}")
+        except OSError as exc:
+            result.error = f"{result.output}: cannot write ({exc.strerror or exc})"
+            self.say(f"bayling-cat: error: {result.error}")
+
+
+def _language(path: Path, code: str, which: str) -> str:
+    try:
+        return languages.normalize(code)
+    except UserError:
+        raise UserError(f"{path}: invalid {which} language {code!r}") from None
+
+
+# -- report and summary ---------------------------------------------------------------------------------
+
+def report(results: list[FileResult], seconds: float, model: str) -> dict:
+    files = []
+    totals = {"files": len(results), "failed_files": 0, "segments": 0, TRANSLATED: 0, COPIED: 0, SKIPPED: 0,
+              FLAGGED: 0, "not_written": 0}
+    for r in results:
+        entry = {"input": str(r.input), "output": str(r.output) if r.output and not r.error else None,
+                 "format": r.format, "source_lang": r.source_lang, "target_lang": r.target_lang, "error": r.error}
+        if r.error:
+            totals["failed_files"] += 1
+        else:
+            t = r.totals()
+            entry["totals"] = t
+            for k in ("segments", TRANSLATED, COPIED, SKIPPED, FLAGGED, "not_written"):
+                totals[k] += t.get(k, 0)
+            entry["segments"] = [{
+                "id": s.key, "action": s.action,
+                "reason": s.flags[0] if s.action == SKIPPED and s.flags else None,
+                "flags": s.flags if s.action != SKIPPED else [],
+                "written": s.translation is not None,
+                "source": s.source, "translation": s.translation,
+            } for s in r.segments]
+        files.append(entry)
+    return {"tool": f"bayling-cat {__version__}", "model": model,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 2), "totals": totals, "files": files}
+
+
+def write_report(path: Path, data: dict) -> None:
+    write_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def summary(data: dict) -> str:
+    t = data["totals"]
+    parts = [f"{t['translated']} translated", f"{t['copied']} copied", f"{t['skipped']} skipped",
+             f"{t['flagged']} flagged" + (f" ({t['not_written']} not written)" if t["not_written"] else "")]
+    failed = f", {t['failed_files']} failed" if t["failed_files"] else ""
+    return (f"bayling-cat: {t['files']} file{'s' if t['files'] != 1 else ''}{failed}: {t['segments']} segments: "
+            + ", ".join(parts) + f"; {data['seconds']:.1f} s")
+
+
+def progress_bar(total: int):
+    """tqdm on a terminal (segments, segments/s, ETA); nothing when standard error is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="seg", desc="translating", file=sys.stderr, dynamic_ncols=True)

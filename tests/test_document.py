@@ -1,0 +1,60 @@
+"""Inline codes as placeholders: flattening, repair of what the model did to them, and rebuilding."""
+
+from lxml import etree
+
+from bayling_cat.connectors.xliff1 import classify
+from bayling_cat.document import Segment, flatten, rebuild, repair
+
+NS = "urn:oasis:names:tc:xliff:document:1.2"
+
+
+def source(xml):
+    return etree.fromstring(f'<source xmlns="{NS}">{xml}</source>')
+
+
+def test_flatten_numbers_codes_in_order():
+    el = source('A <g id="1">bold <x id="2"/> word</g> and <ph id="3">{0}<sub>s</sub></ph>.')
+    text, codes = flatten(el, classify)
+    assert text == "A <1>bold <2/> word</1> and <3/>."
+    assert [codes[n].paired for n in (1, 2, 3)] == [True, False, False]
+
+
+def test_literal_placeholder_text_is_protected():
+    text, codes = flatten(source("Type &lt;1&gt; then <x id='9'/>"), classify)
+    assert text == "Type <1/> then <2/>"
+    target = source("")
+    rebuild(target, "Tippen Sie <1/> dann <2/>", codes)
+    assert etree.tostring(target).decode().endswith('>Tippen Sie &lt;1&gt; dann <x id="9"/></source>')
+
+
+def test_repair_keeps_a_correct_translation():
+    _, codes = flatten(source('A <g id="1">b</g> <x id="2"/>'), classify)
+    assert repair("X <1>y</1> <2/>", codes) == ("X <1>y</1> <2/>", False)
+    assert repair("<2/> X <1>y</1>", codes) == ("<2/> X <1>y</1>", False)  # reordering is allowed
+
+
+def test_repair_lost_duplicated_invented_and_unbalanced_codes():
+    _, codes = flatten(source('A <g id="1">b</g> <x id="2"/> <g id="3">c</g>'), classify)
+    assert repair("X y", codes) == ("X y<1></1><2/><3></3>", True)  # lost: appended in source order
+    assert repair("X <2/> <2/> <1>y</1> <3>z</3>", codes) == ("X <2/>  <1>y</1> <3>z</3>", True)
+    assert repair("X <7/> <1>y</1><2/><3>z</3>", codes) == ("X  <1>y</1><2/><3>z</3>", True)
+    # misnested: the pair closed properly wins, the other is dropped and re-added at the end
+    assert repair("<1>a <3>b</1> c</3><2/>", codes) == ("a <3>b c</3><2/><1></1>", True)
+    assert repair("<1>open <2/><3>z</3>", codes) == ("open <2/><3>z</3><1></1>", True)
+
+
+def test_rebuild_restores_elements_with_attributes_and_content():
+    el = source('Open <bpt id="3" ctype="link">&lt;a&gt;</bpt>help<ept id="3">&lt;/a&gt;</ept> <g id="1" ctype="bold">now</g>')
+    text, codes = flatten(el, classify)
+    seg = Segment("u", text, codes)
+    target = etree.SubElement(el.getparent() if el.getparent() is not None else etree.Element("x"), "target")
+    rebuild(target, "<1/>Hilfe<2/> <3>jetzt</3> öffnen", seg.codes)
+    xml = etree.tostring(target, encoding="unicode")
+    assert xml == ('<target><bpt xmlns="urn:oasis:names:tc:xliff:document:1.2" id="3" ctype="link">&lt;a&gt;</bpt>'
+                   'Hilfe<ept xmlns="urn:oasis:names:tc:xliff:document:1.2" id="3">&lt;/a&gt;</ept> '
+                   '<g xmlns="urn:oasis:names:tc:xliff:document:1.2" id="1" ctype="bold">jetzt</g> öffnen</target>')
+
+
+def test_has_text():
+    assert Segment("a", "3.14 <1/> (%)").has_text is False
+    assert Segment("a", "Save <1/>").has_text is True
