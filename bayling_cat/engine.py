@@ -123,6 +123,21 @@ def find_repetition(ids: Sequence[int], max_unit: int = 40, min_span: int = 16,
     return best
 
 
+QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u201e": "\u201c", "\u00ab": "\u00bb", "\u300c": "\u300d",
+          "\u2018": "\u2019"}
+
+
+def strip_added_quotes(text: str, source: str) -> str:
+    """Remove quotes the model put around the whole translation when the source had none."""
+    if len(text) >= 2 and text[0] in QUOTES and text[-1] == QUOTES[text[0]]:
+        src = source.strip()
+        if not (src[:1] in QUOTES or src[:1] in QUOTES.values()):
+            inner = text[1:-1].strip()
+            if inner and text[0] not in inner:
+                return inner
+    return text
+
+
 class Engine:
     """A converted model, ready to translate lists of segments."""
 
@@ -226,19 +241,21 @@ class Engine:
             batches += [members[k:k + bs] for k in range(0, len(members), bs)]
         for batch in batches:
             ends = base_ends + (self.newline_ids if one_line[batch[0]] else [])
-            longest_prompt = max(len(prompts[i]) for i in batch)
-            limit = self.generation_limit(max(src_lens[i] for i in batch), longest_prompt)
-            if limit == 0:
-                for i in batch:
+            # each segment has its own limit, so a result never depends on the batch it fell into
+            limits = {i: self.generation_limit(src_lens[i], len(prompts[i])) for i in batch}
+            runnable = [i for i in batch if limits[i] > 0]
+            for i in batch:
+                if limits[i] == 0:
                     results[i] = Generation("", [FLAG_LENGTH])
+            if not runnable:
                 continue
             outputs = self.generator.generate_batch(
-                [prompts[i] for i in batch], max_length=limit, include_prompt_in_result=False,
-                end_token=ends, min_length=1 if one_line[batch[0]] else 0, return_scores=True, suppress_sequences=suppress or None,
-                **self.decoding.ct2_kwargs())
-            for i, out in zip(batch, outputs):
-                results[i] = self._finish(out.sequences_ids[0], out.scores[0] if out.scores else None,
-                                          limit, source_texts[i])
+                [prompts[i] for i in runnable], max_length=max(limits[i] for i in runnable),
+                include_prompt_in_result=False, end_token=ends, min_length=1 if one_line[batch[0]] else 0,
+                return_scores=True, suppress_sequences=suppress or None, **self.decoding.ct2_kwargs())
+            for i, out in zip(runnable, outputs):
+                ids = out.sequences_ids[0][:limits[i]]
+                results[i] = self._finish(ids, out.scores[0] if out.scores else None, limits[i], source_texts[i])
             if progress is not None:
                 progress(len(batch))
         return results  # type: ignore[return-value]
@@ -289,6 +306,7 @@ class Engine:
             if "\\n" in text and "\\n" not in source:
                 text = text.replace("\\n", "\n")
         text = text.strip()
+        text = strip_added_quotes(text, source)
         if self._is_one_line(source) and "\n" in text:
             # A one-line source has a one-line translation; what follows is commentary.
             text = text.split("\n", 1)[0].strip()

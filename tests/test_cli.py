@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 INPUT = "The file could not be saved.\n\n  Click Save to keep your changes.\nOpen the settings.\n"
 
@@ -118,3 +118,108 @@ def test_convert_errors_are_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"bayling-cat: error: {tmp_path / 'missing'}: no such file or folder " \
         "(and not a hub id such as ICTNLP/bayling-2-7b)"
+
+
+# -- translating files ----------------------------------------------------------------------------------
+
+SAMPLE = ROOT / "examples" / "sample.xlf"
+
+
+def test_sample_xliff_with_the_default_model(first_run, tmp_path):
+    """The README's main job: the sample XLIFF, the real default model, a report."""
+    from lxml import etree
+
+    home, _ = first_run
+    out, report = tmp_path / "sample.de.xlf", tmp_path / "report.json"
+    result = run_cli(["translate", str(SAMPLE), "-o", str(out), "--report", str(report)],
+                     env_extra={"BAYLING_CAT_HOME": str(home)}, python_flags=["-X", "importtime"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not {m for m in imported_modules(result.stderr) if m.split(".")[0] in ("torch", "transformers")}
+    assert f"bayling-cat: wrote {out}" in result.stderr
+    assert re.search(r"bayling-cat: 1 file: 8 segments: \d+ translated, 1 copied, 2 skipped, \d+ flagged", result.stderr)
+    ns = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
+    root = etree.parse(str(out)).getroot()
+    units = {u.get("id"): u for u in root.iterfind(".//x:trans-unit", ns)}
+    assert units["about.name"].find("x:target", ns) is None
+    assert units["menu.file.open"].find("x:target", ns).text == "Öffnen"
+    assert units["status.words"].find("x:target", ns).text == "1,024"
+    data = json.loads(report.read_text())
+    segs = {s["id"]: s for s in data["files"][0]["segments"]}
+    for uid in ("menu.file.save", "dialog.unsaved", "error.save", "hint.shortcut", "status.ready"):
+        target = units[uid].find("x:target", ns)
+        if segs[uid]["written"]:
+            assert target.get("state") == "needs-review-translation" and target.get("state-qualifier") == "leveraged-mt"
+            assert segs[uid]["translation"].strip()
+        else:  # flagged and not written: the unit says why
+            assert target is None and segs[uid]["action"] == "flagged"
+            assert units[uid].find("x:note[@from='bayling-cat']", ns).text.startswith("no machine translation")
+    # inline codes survive whatever the model did with them
+    assert units["error.save"].find("x:target/x:g[@id='1']", ns) is not None or not segs["error.save"]["written"]
+    assert units["hint.shortcut"].find("x:target/x:ph[@id='2']", ns).text == "Ctrl+S" or not segs["hint.shortcut"]["written"]
+    assert SAMPLE.read_bytes().count(b"<target") == 1  # the input is untouched
+
+
+@pytest.fixture
+def tiny_env(tiny_model, tmp_path):
+    return {"BAYLING_CAT_HOME": str(tmp_path / "home"), "BAYLING_CAT_MODEL": str(tiny_model)}
+
+
+def test_default_output_name_and_in_place_with_backup(tmp_path, tiny_env):
+    src = tmp_path / "ui.xlf"
+    src.write_bytes(SAMPLE.read_bytes())
+    result = run_cli(["translate", str(src)], env_extra=tiny_env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ui.de.xlf").is_file() and src.read_bytes() == SAMPLE.read_bytes()
+    result = run_cli(["translate", str(src), "--in-place"], env_extra=tiny_env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ui.xlf.bak").read_bytes() == SAMPLE.read_bytes()
+    assert b'<target state="needs-review-translation" state-qualifier="x-bayling-cat-copy">1,024</target>' \
+        in src.read_bytes()  # the input itself now carries the results
+    both = run_cli(["translate", str(src), "--in-place", "-o", str(tmp_path / "x.xlf")], env_extra=tiny_env)
+    assert both.returncode == 1 and "exclude each other" in both.stderr
+
+
+def test_folders_mixed_good_and_bad_files(tmp_path, tiny_env):
+    folder = tmp_path / "project"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.xlf").write_bytes(SAMPLE.read_bytes())
+    (folder / "sub" / "b.xliff").write_bytes(SAMPLE.read_bytes())
+    (folder / "broken.xlf").write_bytes(b"<xliff version='1.2'><file>")
+    (folder / "notes.txt").write_text("not a document")
+    no_out = run_cli(["translate", str(folder)], env_extra=tiny_env)
+    assert no_out.returncode == 1 and "needs -o OUTPUT_FOLDER or --in-place" in no_out.stderr
+    out = tmp_path / "out"
+    result = run_cli(["translate", str(folder), "-o", str(out)], env_extra=tiny_env)
+    assert result.returncode == 1  # one file failed
+    assert f"bayling-cat: error: {folder / 'broken.xlf'}: line 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (out / "a.xlf").is_file() and (out / "sub" / "b.xliff").is_file()
+    assert not (out / "broken.xlf").exists() and not (out / "notes.txt").exists()
+    assert "3 files, 1 failed" in result.stderr
+
+
+def test_missing_file_and_stdin_needs_languages(tmp_path, tiny_env):
+    result = run_cli(["translate", str(tmp_path / "nope.xlf")], env_extra=tiny_env)
+    assert result.returncode == 1 and f"{tmp_path / 'nope.xlf'}: no such file" in result.stderr
+    result = run_cli(["translate", "-"], stdin="Hello\n", env_extra=tiny_env)
+    assert result.returncode == 1 and "needs --source-lang and --target-lang" in result.stderr
+
+
+def test_an_interrupted_write_leaves_no_half_file(tmp_path, monkeypatch):
+    """A crash between writing and renaming leaves the previous output and no temporary file."""
+    import os
+
+    from bayling_cat.pipeline import Options, Pipeline
+    from tests.fakes import ScriptedTranslator
+
+    out = tmp_path / "out.xlf"
+    out.write_bytes(b"previous result")
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline(ScriptedTranslator(), Options(output=out)).run([str(SAMPLE)])
+    assert out.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlf"]
