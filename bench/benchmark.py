@@ -111,25 +111,98 @@ def first_line_latency(threads: int) -> dict:
     return {"first_line_s": first, "generation_s": generation, "overhead_s": first - generation}
 
 
+def make_xliff(n: int) -> bytes:
+    """An XLIFF 1.2 file of ``n`` units with inline codes and repeats, as real UI files have."""
+    from xml.sax.saxutils import escape
+
+    units = []
+    for i in range(n):
+        text = escape(SEGMENTS[i % len(SEGMENTS)])
+        if i % 3 == 1:  # some carry inline codes
+            first, _, rest = text.partition(" ")
+            text = f'<g id="{i}" ctype="bold">{first}</g> {rest}<x id="{i}b"/>' if rest else f'<ph id="{i}">%s</ph> {text}'
+        if i % 5 < 2:  # numbered variants make most units distinct; the rest repeat
+            text = f"Step {i // 7}: {text}"
+        units.append(f'      <trans-unit id="u{i}"><source>{text}</source></trans-unit>')
+    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xliff version=\"1.2\" "
+            "xmlns=\"urn:oasis:names:tc:xliff:document:1.2\">\n  <file original=\"bench\" source-language=\"en\" "
+            "target-language=\"de\" datatype=\"plaintext\">\n    <body>\n" + "\n".join(units) +
+            "\n    </body>\n  </file>\n</xliff>\n").encode("utf-8")
+
+
+def pipeline_side(threads: int, n: int) -> dict:
+    """The whole pipeline on an n-unit XLIFF: segments/s and the share of time spent outside the model."""
+    import tempfile
+
+    from bayling_cat.engine import Engine
+    from bayling_cat.models import ensure_default_model
+    from bayling_cat.pipeline import Options, Pipeline
+
+    engine = Engine(ensure_default_model(), device="cpu", threads=threads)
+    engine.translate(SEGMENTS[:2], "en", "de")  # warm-up
+    model_seconds = [0.0]
+
+    class Timed:
+        def translate(self, texts, src, tgt, progress=None):
+            start = time.perf_counter()
+            try:
+                return engine.translate(texts, src, tgt, progress=progress)
+            finally:
+                model_seconds[0] += time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.xlf"
+        path.write_bytes(make_xliff(n))
+        start = time.perf_counter()
+        run = Pipeline(Timed(), Options(output=Path(tmp) / "out.xlf"))
+        [result] = run.run([str(path)])
+        total = time.perf_counter() - start
+    assert result.error is None, result.error
+    return {"units": n, "distinct": run.model_calls, "seconds": total, "model_seconds": model_seconds[0],
+            "segments_per_s": n / total, "outside_model_share": (total - model_seconds[0]) / total,
+            "peak_rss_mb": peak_rss_mb()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--segments", type=int, default=60)
-    parser.add_argument("--side", choices=["engine", "transformers", "latency"], help=argparse.SUPPRESS)
+    parser.add_argument("--units", type=int, default=1000, help="units in the generated pipeline XLIFF")
+    parser.add_argument("--only", choices=["foundation", "pipeline"], help="run one part only")
+    parser.add_argument("--side", choices=["engine", "transformers", "latency", "pipeline"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.side:
-        side = {"engine": engine_side, "transformers": transformers_side}.get(args.side)
-        result = side(args.threads, args.segments) if side else first_line_latency(args.threads)
+        if args.side == "pipeline":
+            result = pipeline_side(args.threads, args.units)
+        elif args.side == "latency":
+            result = first_line_latency(args.threads)
+        else:
+            result = {"engine": engine_side, "transformers": transformers_side}[args.side](args.threads, args.segments)
         print(json.dumps(result))
         return
+    sides = {"foundation": ("engine", "transformers", "latency"), "pipeline": ("pipeline",)}
     figures = {}
-    for side in ("engine", "transformers", "latency"):
+    for side in sides.get(args.only, sides["foundation"] + sides["pipeline"]):
         out = subprocess.run([sys.executable, __file__, "--side", side, "--threads", str(args.threads),
-                              "--segments", str(args.segments)], capture_output=True, text=True)
+                              "--segments", str(args.segments), "--units", str(args.units)],
+                             capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"benchmark side {side} failed:\n{out.stderr[-3000:]}")
         figures[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    if "engine" in figures:
+        print_foundation(figures, args)
+    if "pipeline" in figures:
+        p = figures["pipeline"]
+        print(f"pipeline: {p['units']}-unit XLIFF ({p['distinct']} distinct sources) in {p['seconds']:.1f} s: "
+              f"{p['segments_per_s']:.2f} units/s; outside the model {p['outside_model_share'] * 100:.1f}% "
+              f"({p['seconds'] - p['model_seconds']:.2f} s: parsing, placeholders, writing)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+def print_foundation(figures, args):
     e, t, lat = figures["engine"], figures["transformers"], figures["latency"]
     print(f"default model, {args.segments} segments en->de, {args.threads} threads, greedy, same prompts and limits")
     print(f"{'':34} {'seg/s':>8} {'gen tok/s':>10} {'tokens':>7} {'seconds':>8} {'peak RSS':>9}")
@@ -140,9 +213,6 @@ def main():
           f"{e['tokens_per_s'] / t['tokens_per_s']:.2f}x generated tokens/s")
     print(f"bayling-cat translate -: first line after {lat['first_line_s']:.2f} s, of which generation "
           f"{lat['generation_s']:.2f} s: {lat['overhead_s']:.2f} s beyond the generation")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
