@@ -46,6 +46,7 @@ class Segment:
     skip: str | None = None  # why the pipeline must leave it alone (None: translate it)
     notes: list[str] = field(default_factory=list)
     handle: object = None  # the connector's own reference (elements to write into)
+    hint: str | None = None  # what the model must know beyond the text (e.g. which plural form)
     # filled by the pipeline
     action: str = ""
     translation: str | None = None
@@ -55,6 +56,26 @@ class Segment:
     def has_text(self) -> bool:
         """False when the source holds only codes, numbers, punctuation and spaces."""
         return any(ch.isalpha() for ch in PLACEHOLDER.sub("", self.source))
+
+
+def protect(text: str, pattern: re.Pattern, codes: dict[int, Code], start: int | None = None) -> str:
+    """Replace every match of ``pattern`` in ``text`` with a placeholder standing for that literal text."""
+    parts, pos = [], 0
+    for m in pattern.finditer(text):
+        if not m.group(0):
+            continue
+        n = max(codes, default=0) + 1 if start is None else start + len(codes)
+        codes[n] = Code(n, None, paired=False, can_delete=False, literal=m.group(0))
+        parts.append(text[pos:m.start()])
+        parts.append(f"<{n}/>")
+        pos = m.end()
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def restore_literals(text: str, codes: dict[int, Code]) -> str:
+    """Text with placeholders of literal codes only (see ``protect``) back to plain text."""
+    return PLACEHOLDER.sub(lambda m: codes[int(m.group(2))].literal if int(m.group(2)) in codes else "", text)
 
 
 # -- XML content <-> text with placeholders ---------------------------------------------------------------

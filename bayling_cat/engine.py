@@ -317,12 +317,16 @@ class Engine:
 
     # -- translation ---------------------------------------------------------------------------------------
 
-    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, progress=None) -> list[Generation]:
+    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, progress=None,
+                  hints: Sequence[str | None] | None = None) -> list[Generation]:
         """Translate segments in one call; results come back in input order.
 
-        ``progress``, if given, is called with the number of segments each finished batch held.
+        ``progress``, if given, is called with the number of segments each finished batch held; ``hints``
+        (one per text, or None) tell the model what it must know beyond the text, e.g. a plural form.
         """
         src_name, tgt_name = languages.name(source_lang), languages.name(target_lang)
+        hints = hints or [None] * len(texts)
         conversations = [[Message("user", self.template.translation_request(
-            t, src_name, tgt_name, [m.group(0) for m in PLACEHOLDER.finditer(t)]))] for t in texts]
+            t, src_name, tgt_name, [m.group(0) for m in PLACEHOLDER.finditer(t)], hint))]
+            for t, hint in zip(texts, hints)]
         return self.generate(conversations, texts, progress=progress)

@@ -106,9 +106,9 @@ def _looks_like_document(path: Path) -> bool:
         return False
 
 
-def default_output(path: Path, target_lang: str) -> Path:
-    """report.xlf -> report.de-DE.xlf; app.docx.sdlxliff -> app.docx.de-DE.sdlxliff."""
-    return path.with_name(f"{path.stem}.{target_lang}{path.suffix}")
+def default_output(path: Path, target_lang: str, suffix: str | None = None) -> Path:
+    """report.xlf -> report.de-DE.xlf; app.docx.sdlxliff -> app.docx.de-DE.sdlxliff; messages.pot -> messages.de.po."""
+    return path.with_name(f"{path.stem}.{target_lang}{suffix or path.suffix}")
 
 
 class Pipeline:
@@ -132,7 +132,7 @@ class Pipeline:
         result = FileResult(input=path)
         try:
             connector = open_document(path)
-            src = self.options.source_lang or connector.source_lang
+            src = self.options.source_lang or connector.source_lang or connector.default_source_lang
             tgt = self.options.target_lang or connector.target_lang
             if not tgt:
                 raise UserError(f"{path}: the file names no target language; pass --target-lang")
@@ -153,7 +153,7 @@ class Pipeline:
             if self.options.in_place:
                 result.output = path
             else:
-                result.output = output or default_output(path, tgt)
+                result.output = output or default_output(path, tgt, getattr(connector, "output_suffix", None))
                 if result.output.resolve() == path.resolve():
                     raise UserError(f"{path}: the output would overwrite the input; use --in-place to do that "
                                     "(a backup is kept)")
@@ -192,22 +192,24 @@ class Pipeline:
 
     def translate_all(self, results: list[FileResult]) -> None:
         """Translate every distinct source once per language pair, then hand results to each segment."""
-        wanted: dict[tuple[str, str], dict[str, None]] = {}
+        wanted: dict[tuple[str, str], dict[tuple[str, str | None], None]] = {}
         for r in results:
             for seg in r.segments:
                 if seg.action == TRANSLATED:
-                    wanted.setdefault((r.source_lang, r.target_lang), {})[seg.source.strip()] = None
+                    wanted.setdefault((r.source_lang, r.target_lang), {})[(seg.source.strip(), seg.hint)] = None
         total = sum(len(v) for v in wanted.values())
-        answers: dict[tuple[str, str, str], object] = {}
+        answers: dict[tuple, object] = {}
         if total:
             bar = self.progress_factory(total) if self.progress_factory else None
             try:
-                for (src, tgt), texts in wanted.items():
-                    texts = list(texts)
-                    out = self.translator.translate(texts, src, tgt, progress=bar.update if bar else None)
-                    self.model_calls += len(texts)
-                    for text, gen in zip(texts, out):
-                        answers[(src, tgt, text)] = gen
+                for (src, tgt), jobs in wanted.items():
+                    jobs = list(jobs)
+                    kwargs = {"hints": [h for _, h in jobs]} if any(h for _, h in jobs) else {}
+                    out = self.translator.translate([t for t, _ in jobs], src, tgt,
+                                                    progress=bar.update if bar else None, **kwargs)
+                    self.model_calls += len(jobs)
+                    for job, gen in zip(jobs, out):
+                        answers[(src, tgt) + job] = gen
             finally:
                 if bar:
                     bar.close()
@@ -218,7 +220,7 @@ class Pipeline:
         for r in results:
             for seg in r.segments:
                 if seg.action == TRANSLATED:
-                    self.apply(r, seg, answers[(r.source_lang, r.target_lang, seg.source.strip())])
+                    self.apply(r, seg, answers[(r.source_lang, r.target_lang, seg.source.strip(), seg.hint)])
                 elif seg.action == COPIED:
                     self.apply_copy(r, seg)
 

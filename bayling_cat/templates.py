@@ -130,18 +130,21 @@ class PromptTemplate:
             return render_bayling_llama3(messages)
         return self._chat.render(messages)
 
-    def translation_request(self, text: str, source_name: str, target_name: str, tags: Sequence[str] = ()) -> str:
+    def translation_request(self, text: str, source_name: str, target_name: str, tags: Sequence[str] = (),
+                            hint: str | None = None) -> str:
         """The user turn that asks for a translation, phrased as the model family was trained.
 
         ``tags`` are the inline-code placeholders in ``text`` (``<1>``, ``</1>``, ``<2/>``): the model is told
         to keep them.
         """
         keep = f", keeping the tags {' '.join(tags)} unchanged around the words they mark" if tags else ""
+        note = f" {hint}" if hint else ""
         if self.name.startswith("bayling"):
             # BayLing's own translation instruction, as in its evaluation scripts.
-            return f"Provide the {target_name} translation for this sentence{keep}: {text}"
+            return f"Provide the {target_name} translation for this sentence{keep}.{note} {text}" if note else \
+                f"Provide the {target_name} translation for this sentence{keep}: {text}"
         return (
-            f"Translate the following {source_name} text into {target_name}{keep}. "
+            f"Translate the following {source_name} text into {target_name}{keep}.{note} "
             f"Reply with the {target_name} translation only, without notes or explanations.\n\n{text}"
         )
 

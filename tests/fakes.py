@@ -11,8 +11,9 @@ class ScriptedTranslator:
         self.flags = flags or {}
         self.calls = []
 
-    def translate(self, texts, source_lang, target_lang, progress=None):
+    def translate(self, texts, source_lang, target_lang, progress=None, hints=None):
         self.calls.append((list(texts), source_lang, target_lang))
+        self.hints = hints
         out = [Generation(self.script.get(t, f"[{target_lang}] {t}"), list(self.flags.get(t, []))) for t in texts]
         if progress:
             progress(len(texts))

@@ -13,7 +13,7 @@ from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name,
 XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:names:tc:xliff:document:1.1",
                      "urn:oasis:names:tc:xliff:document:1.0"}
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
-EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".xlz"}
+EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot"}
 
 
 def open_document(path: str | Path, data: bytes | None = None) -> Connector:
@@ -39,6 +39,11 @@ def open_document(path: str | Path, data: bytes | None = None) -> Connector:
         raise DocumentError(f"{path}: an OLE compound file (a password-protected or old binary Office "
                             "document), not a supported format")
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"<"):
+        from bayling_cat.connectors.po import Po, looks_like_po
+
+        if looks_like_po(data):
+            return Po(path, data)
     if not head.startswith(b"<") and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError(f"{path}: not an XML file (and not a supported format)")
     xml = XmlDocument(path, data)

@@ -12,6 +12,7 @@ class Connector:
 
     format = "?"  # e.g. "xliff-1.2", "xliff-2.0", "sdlxliff", "mqxliff"
     can_suggest = False  # whether --mode suggest has a place in this format
+    default_source_lang: str | None = None  # when the file cannot say (gettext msgids are English)
 
     def __init__(self, path: Path, data: bytes):
         self.path = path

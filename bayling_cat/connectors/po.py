@@ -1,0 +1,261 @@
+"""gettext PO and POT files, read and written with translate-toolkit.
+
+Placeholders (printf, python-format, braces, HTML/XML tags, newlines and tabs) become protected codes the
+model copies; plural entries become one segment per plural form the target language needs; machine output
+is marked fuzzy; every comment, flag, context, previous msgid and obsolete entry stays as it was.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from translate.lang import data as tt_languages
+from translate.misc.multistring import multistring
+from translate.storage import pypo
+
+from bayling_cat import __version__
+from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.xmlio import DocumentError
+from bayling_cat.document import PLACEHOLDER, Segment, protect, restore_literals
+
+TOOL = "bayling-cat"
+_CHARSET = re.compile(rb'"Content-Type:[^"\n]*?charset=([^"\s\\;]*)', re.I)
+
+# What the model must copy. Strict printf forms are protected everywhere; the full printf grammar only in
+# entries flagged c-format (in "50% off" a loose pattern would eat "% o").
+_ALWAYS = [
+    r"</?\d+/?>",  # text that looks like our own placeholders
+    r"%\([^)\s]+\)[-+ #0]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]",  # python-format %(name)s
+    r"%(?:\d+\$)?[-+#0]?\d*(?:\.\d+)?(?:ll|l|h|z|j|t)?[sdiufxXcp@]",  # %s %d %1$s %@ %.2f
+    r"%%",
+    r"\{[A-Za-z0-9_.\[\]:!<>^=+-]*\}",  # {name} {0} {} {0:>4}
+    r"</?[A-Za-z][^<>]*?/?>",  # HTML/XML tags
+    r"&[A-Za-z][A-Za-z0-9]*;|&#\d+;",  # character entities in HTML strings
+    r"\n", r"\t",
+]
+_C_FORMAT = r"%(?:\d+\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcspn]"
+PLACEHOLDERS = re.compile("|".join(_ALWAYS))
+PLACEHOLDERS_C = re.compile("|".join(_ALWAYS[:1] + [_C_FORMAT] + _ALWAYS[1:]))
+
+
+def looks_like_po(data: bytes) -> bool:
+    return bool(re.search(rb'(?m)^\s*(?:#~\s*)?msgid\s+"', data[:65536]))
+
+
+def decode_po(path: Path, data: bytes) -> str:
+    """The file as text, decoded with the charset its header declares, the header then saying UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    m = _CHARSET.search(data)
+    charset = m.group(1).decode("ascii", "replace") if m else ""
+    if not charset or charset.upper() == "CHARSET":
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise DocumentError(f"{path}: line {line}: the header declares no usable charset and the text is not "
+                                "UTF-8; fix the Content-Type line of the header") from None
+    else:
+        try:
+            text = data.decode(charset)
+        except LookupError:
+            raise DocumentError(f"{path}: the header declares an unknown charset {charset!r}") from None
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise DocumentError(f"{path}: line {line}: not valid {charset} as the header declares") from None
+    if m:
+        text = re.sub(r'(Content-Type:[^"\n]*?charset=)[^"\s\\;]*', r"\1UTF-8", text, count=1, flags=re.I)
+    return text
+
+
+def plural_info(lang: str) -> tuple[int, str] | None:
+    """(nplurals, plural expression) for a language code, from translate-toolkit's table."""
+    code = lang.replace("-", "_")
+    for key in (code, code.split("_")[0]):
+        if key in tt_languages.languages:
+            _, n, expr = tt_languages.languages[key]
+            return int(n), expr
+    variants = [k for k in tt_languages.languages if k.startswith(code.split("_")[0] + "_")]
+    if variants:
+        _, n, expr = tt_languages.languages[variants[0]]
+        return int(n), expr
+    return None
+
+
+def plural_examples(nplurals: int, expression: str) -> list[list[int]]:
+    """For each plural form, the first counts that use it (e.g. English: [[1], [0, 2, 3]])."""
+    try:
+        func = gettext.c2py(expression)
+    except (ValueError, SyntaxError):
+        return [[] for _ in range(nplurals)]
+    examples: list[list[int]] = [[] for _ in range(nplurals)]
+    for n in list(range(0, 200)) + [1000, 1001, 1000000]:
+        k = func(n)
+        if 0 <= k < nplurals and len(examples[k]) < 3:
+            examples[k].append(n)
+    return examples
+
+
+def _forms(value) -> list[str]:
+    """The strings of a unit's source or target: one, or one per plural form."""
+    if isinstance(value, multistring):
+        return [str(s) for s in value.strings]
+    return [str(value)] if value else []
+
+
+class Po(Connector):
+    format = "po"
+    output_suffix = ".po"
+    default_source_lang = "en"
+
+    def __init__(self, path: Path, data: bytes):
+        super().__init__(path, data)
+        self.template = path.suffix.lower() == ".pot"
+        self.crlf = b"\r\n" in data[:4096]
+        text = decode_po(path, data)
+        try:
+            self.store = pypo.pofile.parsestring(text.encode("utf-8"))
+        except Exception as exc:  # translate-toolkit raises its own parse errors and ValueErrors
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DocumentError(f"{path}: not a valid PO file ({message[:200]})") from None
+        self.header = self.store.parseheader() if self.store.header() else {}
+        self.target_lang = self._language_from_file()
+        self.source_lang = None  # gettext msgids carry no language: English unless --source-lang says
+        self._plural: tuple[int, str] | None = None
+        self._targets: dict[int, list[str]] = {}
+
+    def _language_from_file(self) -> str | None:
+        from bayling_cat import languages
+        from bayling_cat.errors import UserError
+
+        candidates = [self.header.get("Language", "")]
+        if not self.template:
+            stem = self.path.stem
+            candidates += [stem, re.split(r"[._]", stem)[-1], "_".join(re.split(r"[.]", stem)[-1:])]
+        for c in candidates:
+            c = (c or "").strip()
+            if c and c.upper() != "LANGUAGE":
+                try:
+                    return languages.normalize(c)
+                except UserError:
+                    continue
+        return None
+
+    def set_target_language(self, lang: str) -> None:
+        self.target_lang = lang
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def plurals(self) -> tuple[int, str]:
+        if self._plural is None:
+            header = self.store.getheaderplural() if self.store.header() else (None, None)
+            nplurals, expr = header
+            if nplurals and expr and str(nplurals).strip().isdigit() and "INTEGER" not in str(nplurals):
+                self._plural = (int(nplurals), expr.strip().rstrip(";"))
+            else:
+                self._plural = plural_info(self.target_lang or "en") or (2, "(n != 1)")
+        return self._plural
+
+    def segments(self) -> list[Segment]:
+        out: list[Segment] = []
+        for index, unit in enumerate(self.store.units):
+            if unit.isheader() or unit.isobsolete():
+                continue
+            pattern = PLACEHOLDERS_C if unit.hastypecomment("c-format") \
+                else PLACEHOLDERS
+            ctx = unit.getcontext()
+            sources = _forms(unit.source)
+            label = (f"{ctx}|" if ctx else "") + (sources[0] if sources else "")[:50].replace("\n", " ")
+            fuzzy = unit.isfuzzy()
+            if unit.hasplural():
+                nplurals, expr = self.plurals()
+                examples = plural_examples(nplurals, expr)
+                targets = _forms(unit.target)
+                singular, plural = sources[0], sources[1]
+                for k in range(nplurals):
+                    counts = examples[k]
+                    text = singular if nplurals > 1 and 1 in counts else plural
+                    codes: dict = {}
+                    source = protect(text, pattern, codes)
+                    existing = targets[k] if k < len(targets) and targets[k] and not fuzzy else None
+                    hint = (f"This is plural form {k + 1} of {nplurals}, used for counts such as "
+                            f"{', '.join(map(str, counts)) or 'none'}.")
+                    out.append(Segment(key=f"{index}:{label}[{k}]", source=source, codes=codes,
+                                       target=existing, handle=(unit, k), hint=hint))
+            else:
+                codes = {}
+                source = protect(sources[0] if sources else "", pattern, codes)
+                target = (_forms(unit.target) or [""])[0]
+                existing = target if target and not fuzzy else None
+                out.append(Segment(key=f"{index}:{label}", source=source, codes=codes, target=existing,
+                                   handle=(unit, None)))
+        return out
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+        unit, k = segment.handle
+        plain = restore_literals(text, segment.codes)
+        if k is None:
+            unit.target = plain
+        else:
+            nplurals, _ = self.plurals()
+            forms = self._targets.setdefault(id(unit), _forms(unit.target))
+            forms += [""] * (nplurals - len(forms))
+            forms[k] = plain
+            unit.target = multistring(forms[:nplurals])
+        unit.markfuzzy(True)
+
+    def write_suggestion(self, segment: Segment, text: str) -> None:
+        raise NotImplementedError
+
+    def add_note(self, segment: Segment, text: str) -> None:
+        unit, k = segment.handle
+        prefix = f"plural form {k + 1}: " if k is not None else ""
+        unit.addnote(f"{TOOL}: {prefix}{text}", origin="translator")
+
+    def clear_notes(self, segment: Segment) -> None:
+        unit, _ = segment.handle
+        notes = unit.getnotes("translator")
+        if notes and any(line.startswith(f"{TOOL}:") for line in notes.split("\n")):
+            kept = "\n".join(line for line in notes.split("\n") if not line.startswith(f"{TOOL}:"))
+            unit.removenotes(origin="translator")
+            if kept:
+                unit.addnote(kept, origin="translator")
+
+    def _update_header(self) -> None:
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M+0000")
+        if not self.store.header():
+            self.store.updateheader(add=True, Content_Type="text/plain; charset=UTF-8",
+                                    Content_Transfer_Encoding="8bit", MIME_Version="1.0")
+        header = self.store.parseheader()
+        nplurals, expr = plural_info(self.target_lang) or self.plurals()
+        fields = {}
+        if self.template or not header.get("Language", "").strip() or header.get("Language") == "LANGUAGE":
+            fields["Language"] = self.target_lang.replace("-", "_")
+        plural_forms = header.get("Plural-Forms", "")
+        if self.template or not plural_forms or "INTEGER" in plural_forms or "EXPRESSION" in plural_forms:
+            fields["Plural_Forms"] = f"nplurals={nplurals}; plural={expr};"
+        if self.template or not header.get("X-Generator"):
+            fields["X_Generator"] = f"{TOOL} {__version__}"
+        if self.template or header.get("PO-Revision-Date", "").startswith("YEAR"):
+            fields["PO_Revision_Date"] = now
+        if header.get("Content-Type", "text/plain; charset=UTF-8").lower().find("charset=utf-8") < 0:
+            fields["Content_Type"] = "text/plain; charset=UTF-8"
+        if fields:
+            self.store.updateheader(add=True, **fields)
+        if self.template:
+            header_unit = self.store.header()
+            if header_unit is not None and header_unit.isfuzzy():
+                header_unit.markfuzzy(False)  # a filled-in header is no longer the template's
+
+    def serialize(self) -> bytes:
+        self._update_header()
+        self.store.encoding = "UTF-8"
+        data = bytes(self.store)
+        if self.crlf:
+            data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return data
