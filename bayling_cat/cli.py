@@ -130,8 +130,10 @@ FLAG_TEXT = {
 @click.option("--in-place", is_flag=True, help="Write into the input files (a .bak copy of each is kept).")
 @click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write a JSON report: per segment what was done and why, and totals.")
+@click.option("--accelerator", type=click.Choice(["&", "_", "~"]), default=None,
+              help="PO files: the accelerator marker in msgids (&File, _File); kept on a letter of the translation.")
 @engine_options
-def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, **engine_kw):
+def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, **engine_kw):
     """Translate XLIFF files (1.2, 2.x, SDLXLIFF, MQXLIFF) or folders of them; '-' translates plain-text
     lines from standard input to standard output instead (blank lines stay blank)."""
     if in_place and output is not None:
@@ -139,7 +141,8 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
     if list(inputs) != ["-"]:
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
-        _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, engine_kw)
+        _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator,
+                         engine_kw)
         return
     if not source_lang or not target_lang:
         raise UserError("translating standard input needs --source-lang and --target-lang")
@@ -180,13 +183,14 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
         _say(f"bayling-cat: {flagged} of {line_no} lines flagged for review")
 
 
-def _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report_path, engine_kw):
+def _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report_path, accelerator,
+                     engine_kw):
     from bayling_cat import pipeline
 
     options = pipeline.Options(
         source_lang=languages.normalize(source_lang) if source_lang else None,
         target_lang=languages.normalize(target_lang) if target_lang else None,
-        mode=mode, overwrite=overwrite, in_place=in_place, output=output)
+        mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator)
     loaded = {}
 
     def engine():

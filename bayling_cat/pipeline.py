@@ -46,6 +46,7 @@ class Options:
     overwrite: bool = False
     in_place: bool = False
     output: Path | None = None
+    accelerator: str | None = None  # PO: the accelerator marker ("&" or "_"), moved by bayling-cat
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Pipeline:
     def read(self, path: Path, output: Path | None) -> FileResult:
         result = FileResult(input=path)
         try:
-            connector = open_document(path)
+            connector = open_document(path, accelerator=self.options.accelerator)
             src = self.options.source_lang or connector.source_lang or connector.default_source_lang
             tgt = self.options.target_lang or connector.target_lang
             if not tgt:

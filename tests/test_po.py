@@ -172,3 +172,16 @@ def open_document_or_none(path):
         return open_document(path).target_lang
     except Exception:
         return None
+
+
+def test_accelerators_are_moved_onto_the_translation(tmp_path):
+    po = tmp_path / "kde.po"
+    po.write_bytes(b'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: de\\n"\n\n'
+                   b'msgid "&File"\nmsgstr ""\n\nmsgid "Save &As"\nmsgstr ""\n\nmsgid "Tom &amp; Jerry"\nmsgstr ""\n')
+    script = {"File": "Datei", "Save As": "Speichern als"}
+    result, out, translator = run(po, tmp_path, ScriptedTranslator(script), accelerator="&")
+    assert translator.calls[0][0] == ["File", "Save As", "Tom <1/> Jerry"]  # markers never reach the model
+    got = units(out)
+    assert got[("", "&File")].target == "&Datei"  # no F in the translation: its first letter
+    assert got[("", "Save &As")].target == "Speichern &als"  # the same letter where there is one
+    assert got[("", "Tom &amp; Jerry")].target == "[de] Tom &amp; Jerry"

@@ -16,7 +16,7 @@ XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot"}
 
 
-def open_document(path: str | Path, data: bytes | None = None) -> Connector:
+def open_document(path: str | Path, data: bytes | None = None, accelerator: str | None = None) -> Connector:
     """Read ``path`` with the connector its content calls for; a DocumentError says why none fits."""
     from bayling_cat.connectors.xliff1 import MQ_NS, SDL_NS, Mqxliff, Sdlxliff, Xliff1
     from bayling_cat.connectors.xliff2 import Xliff2
@@ -43,7 +43,7 @@ def open_document(path: str | Path, data: bytes | None = None) -> Connector:
         from bayling_cat.connectors.po import Po, looks_like_po
 
         if looks_like_po(data):
-            return Po(path, data)
+            return Po(path, data, accelerator=accelerator)
     if not head.startswith(b"<") and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError(f"{path}: not an XML file (and not a supported format)")
     xml = XmlDocument(path, data)

@@ -111,8 +111,9 @@ class Po(Connector):
     output_suffix = ".po"
     default_source_lang = "en"
 
-    def __init__(self, path: Path, data: bytes):
+    def __init__(self, path: Path, data: bytes, accelerator: str | None = None):
         super().__init__(path, data)
+        self.accelerator = accelerator
         self.template = path.suffix.lower() == ".pot"
         self.crlf = b"\r\n" in data[:4096]
         text = decode_po(path, data)
@@ -179,26 +180,48 @@ class Po(Connector):
                     counts = examples[k]
                     text = singular if nplurals > 1 and 1 in counts else plural
                     codes: dict = {}
+                    text, key = self._strip_accelerator(text)
                     source = protect(text, pattern, codes)
                     existing = targets[k] if k < len(targets) and targets[k] and not fuzzy else None
                     hint = (f"This is plural form {k + 1} of {nplurals}, used for counts such as "
                             f"{', '.join(map(str, counts)) or 'none'}.")
                     out.append(Segment(key=f"{index}:{label}[{k}]", source=source, codes=codes,
-                                       target=existing, handle=(unit, k), hint=hint))
+                                       target=existing, handle=(unit, k, key), hint=hint))
             else:
                 codes = {}
-                source = protect(sources[0] if sources else "", pattern, codes)
+                text, key = self._strip_accelerator(sources[0] if sources else "")
+                source = protect(text, pattern, codes)
                 target = (_forms(unit.target) or [""])[0]
                 existing = target if target and not fuzzy else None
                 out.append(Segment(key=f"{index}:{label}", source=source, codes=codes, target=existing,
-                                   handle=(unit, None)))
+                                   handle=(unit, None, key)))
         return out
 
     # -- writing -------------------------------------------------------------------------------------
 
+    def _strip_accelerator(self, text: str) -> tuple[str, str | None]:
+        """'&File' -> ('File', 'F') when an accelerator marker is configured; the model never sees it."""
+        if not self.accelerator:
+            return text, None
+        marker = re.escape(self.accelerator)
+        m = re.search(marker + r"(?!" + marker + r")(?![A-Za-z]+;)(\w)", text)
+        if not m:
+            return text, None
+        return text[:m.start()] + text[m.start() + len(self.accelerator):], m.group(1)
+
+    def _place_accelerator(self, text: str, key: str) -> str:
+        """Put the marker before the same letter in the translation, else before its first letter."""
+        letters = [i for i, ch in enumerate(text) if ch.isalnum()]
+        if not letters:
+            return text
+        at = next((i for i in letters if text[i].lower() == key.lower()), letters[0])
+        return text[:at] + self.accelerator + text[at:]
+
     def write_target(self, segment: Segment, text: str, copied: bool) -> None:
-        unit, k = segment.handle
+        unit, k, key = segment.handle
         plain = restore_literals(text, segment.codes)
+        if key:
+            plain = self._place_accelerator(plain, key)
         if k is None:
             unit.target = plain
         else:
@@ -213,12 +236,12 @@ class Po(Connector):
         raise NotImplementedError
 
     def add_note(self, segment: Segment, text: str) -> None:
-        unit, k = segment.handle
+        unit, k, _ = segment.handle
         prefix = f"plural form {k + 1}: " if k is not None else ""
         unit.addnote(f"{TOOL}: {prefix}{text}", origin="translator")
 
     def clear_notes(self, segment: Segment) -> None:
-        unit, _ = segment.handle
+        unit = segment.handle[0]
         notes = unit.getnotes("translator")
         if notes and any(line.startswith(f"{TOOL}:") for line in notes.split("\n")):
             kept = "\n".join(line for line in notes.split("\n") if not line.startswith(f"{TOOL}:"))
