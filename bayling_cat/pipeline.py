@@ -83,16 +83,21 @@ def collect_inputs(inputs: Sequence[str], options: Options) -> list[tuple[Path, 
             if out is None and not options.in_place:
                 raise UserError(f"{path}: translating a folder needs -o OUTPUT_FOLDER or --in-place")
             for f in sorted(p for p in path.rglob("*") if p.is_file() and _looks_like_document(p)):
-                pairs.append((f, None if out is None else out / f.relative_to(path)))
+                pairs.append((f, None if out is None else _po_for_pot(out / f.relative_to(path))))
         elif not path.exists():
             pairs.append((path, None))  # reported as a failed file, the others still run
         elif out is None:
             pairs.append((path, None))
         elif many or out.is_dir() or str(out).endswith(("/", "\\")):
-            pairs.append((path, out / path.name))
+            pairs.append((path, _po_for_pot(out / path.name)))
         else:
             pairs.append((path, out))
     return pairs
+
+
+def _po_for_pot(path: Path) -> Path:
+    """A translated template is a catalogue: messages.pot is written as messages.po."""
+    return path.with_suffix(".po") if path.suffix.lower() == ".pot" else path
 
 
 def _looks_like_document(path: Path) -> bool:

@@ -223,3 +223,28 @@ def test_an_interrupted_write_leaves_no_half_file(tmp_path, monkeypatch):
         Pipeline(ScriptedTranslator(), Options(output=out)).run([str(SAMPLE)])
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlf"]
+
+
+def test_po_and_docx_with_the_default_model(first_run, tmp_path):
+    """The same pipeline for PO and DOCX, end to end on the real default model."""
+    import docx
+    from translate.storage import pypo
+
+    from tests.docx_fixture import build
+
+    home, _ = first_run
+    doc = build(tmp_path / "features.docx")
+    pot = tmp_path / "app.pot"
+    pot.write_bytes((ROOT / "tests" / "data" / "app.pot").read_bytes())
+    result = run_cli(["translate", str(doc), str(pot), "-t", "de", "-o", str(tmp_path / "out"),
+                      "--report", str(tmp_path / "r.json")], env_extra={"BAYLING_CAT_HOME": str(home)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [f["format"] for f in data["files"]] == ["docx", "po"]
+    assert data["totals"]["translated"] + data["totals"]["flagged"] > 10
+    translated = docx.Document(str(tmp_path / "out" / "features.docx"))
+    assert len(translated.paragraphs) == len(docx.Document(str(doc)).paragraphs)
+    store = pypo.pofile.parsefile(str(tmp_path / "out" / "app.po"))
+    assert store.parseheader()["Language"] == "de"
+    written = [u for u in store.units if not u.isheader() and not u.isobsolete() and u.target]
+    assert written and all(u.isfuzzy() for u in written)

@@ -281,7 +281,7 @@ BAD = {
                 b'<source>&x;</source></trans-unit></body></file></xliff>', "entity declarations are refused"),
     "nolang.xlf": (b'<xliff version="1.2"><file source-language="en"><body><trans-unit id="1"><source>Hi</source>'
                    b'</trans-unit></body></file></xliff>', "names no target language; pass --target-lang"),
-    "zip.xlf": (b"PK\x03\x04rest", "a ZIP package"),
+    "zip.xlf": (b"PK\x03\x04rest", "a damaged or truncated ZIP package"),
 }
 
 

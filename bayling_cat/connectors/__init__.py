@@ -13,7 +13,7 @@ from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name,
 XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:names:tc:xliff:document:1.1",
                      "urn:oasis:names:tc:xliff:document:1.0"}
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
-EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot"}
+EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx"}
 
 
 def open_document(path: str | Path, data: bytes | None = None, accelerator: str | None = None) -> Connector:
@@ -34,7 +34,9 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
     if not data.strip():
         raise DocumentError(f"{path}: empty file")
     if data.startswith(b"PK\x03\x04"):
-        raise DocumentError(f"{path}: a ZIP package (DOCX and other zipped formats are not supported yet)")
+        from bayling_cat.connectors.docx import Docx
+
+        return Docx(path, data)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise DocumentError(f"{path}: an OLE compound file (a password-protected or old binary Office "
                             "document), not a supported format")

@@ -1,0 +1,320 @@
+"""Word documents (DOCX): every paragraph of the body, tables, headers, footers, footnotes, endnotes,
+comments and text boxes is a segment; runs with their own formatting and hyperlinks are paired codes, so
+the formatting follows the words it belongs to; fields, images, bookmarks and other objects are opaque codes
+that move with the text.
+
+The package is read with zipfile and each text part with lxml; parts and ZIP entries bayling-cat does not
+translate are copied unchanged. python-docx is the reference reader the tests open every output with.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name
+from bayling_cat.document import Code, Segment
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+CT = "http://schemas.openxmlformats.org/package/2006/content-types"
+XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+WML = "application/vnd.openxmlformats-officedocument.wordprocessingml."
+MAIN_TYPES = {WML + "document.main+xml", WML + "template.main+xml",
+              "application/vnd.ms-word.document.macroEnabled.main+xml",
+              "application/vnd.ms-word.template.macroEnabledTemplate.main+xml"}
+TEXT_TYPES = MAIN_TYPES | {WML + t for t in ("header+xml", "footer+xml", "footnotes+xml", "endnotes+xml",
+                                             "comments+xml")}
+TRACKED = {"ins", "del", "moveFrom", "moveTo", "rPrChange", "pPrChange", "sectPrChange", "tblPrChange",
+           "trPrChange", "tcPrChange", "tblGridChange", "numberingChange", "cellIns", "cellDel", "cellMerge"}
+CONTAINERS = {"hyperlink", "smartTag", "customXml"}  # inline wrappers whose content is translated
+DROPPED = {"proofErr", "lastRenderedPageBreak"}  # layout and spelling caches Word rebuilds itself
+# w:lang goes before these in w:rPr (the schema's element order, which Word enforces)
+AFTER_LANG = {"eastAsianLayout", "specVanish", "oMath", "rPrChange"}
+EAST_ASIAN = {"zh", "ja", "ko"}
+BIDI = {"ar", "he", "fa", "ur", "yi", "ps", "dv"}
+
+
+def w(name: str) -> str:
+    return f"{{{W}}}{name}"
+
+
+def _fmt_key(rpr) -> str:
+    """What makes two runs look different; rsids and language do not."""
+    if rpr is None:
+        return ""
+    copy = deepcopy(rpr)
+    for el in copy.iter():
+        for attr in [a for a in el.attrib if "rsid" in a]:
+            del el.attrib[attr]
+    for lang in copy.findall(w("lang")):
+        copy.remove(lang)
+    if len(copy) == 0 and not copy.attrib:
+        return ""  # an empty w:rPr formats nothing
+    return etree.tostring(copy, method="c14n").decode()
+
+
+@dataclass
+class Plan:
+    """How to rebuild one paragraph: what each placeholder number stands for."""
+
+    paragraph: object
+    base_rpr: object = None
+    codes: dict[int, tuple] = field(default_factory=dict)  # n -> ("format", rPr) | ("container", el) |
+    #                                                           ("runpart", rPr, el) | ("elements", [els])
+
+
+class Docx(Connector):
+    format = "docx"
+
+    def __init__(self, path: Path, data: bytes):
+        super().__init__(path, data)
+        try:
+            self.zip = zipfile.ZipFile(io.BytesIO(data))
+            names = set(self.zip.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise DocumentError(f"{path}: a damaged or truncated ZIP package, not a readable DOCX ({exc})") from None
+        if "[Content_Types].xml" not in names:
+            raise DocumentError(f"{path}: a ZIP file but not an Office document (no [Content_Types].xml)")
+        types = self._content_types(self._read("[Content_Types].xml"))
+        main = [n for n, t in types.items() if t in MAIN_TYPES]
+        if not main:
+            raise DocumentError(f"{path}: an Office package but not a Word document (no main document part)")
+        self.parts: dict[str, XmlDocument] = {}
+        order = main + sorted(n for n, t in types.items() if t in TEXT_TYPES and n not in main)
+        for name in order:
+            if name not in names:
+                raise DocumentError(f"{path}: the package lists {name} but does not contain it")
+            self.parts[name] = XmlDocument(f"{path}:{name}", self._read(name))
+        for name, part in self.parts.items():
+            for el in part.root.iter():
+                if isinstance(el.tag, str) and el.tag.startswith(f"{{{W}}}") and local_name(el) in TRACKED:
+                    raise DocumentError(f"{path}: {name} contains tracked changes (w:{local_name(el)}); accept or "
+                                        "reject them in Word first, then translate")
+        self.source_lang = self._default_language(names)
+        self._changed: set[str] = set()
+        self._lang: str | None = None
+
+    def _read(self, name: str) -> bytes:
+        try:
+            return self.zip.read(name)
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError) as exc:
+            raise DocumentError(f"{self.path}: cannot read {name} from the package ({exc})") from None
+
+    def _content_types(self, data: bytes) -> dict[str, str]:
+        root = XmlDocument(f"{self.path}:[Content_Types].xml", data).root
+        return {o.get("PartName", "").lstrip("/"): o.get("ContentType", "")
+                for o in root.iter(f"{{{CT}}}Override")}
+
+    def _default_language(self, names) -> str | None:
+        from bayling_cat import languages
+        from bayling_cat.errors import UserError
+
+        if "word/styles.xml" not in names:
+            return None
+        try:
+            root = XmlDocument(f"{self.path}:word/styles.xml", self._read("word/styles.xml")).root
+        except DocumentError:
+            return None
+        lang = root.find(f"{w('docDefaults')}/{w('rPrDefault')}/{w('rPr')}/{w('lang')}")
+        if lang is None or not lang.get(w("val")):
+            return None
+        try:
+            return languages.normalize(lang.get(w("val")))
+        except UserError:
+            return None
+
+    def set_target_language(self, lang: str) -> None:
+        self.target_lang = lang
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def segments(self) -> list[Segment]:
+        out = []
+        for name, part in self.parts.items():
+            for index, paragraph in enumerate(part.root.iter(w("p"))):
+                text, codes, plan = self._flatten(paragraph)
+                out.append(Segment(key=f"{name}#p{index + 1}", source=text, codes=codes, handle=(name, plan)))
+        return out
+
+    def _flatten(self, paragraph) -> tuple[str, dict[int, Code], Plan]:
+        plan = Plan(paragraph)
+        tokens: list[tuple] = []  # ("text", str, rPr) | ("code", n) | ("open", n) | ("close", n)
+        counter = [0]
+
+        def new_code(entry) -> int:
+            counter[0] += 1
+            plan.codes[counter[0]] = entry
+            return counter[0]
+
+        def walk(container):
+            children = list(container)
+            i = 0
+            while i < len(children):
+                child = children[i]
+                i += 1
+                name = local_name(child) if isinstance(child.tag, str) else ""
+                if name == "pPr" or name in DROPPED:
+                    continue
+                if name == "r" and child.find(f"{w('fldChar')}[@{w('fldCharType')}='begin']") is not None:
+                    group, depth = [], 0  # a complex field, begin to end: one opaque code
+                    for run in [child] + children[i:]:
+                        group.append(run)
+                        for fc in run.iter(w("fldChar")):
+                            depth += {"begin": 1, "end": -1}.get(fc.get(w("fldCharType")), 0)
+                        if depth <= 0:
+                            break
+                    i += len(group) - 1
+                    tokens.append(("code", new_code(("elements", group))))
+                elif name == "r":
+                    rpr = child.find(w("rPr"))
+                    for part in child:
+                        pname = local_name(part) if isinstance(part.tag, str) else ""
+                        if pname in ("rPr", *DROPPED):
+                            continue
+                        if pname == "t":
+                            if part.text:
+                                tokens.append(("text", part.text, rpr))
+                        else:  # tab, break, drawing, footnote reference, symbol...: the run part moves as one
+                            tokens.append(("code", new_code(("runpart", rpr, part))))
+                elif name in CONTAINERS:
+                    n = new_code(("container", child))
+                    tokens.append(("open", n))
+                    walk(child)
+                    tokens.append(("close", n))
+                else:  # bookmarks, comment ranges, simple fields, inline content controls, math...
+                    tokens.append(("code", new_code(("elements", [child]))))
+
+        walk(paragraph)
+        counts: dict[str, int] = {}
+        first_rpr: dict[str, object] = {}
+        for tok in tokens:
+            if tok[0] == "text":
+                key = _fmt_key(tok[2])
+                counts[key] = counts.get(key, 0) + len(tok[1])
+                first_rpr.setdefault(key, tok[2])
+        base = max(counts, key=lambda k: (counts[k], k == "")) if counts else ""
+        plan.base_rpr = first_rpr.get(base)
+        parts: list[str] = []
+        open_fmt: tuple[int, str] | None = None  # the format code whose text is being written
+
+        def close_fmt():
+            nonlocal open_fmt
+            if open_fmt is not None:
+                parts.append(f"</{open_fmt[0]}>")
+                open_fmt = None
+
+        for tok in tokens:
+            if tok[0] == "text":
+                key = _fmt_key(tok[2])
+                if key == base:
+                    close_fmt()
+                elif open_fmt is None or open_fmt[1] != key:
+                    close_fmt()
+                    n = new_code(("format", tok[2]))
+                    parts.append(f"<{n}>")
+                    open_fmt = (n, key)
+                parts.append(tok[1])
+            else:
+                close_fmt()
+                kind, n = tok
+                parts.append({"code": f"<{n}/>", "open": f"<{n}>", "close": f"</{n}>"}[kind])
+        close_fmt()
+        codes = {n: Code(n, None, paired=entry[0] in ("format", "container"), can_delete=entry[0] != "format")
+                 for n, entry in plan.codes.items()}
+        return "".join(parts), codes, plan
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+        if copied:
+            return  # nothing to translate: the paragraph already says it
+        name, plan = segment.handle
+        paragraph = plan.paragraph
+        for child in list(paragraph):
+            if not (isinstance(child.tag, str) and local_name(child) == "pPr"):
+                paragraph.remove(child)
+        containers = [paragraph]
+        formats = [plan.base_rpr]
+        stack: list[str] = []  # what each open placeholder pushed: "format" or "container"
+        pos = 0
+        for m in re.finditer(r"<(/?)(\d+)(/?)>", text):
+            self._add_text(containers[-1], text[pos:m.start()], formats[-1])
+            pos = m.end()
+            closing, n, selfclosing = m.group(1) == "/", int(m.group(2)), m.group(3) == "/"
+            entry = plan.codes[n]
+            if closing:
+                if stack.pop() == "format":
+                    formats.pop()
+                else:
+                    containers.pop()
+            elif selfclosing:
+                kind = entry[0]
+                if kind == "runpart":
+                    run = etree.SubElement(containers[-1], w("r"))
+                    if entry[1] is not None:
+                        run.append(deepcopy(entry[1]))
+                    run.append(entry[2])  # the original element moves: nested text boxes keep their text
+                else:
+                    for el in entry[1]:
+                        containers[-1].append(el)
+            elif entry[0] == "format":
+                formats.append(entry[1])
+                stack.append("format")
+            else:
+                original = entry[1]
+                shell = etree.SubElement(containers[-1], original.tag, attrib=dict(original.attrib))
+                for child in original:  # properties of the wrapper (e.g. smartTagPr), not its runs
+                    if isinstance(child.tag, str) and local_name(child).endswith("Pr"):
+                        shell.append(deepcopy(child))
+                containers.append(shell)
+                stack.append("container")
+        self._add_text(containers[-1], text[pos:], formats[-1])
+        self._changed.add(name)
+
+    def _add_text(self, container, text: str, rpr) -> None:
+        if not text:
+            return
+        run = etree.SubElement(container, w("r"))
+        props = deepcopy(rpr) if rpr is not None else etree.Element(w("rPr"))
+        self._set_language(props)
+        run.append(props)
+        t = etree.SubElement(run, w("t"))
+        t.text = text
+        t.set(XML_SPACE, "preserve")
+
+    def _set_language(self, rpr) -> None:
+        """Mark translated text with the target language, so Word spell-checks it as such."""
+        if not self.target_lang:
+            return
+        lang = rpr.find(w("lang"))
+        if lang is None:
+            lang = etree.Element(w("lang"))
+            after = next((c for c in rpr if isinstance(c.tag, str) and local_name(c) in AFTER_LANG), None)
+            if after is None:
+                rpr.append(lang)
+            else:
+                after.addprevious(lang)
+        primary = self.target_lang.split("-")[0]
+        slot = "eastAsia" if primary in EAST_ASIAN else "bidi" if primary in BIDI else "val"
+        lang.set(w(slot), self.target_lang)
+
+    def write_suggestion(self, segment: Segment, text: str) -> None:
+        raise NotImplementedError
+
+    def serialize(self) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as target:
+            for info in self.zip.infolist():
+                if info.filename in self._changed:
+                    data = self.parts[info.filename].serialize_root()
+                else:
+                    data = self.zip.read(info.filename)
+                target.writestr(info, data, compress_type=info.compress_type)
+        return out.getvalue()
