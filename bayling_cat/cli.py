@@ -132,8 +132,15 @@ FLAG_TEXT = {
               help="Write a JSON report: per segment what was done and why, and totals.")
 @click.option("--accelerator", type=click.Choice(["&", "_", "~"]), default=None,
               help="PO files: the accelerator marker in msgids (&File, _File); kept on a letter of the translation.")
+@click.option("--glossary", "-g", "glossaries", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="TBX, CSV or TSV glossary (repeatable): terms steer, check and revise each translation.")
+@click.option("--max-revisions", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Follow-up turns that ask the model to fix terminology violations.")
+@click.option("--term-strategy", type=click.Choice(["none", "force"]), default="none", show_default=True,
+              help="force: a term still missing after the revisions is put in as a protected placeholder.")
 @engine_options
-def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, **engine_kw):
+def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, glossaries,
+              max_revisions, term_strategy, **engine_kw):
     """Translate XLIFF files (1.2, 2.x, SDLXLIFF, MQXLIFF) or folders of them; '-' translates plain-text
     lines from standard input to standard output instead (blank lines stay blank)."""
     if in_place and output is not None:
@@ -141,8 +148,9 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
     if list(inputs) != ["-"]:
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
-        _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator,
-                         engine_kw)
+        options = dict(mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator,
+                       glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy)
+        _translate_files(inputs, source_lang, target_lang, report, options, engine_kw)
         return
     if not source_lang or not target_lang:
         raise UserError("translating standard input needs --source-lang and --target-lang")
@@ -183,14 +191,12 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
         _say(f"bayling-cat: {flagged} of {line_no} lines flagged for review")
 
 
-def _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report_path, accelerator,
-                     engine_kw):
+def _translate_files(inputs, source_lang, target_lang, report_path, options, engine_kw):
     from bayling_cat import pipeline
 
     options = pipeline.Options(
         source_lang=languages.normalize(source_lang) if source_lang else None,
-        target_lang=languages.normalize(target_lang) if target_lang else None,
-        mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator)
+        target_lang=languages.normalize(target_lang) if target_lang else None, **options)
     loaded = {}
 
     def engine():
@@ -208,6 +214,42 @@ def _translate_files(inputs, source_lang, target_lang, output, mode, overwrite, 
         pipeline.write_report(report_path, data)
         _say(f"bayling-cat: report in {report_path}")
     _say(pipeline.summary(data))
+    if data["totals"]["failed_files"]:
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--glossary", "-g", "glossaries", multiple=True, required=True,
+              type=click.Path(path_type=Path, dir_okay=False), help="TBX, CSV or TSV glossary (repeatable).")
+@click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
+@click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the findings as JSON.")
+def check(inputs, glossaries, source_lang, target_lang, report):
+    """Check the terminology of translated files (XLIFF, PO) against glossaries; writes nothing to them."""
+    from bayling_cat import pipeline
+
+    options = pipeline.Options(source_lang=languages.normalize(source_lang) if source_lang else None,
+                               target_lang=languages.normalize(target_lang) if target_lang else None,
+                               glossaries=list(glossaries))
+    results = pipeline.check_files(inputs, options)
+    data = pipeline.report(results, 0.0, "(none: terminology check)")
+    for r, entry in zip(results, data["files"]):
+        if r.error:
+            _say(f"bayling-cat: error: {r.error}")
+            continue
+        for seg in r.segments:
+            for problem in (seg.terms.violated if seg.terms else []):
+                click.echo(f"{r.input}: unit {seg.key}: {problem}")
+        t = entry.get("terminology") or {}
+        rate = t.get("term_success_rate")
+        click.echo(f"{r.input}: {entry['totals'].get('checked', 0)} segments checked, term success rate "
+                   + (f"{rate:.1%} ({t['present']} of {t['required']})" if rate is not None else "n/a (no terms)")
+                   + f", forbidden terms {t.get('forbidden_hits', 0)}, inconsistent terms "
+                   + f"{len(t.get('inconsistent_terms', {}))}")
+    if report is not None:
+        pipeline.write_report(report, data)
     if data["totals"]["failed_files"]:
         raise click.exceptions.Exit(EXIT_ERROR)
 

@@ -42,7 +42,8 @@ class Segment:
     key: str  # how the report names it: unit id, plus the segment id or mrk mid
     source: str  # text with placeholders
     codes: dict[int, Code] = field(default_factory=dict)
-    target: str | None = None  # existing target text, with the source's placeholders where it could
+    target: str | None = None  # an existing translation (what counts as done), placeholders where it could
+    current: str | None = None  # whatever the target holds now, done or not (for checking a file)
     skip: str | None = None  # why the pipeline must leave it alone (None: translate it)
     notes: list[str] = field(default_factory=list)
     handle: object = None  # the connector's own reference (elements to write into)
@@ -51,6 +52,7 @@ class Segment:
     action: str = ""
     translation: str | None = None
     flags: list[str] = field(default_factory=list)
+    terms: object = None  # the terminology stage's TermReport, when a glossary was used
 
     @property
     def has_text(self) -> bool:

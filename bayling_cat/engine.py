@@ -233,7 +233,8 @@ class Engine:
         order = sorted(range(len(prompts)), key=lambda i: (one_line[i], len(prompts[i]), i))
         results: list[Generation | None] = [None] * len(prompts)
         bs = max(1, self.decoding.max_batch_size)
-        suppress = [self.tokenizer.encode(s, add_special_tokens=False).tokens for s in suppress_sequences if s]
+        suppress = [list(s) if not isinstance(s, str) else self.tokenizer.encode(s, add_special_tokens=False).tokens
+                    for s in suppress_sequences if s]
         base_ends = [self.tokenizer.token_to_id(t) for t in self.info.end_tokens]
         batches = []
         for group in (False, True):
@@ -317,16 +318,48 @@ class Engine:
 
     # -- translation ---------------------------------------------------------------------------------------
 
+    def requests(self, texts: Sequence[str], source_lang: str, target_lang: str,
+                 hints: Sequence[str | None] | None = None,
+                 terms: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[list[Message]]:
+        """The one-turn conversations that ask for each translation."""
+        src_name, tgt_name = languages.name(source_lang), languages.name(target_lang)
+        hints = hints or [None] * len(texts)
+        terms = terms or [()] * len(texts)
+        return [[Message("user", self.template.translation_request(
+            t, src_name, tgt_name, [m.group(0) for m in PLACEHOLDER.finditer(t)], hint, term_list))]
+            for t, hint, term_list in zip(texts, hints, terms)]
+
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, progress=None,
-                  hints: Sequence[str | None] | None = None) -> list[Generation]:
+                  hints: Sequence[str | None] | None = None, terms=None, banned: Sequence[str] = ()
+                  ) -> list[Generation]:
         """Translate segments in one call; results come back in input order.
 
         ``progress``, if given, is called with the number of segments each finished batch held; ``hints``
-        (one per text, or None) tell the model what it must know beyond the text, e.g. a plural form.
+        (one per text, or None) tell the model what it must know beyond the text, e.g. a plural form;
+        ``terms`` (one list of (source, target) pairs per text) are glossary terms to use; ``banned`` target
+        words are never generated.
         """
-        src_name, tgt_name = languages.name(source_lang), languages.name(target_lang)
-        hints = hints or [None] * len(texts)
-        conversations = [[Message("user", self.template.translation_request(
-            t, src_name, tgt_name, [m.group(0) for m in PLACEHOLDER.finditer(t)], hint))]
-            for t, hint in zip(texts, hints)]
-        return self.generate(conversations, texts, progress=progress)
+        conversations = self.requests(texts, source_lang, target_lang, hints, terms)
+        return self.generate(conversations, texts, suppress_sequences=banned, progress=progress)
+
+    def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list[str]]:
+        """Token sequences for words that must never be generated: each form as it would start a word and
+        inside a word, capitalised and not. A sequence that begins a word in ``keep`` is left out, so that
+        banning "Abo" never bans "Abonnement"."""
+        def variants(form):
+            out = set()
+            for f in {form, form[:1].upper() + form[1:], form[:1].lower() + form[1:]}:
+                for text in (f, " " + f):
+                    toks = tuple(self.tokenizer.encode(text, add_special_tokens=False).tokens)
+                    if toks:
+                        out.add(toks)
+            return out
+
+        kept = set().union(*(variants(k) for k in keep)) if keep else set()
+        sequences = []
+        for form in forms:
+            for seq in sorted(variants(form)):
+                if any(k[:len(seq)] == seq for k in kept):
+                    continue
+                sequences.append(list(seq))
+        return sequences

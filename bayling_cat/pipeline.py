@@ -30,6 +30,7 @@ FLAG_TEXT = {
     "extra-text": "commentary after the translation was cut",
     "empty": "the model gave no translation",
     FLAG_CODES: "inline codes lost, duplicated or invented by the model were repaired",
+    "terms-restored": "do-not-translate terms the model dropped were put back at the end",
 }
 
 
@@ -47,6 +48,9 @@ class Options:
     in_place: bool = False
     output: Path | None = None
     accelerator: str | None = None  # PO: the accelerator marker ("&" or "_"), moved by bayling-cat
+    glossaries: list[Path] = field(default_factory=list)
+    max_revisions: int = 2
+    term_strategy: str = "none"  # "force": put still-missing terms in as protected placeholders
 
 
 @dataclass
@@ -62,6 +66,8 @@ class FileResult:
 
     def totals(self) -> dict:
         counts = {TRANSLATED: 0, COPIED: 0, SKIPPED: 0, FLAGGED: 0, "not_written": 0}
+        if any(s.action == "checked" for s in self.segments):
+            counts = {"checked": 0, SKIPPED: 0}
         for s in self.segments:
             counts[s.action] = counts.get(s.action, 0) + 1
             if s.action == FLAGGED and s.translation is None:
@@ -125,12 +131,32 @@ class Pipeline:
         self.progress_factory = progress_factory
         self.say = say
         self.model_calls = 0
+        self._glossaries: dict[tuple[str, str], object] = {}
 
     @property
     def translator(self) -> Translator:
         if callable(self._translator) and not hasattr(self._translator, "translate"):
             self._translator = self._translator()  # loaded only when something needs translating
         return self._translator
+
+    def glossary(self, source_lang: str, target_lang: str):
+        """The run's glossaries for one language pair, merged (None without --glossary)."""
+        from bayling_cat.glossary import Glossary, load
+
+        key = (source_lang, target_lang)
+        if key not in self._glossaries:
+            loaded = [load(path, source_lang, target_lang) for path in self.options.glossaries]
+            self._glossaries[key] = Glossary.merge(loaded)
+        return self._glossaries[key]
+
+    def _translator_for(self, source_lang: str, target_lang: str):
+        glossary = self.glossary(source_lang, target_lang)
+        if glossary is None:
+            return self.translator
+        from bayling_cat.revision import TermTranslator
+
+        return TermTranslator(self.translator, {(source_lang, target_lang): glossary},
+                              max_revisions=self.options.max_revisions, term_strategy=self.options.term_strategy)
 
     # -- reading and deciding -------------------------------------------------------------------------
 
@@ -205,14 +231,16 @@ class Pipeline:
                     wanted.setdefault((r.source_lang, r.target_lang), {})[(seg.source.strip(), seg.hint)] = None
         total = sum(len(v) for v in wanted.values())
         answers: dict[tuple, object] = {}
+        for src, tgt in wanted:  # a glossary that cannot serve a language pair stops the run before any work
+            self.glossary(src, tgt)
         if total:
             bar = self.progress_factory(total) if self.progress_factory else None
             try:
                 for (src, tgt), jobs in wanted.items():
                     jobs = list(jobs)
                     kwargs = {"hints": [h for _, h in jobs]} if any(h for _, h in jobs) else {}
-                    out = self.translator.translate([t for t, _ in jobs], src, tgt,
-                                                    progress=bar.update if bar else None, **kwargs)
+                    out = self._translator_for(src, tgt).translate([t for t, _ in jobs], src, tgt,
+                                                                   progress=bar.update if bar else None, **kwargs)
                     self.model_calls += len(jobs)
                     for job, gen in zip(jobs, out):
                         answers[(src, tgt) + job] = gen
@@ -237,6 +265,7 @@ class Pipeline:
             seg.action, seg.flags = FLAGGED, flags
             connector.add_note(seg, "no machine translation written: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
             return
+        seg.terms = getattr(generation, "terms", None)
         source = seg.source
         lead = source[:len(source) - len(source.lstrip())]
         trail = source[len(source.rstrip()):]
@@ -252,6 +281,12 @@ class Pipeline:
             connector.write_target(seg, text, copied=False)
         if flags:
             connector.add_note(seg, "machine translation to review: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
+        if seg.terms is not None:
+            from bayling_cat.revision import feedback_note
+
+            note = feedback_note(seg.terms)
+            if note:
+                connector.add_note(seg, note)
 
     def apply_copy(self, result: FileResult, seg: Segment) -> None:
         seg.translation = seg.source
@@ -275,6 +310,34 @@ class Pipeline:
             self.say(f"bayling-cat: error: {result.error}")
 
 
+def check_files(inputs: Sequence[str], options: Options) -> list[FileResult]:
+    """Terminology check of whatever the targets of translated files hold (human or machine); writes nothing."""
+    from bayling_cat.revision import TermReport
+
+    checker = Pipeline(None, options)
+    results = []
+    for path, _ in collect_inputs(inputs, Options(in_place=True, output=options.output,
+                                                  source_lang=options.source_lang, target_lang=options.target_lang)):
+        result = checker.read(path, None)
+        result.output = None
+        results.append(result)
+        if result.error:
+            continue
+        glossary = checker.glossary(result.source_lang, result.target_lang)
+        for seg in result.segments:
+            seg.action, seg.flags = ("checked", []) if seg.current else (SKIPPED, ["no target"])
+            if not seg.current:
+                continue
+            finding = glossary.check(seg.source, seg.current)
+            seg.translation = seg.current
+            seg.terms = TermReport(
+                matched=list(dict.fromkeys(m.term.source for m in finding.matched)),
+                applied=[f"{t.source} -> {finding.used.get(t.source.lower(), t.preferred)}" for t in finding.present],
+                violated=finding.describe(), required=len(finding.present) + len(finding.missing),
+                present=len(finding.present), forbidden_hits=len(finding.forbidden), used=dict(finding.used))
+    return results
+
+
 def _language(path: Path, code: str, which: str) -> str:
     try:
         return languages.normalize(code)
@@ -296,19 +359,49 @@ def report(results: list[FileResult], seconds: float, model: str) -> dict:
         else:
             t = r.totals()
             entry["totals"] = t
-            for k in ("segments", TRANSLATED, COPIED, SKIPPED, FLAGGED, "not_written"):
-                totals[k] += t.get(k, 0)
+            for k in t:
+                totals[k] = totals.get(k, 0) + t[k]
             entry["segments"] = [{
                 "id": s.key, "action": s.action,
                 "reason": s.flags[0] if s.action == SKIPPED and s.flags else None,
                 "flags": s.flags if s.action != SKIPPED else [],
                 "written": s.translation is not None,
                 "source": s.source, "translation": s.translation,
+                **({"terms": terms_entry(s.terms)} if s.terms is not None else {}),
             } for s in r.segments]
+            reports = [s.terms for s in r.segments if s.terms is not None]
+            if reports:
+                entry["terminology"] = terminology_totals(reports)
         files.append(entry)
     return {"tool": f"bayling-cat {__version__}", "model": model,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(seconds, 2), "totals": totals, "files": files}
+
+
+def terms_entry(report) -> dict:
+    return {"matched": report.matched, "applied": report.applied, "violated": report.violated,
+            "revisions": report.revisions, "forced": report.forced}
+
+
+def terminology_totals(reports) -> dict:
+    """Term success rate, forbidden-term hits and consistency over a document."""
+    required = sum(r.required for r in reports)
+    present = sum(r.present for r in reports)
+    forms: dict[str, set[str]] = {}
+    for r in reports:
+        for term, form in r.used.items():
+            forms.setdefault(term, set()).add(form)
+    inconsistent = {term: sorted(f) for term, f in sorted(forms.items()) if len(f) > 1}
+    return {
+        "segments_with_terms": sum(1 for r in reports if r.matched),
+        "required": required, "present": present,
+        "term_success_rate": round(present / required, 4) if required else None,
+        "forbidden_hits": sum(r.forbidden_hits for r in reports),
+        "revision_turns": sum(r.revisions for r in reports),
+        "forced": sum(1 for r in reports if r.forced),
+        "consistency": round(1 - len(inconsistent) / len(forms), 4) if forms else None,
+        "inconsistent_terms": inconsistent,
+    }
 
 
 def write_report(path: Path, data: dict) -> None:

@@ -131,7 +131,7 @@ class PromptTemplate:
         return self._chat.render(messages)
 
     def translation_request(self, text: str, source_name: str, target_name: str, tags: Sequence[str] = (),
-                            hint: str | None = None) -> str:
+                            hint: str | None = None, terms: Sequence[tuple[str, str]] = ()) -> str:
         """The user turn that asks for a translation, phrased as the model family was trained.
 
         ``tags`` are the inline-code placeholders in ``text`` (``<1>``, ``</1>``, ``<2/>``): the model is told
@@ -140,11 +140,17 @@ class PromptTemplate:
         keep = f", keeping the tags {' '.join(tags)} unchanged around the words they mark" if tags else ""
         note = f" {hint}" if hint else ""
         if self.name.startswith("bayling"):
-            # BayLing's own translation instruction, as in its evaluation scripts.
-            return f"Provide the {target_name} translation for this sentence{keep}.{note} {text}" if note else \
+            # BayLing's own translation and terminology instructions, as in its evaluation scripts.
+            request = f"Provide the {target_name} translation for this sentence{keep}.{note} {text}" if note else \
                 f"Provide the {target_name} translation for this sentence{keep}: {text}"
+            if terms:
+                request += f"\nMake sure to include these words: {', '.join(t for _, t in terms)}"
+            return request
+        glossary = ""
+        if terms:
+            glossary = " Use these glossary terms: " + "; ".join(f"{s} = {t}" for s, t in terms) + "."
         return (
-            f"Translate the following {source_name} text into {target_name}{keep}.{note} "
+            f"Translate the following {source_name} text into {target_name}{keep}.{note}{glossary} "
             f"Reply with the {target_name} translation only, without notes or explanations.\n\n{text}"
         )
 

@@ -18,3 +18,41 @@ class ScriptedTranslator:
         if progress:
             progress(len(texts))
         return out
+
+
+class FakeEngine:
+    """Stands in for Engine where the terminology stage needs requests/generate: ``answer(conversation)``
+    decides each reply; every conversation and ban list is recorded."""
+
+    def __init__(self, answer, template="chat"):
+        from bayling_cat.templates import PromptTemplate
+
+        self.answer = answer
+        self.template = PromptTemplate(template, chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}")
+        self.conversations = []
+        self.suppressed = []
+        self.path = "fake-engine"
+
+    def requests(self, texts, source_lang, target_lang, hints=None, terms=None):
+        from bayling_cat import languages
+        from bayling_cat.document import PLACEHOLDER
+        from bayling_cat.templates import Message
+
+        hints = hints or [None] * len(texts)
+        terms = terms or [()] * len(texts)
+        return [[Message("user", self.template.translation_request(
+            t, languages.name(source_lang), languages.name(target_lang),
+            [m.group(0) for m in PLACEHOLDER.finditer(t)], h, tl))] for t, h, tl in zip(texts, hints, terms)]
+
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None):
+        self.conversations.extend([list(c) for c in conversations])
+        self.suppressed.append(list(suppress_sequences))
+        if progress:
+            progress(len(conversations))
+        return [Generation(self.answer(list(c)), [], -1.0 * len(c)) for c in conversations]
+
+    def translate(self, texts, source_lang, target_lang, progress=None, hints=None, terms=None, banned=()):
+        return self.generate(self.requests(texts, source_lang, target_lang, hints, terms), texts, banned, progress)
+
+    def banned_sequences(self, forms, keep=()):
+        return [[f] for f in forms if f not in keep]

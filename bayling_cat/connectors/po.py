@@ -185,8 +185,9 @@ class Po(Connector):
                     existing = targets[k] if k < len(targets) and targets[k] and not fuzzy else None
                     hint = (f"This is plural form {k + 1} of {nplurals}, used for counts such as "
                             f"{', '.join(map(str, counts)) or 'none'}.")
+                    current = targets[k] if k < len(targets) and targets[k] else None
                     out.append(Segment(key=f"{index}:{label}[{k}]", source=source, codes=codes,
-                                       target=existing, handle=(unit, k, key), hint=hint))
+                                       target=existing, current=current, handle=(unit, k, key), hint=hint))
             else:
                 codes = {}
                 text, key = self._strip_accelerator(sources[0] if sources else "")
@@ -194,7 +195,7 @@ class Po(Connector):
                 target = (_forms(unit.target) or [""])[0]
                 existing = target if target and not fuzzy else None
                 out.append(Segment(key=f"{index}:{label}", source=source, codes=codes, target=existing,
-                                   handle=(unit, None, key)))
+                                   current=target or None, handle=(unit, None, key)))
         return out
 
     # -- writing -------------------------------------------------------------------------------------

@@ -125,12 +125,13 @@ class Xliff1(Connector):
 
     def _segment(self, key, source_el, target_el, unit_target, skip) -> Segment:
         text, codes = flatten(source_el, classify)
-        existing = None
+        existing = current = None
         if target_el is not None:
             ttext, _ = flatten(target_el, classify)
-            if ttext.strip() and not (unit_target is not None and self.target_is_open(unit_target)):
+            current = ttext if ttext.strip() else None
+            if current and not (unit_target is not None and self.target_is_open(unit_target)):
                 existing = ttext
-        return Segment(key=key, source=text, codes=codes, target=existing, skip=skip)
+        return Segment(key=key, source=text, codes=codes, target=existing, current=current, skip=skip)
 
     def _target_mrk(self, target, mid):
         if target is None:

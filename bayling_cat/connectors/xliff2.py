@@ -68,15 +68,16 @@ class Xliff2(Connector):
                     continue
                 text, codes = flatten(source, classify)
                 target = child.find(self.q("target"))
-                existing = None
+                existing = current = None
                 if target is not None:
                     ttext, _ = flatten(target, classify)
-                    if ttext.strip() and child.get("state") != "initial":
+                    current = ttext if ttext.strip() else None
+                    if current and child.get("state") != "initial":
                         existing = ttext
                 skip = unit_skip
                 if skip is None and child.get("state") in DONE_STATES:
                     skip = child.get("state")
-                out.append(Segment(key=key, source=text, codes=codes, target=existing, skip=skip,
+                out.append(Segment(key=key, source=text, codes=codes, target=existing, current=current, skip=skip,
                                    handle=(unit, child)))
         return out
 
