@@ -255,6 +255,67 @@ def check(inputs, glossaries, source_lang, target_lang, report):
 
 
 @cli.command()
+@click.argument("input_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--segment", "segment_id", default=None, help="Only this segment (its id as the report shows it).")
+@click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
+@click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the revised file here (default: into INPUT_FILE, keeping INPUT_FILE.bak).")
+@engine_options
+def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw):
+    """Revise translations interactively: type an instruction ("more formal", "use 'Datei' for file",
+    "shorter"), see the model's revision from the next turn of the same conversation, accept it into the file."""
+    from bayling_cat import pipeline
+    from bayling_cat.document import repair
+    from bayling_cat.revision import Conversation
+
+    options = pipeline.Options(source_lang=languages.normalize(source_lang) if source_lang else None,
+                               target_lang=languages.normalize(target_lang) if target_lang else None,
+                               in_place=output is None, output=output)
+    reader = pipeline.Pipeline(None, options)
+    result = reader.read(input_file, output)
+    if result.error:
+        raise UserError(result.error)
+    segments = [s for s in result.segments if not s.skip and s.has_text]
+    if segment_id is not None:
+        segments = [s for s in segments if s.key == segment_id]
+        if not segments:
+            raise UserError(f"{input_file}: no segment {segment_id!r} to revise (translate=no, locked, approved, "
+                            "empty or unknown)")
+    engine = load_engine(**engine_kw)
+    accepted = 0
+    for number, seg in enumerate(segments, 1):
+        current = seg.current
+        if not current:
+            [gen] = engine.translate([seg.source.strip()], result.source_lang, result.target_lang,
+                                     hints=[seg.hint])
+            current = gen.text
+        chat = Conversation(seg.source.strip(), current, result.source_lang, result.target_lang, seg.hint)
+        click.echo(f"\n[{number}/{len(segments)}] {seg.key}\n  source: {seg.source.strip()}\n  target: {current}")
+        while True:
+            said = click.prompt("instruction (Enter: next, a: accept, q: quit)", default="", show_default=False)
+            if said.strip().lower() in ("", "a", "q"):
+                break
+            gen = chat.revise(engine, said.strip())
+            flags = f"  [{', '.join(gen.flags)}]" if gen.flags else ""
+            click.echo(f"  revised: {gen.text}{flags}")
+        if said.strip().lower() == "a":
+            text, _ = repair(chat.latest, seg.codes)
+            result.connector.write_target(seg, text, copied=False)
+            accepted += 1
+            click.echo("  accepted")
+        if said.strip().lower() == "q":
+            break
+    if accepted:
+        reader.write(result)
+        if result.error:
+            raise UserError(result.error)
+        _say(f"bayling-cat: {accepted} revision(s) accepted; wrote {result.output}")
+    else:
+        _say("bayling-cat: nothing accepted; the file is unchanged")
+
+
+@cli.command()
 @click.argument("source")
 @click.option("--output", "-o", "output", required=True, type=click.Path(file_okay=False),
               help="Folder to write the CTranslate2 model into.")

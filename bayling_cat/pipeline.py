@@ -31,6 +31,7 @@ FLAG_TEXT = {
     "empty": "the model gave no translation",
     FLAG_CODES: "inline codes lost, duplicated or invented by the model were repaired",
     "terms-restored": "do-not-translate terms the model dropped were put back at the end",
+    "term-substituted": "a forbidden term the model used was replaced by the glossary's term",
 }
 
 

@@ -12,6 +12,7 @@ What remains is reported, never hidden.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -121,6 +122,7 @@ class TermTranslator:
         glossary = self.glossary(source_lang, target_lang)
         if glossary is None:
             return self.engine.translate(texts, source_lang, target_lang, progress=progress, hints=hints)
+        self._glossary = glossary
         hints = list(hints) if hints else [None] * len(texts)
         jobs = []
         for i, text in enumerate(texts):
@@ -207,6 +209,12 @@ class TermTranslator:
     def _result(self, job: _Job) -> Generation:
         gen = job.best
         finding = job.best_finding
+        if self.ban_forbidden and finding.forbidden:
+            # decoding bans the forbidden words' usual tokens; an inflected or oddly tokenised form can slip
+            # through, so it is replaced by the preferred term: with banning on, none ever reaches the file
+            gen.text = substitute(gen.text, finding, self._glossary)
+            gen.flags.append("term-substituted")
+            finding = self._glossary.check(job.source, gen.text, job.matches)
         report = TermReport(
             matched=[m.term.source for m in _unique(job.matches)],
             applied=[f"{t.source} -> {finding.used.get(t.source.lower(), t.preferred)}" for t in finding.present],
@@ -215,6 +223,20 @@ class TermTranslator:
             forced=job.forced, used=dict(finding.used))
         gen.terms = report
         return gen
+
+
+def substitute(text: str, finding: Finding, glossary: Glossary) -> str:
+    """Replace each forbidden form found in ``text`` by its term's preferred target (capitalised alike)."""
+    from bayling_cat.glossary import find
+
+    for term, form in finding.forbidden:
+        replacement = term.preferred if (term.targets or term.dnt) else ""
+        for start, end in sorted(find(text, form, glossary.target_lang), reverse=True):
+            word = replacement
+            if word and text[start:start + 1].isupper() and not term.dnt:
+                word = word[:1].upper() + word[1:]
+            text = text[:start] + word + text[end:]
+    return re.sub(r"  +", " ", text).strip()
 
 
 def _unique(matches: list[Match]) -> list[Match]:
@@ -239,3 +261,35 @@ def feedback_note(report: TermReport) -> str | None:
         parts.append("a missing term was forced into the translation: check the grammar around it")
     return "; ".join(parts) if parts else None
 
+
+
+@dataclass
+class Conversation:
+    """One segment's interactive revision: the request, the translation, then instruction after instruction.
+
+    The same object serves the command line (``bayling-cat revise``) and, later, the REST hook.
+    """
+
+    source: str
+    translation: str
+    source_lang: str
+    target_lang: str
+    hint: str | None = None
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (instruction, answer)
+
+    @property
+    def latest(self) -> str:
+        return self.turns[-1][1] if self.turns else self.translation
+
+    def messages(self, engine, instruction: str) -> list[Message]:
+        [request] = engine.requests([self.source], self.source_lang, self.target_lang, [self.hint])
+        messages = list(request) + [Message("assistant", self.translation)]
+        for said, answer in self.turns:
+            messages += [Message("user", said), Message("assistant", answer)]
+        return messages + [Message("user", instruction)]
+
+    def revise(self, engine, instruction: str) -> Generation:
+        """Ask for a revision; the answer becomes the next turn."""
+        [gen] = engine.generate([self.messages(engine, instruction)], [self.source])
+        self.turns.append((instruction, gen.text))
+        return gen

@@ -131,8 +131,9 @@ def test_revision_turns_follow_the_conversation_and_stop_at_n():
     tt = TermTranslator(engine, {("en", "de"): load(DE, "en", "de")}, max_revisions=2)
     [gen] = tt.translate(["Save the file."], "en", "de")
     assert gen.terms.revisions == 2 and len(engine.conversations) == 3
-    assert gen.text == "Sichern Sie die Datei."  # the best candidate seen: one violation left
-    assert gen.terms.violated == ["'save' must be translated as 'speichern'", "do not use 'sichern' (use 'speichern')"]
+    # the best candidate seen ("Sichern Sie die Datei.", one violation), its forbidden word then replaced
+    assert gen.text == "Speichern Sie die Datei." and "term-substituted" in gen.flags
+    assert gen.terms.violated == []
     system = ("I am an intelligent language assistant developed by the NLP Group of ICT/CAS.\nBelow is a dialog "
               "consisting of instructions and responses. Write a response that completes the request.\n\n")
     assert PromptTemplate("bayling").render(engine.conversations[1]) == system + (
@@ -156,7 +157,7 @@ def test_an_echo_of_the_instructions_is_not_a_translation():
     tt = TermTranslator(FakeEngine(lambda conv: next(answers)), {("en", "de"): load(DE, "en", "de")},
                         max_revisions=1)
     [gen] = tt.translate(["Save it."], "en", "de")
-    assert gen.text == "Sichern Sie es."
+    assert gen.text == "Speichern Sie es."  # the first answer, not the echo (with "sichern" replaced)
 
 
 def test_last_resort_forces_the_missing_term():
@@ -182,7 +183,7 @@ XLF = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_pipeline_notes_and_report(tmp_path):
-    replies = {"Save the file.": "Speichern Sie die Datei.", "Delete the file.": "Entfernen Sie die Akte.",
+    replies = {"Save the file.": "Speichern Sie die Datei.", "Delete the file.": "Löschen Sie das Dokument.",
                "No terms here.": "Keine Begriffe."}
     engine = FakeEngine(lambda conv: replies[conv[0].content.rsplit("\n\n", 1)[-1]])
     path = tmp_path / "in.xlf"
@@ -193,20 +194,18 @@ def test_pipeline_notes_and_report(tmp_path):
     segs = {s["id"]: s for s in data["files"][0]["segments"]}
     assert segs["1"]["terms"] == {"matched": ["save", "file"], "applied": ["save -> speichern", "file -> Datei"],
                                   "violated": [], "revisions": 0, "forced": False}
-    assert segs["2"]["terms"]["violated"] == ["'delete' must be translated as 'löschen'", "'file' must be translated "
-                                              "as 'Datei'", "do not use 'Akte' (use 'Datei')",
-                                              "do not use 'entfernen' (use 'löschen')"]
+    assert segs["2"]["terms"]["violated"] == ["'file' must be translated as 'Datei'"]
     assert segs["2"]["terms"]["revisions"] == 1
     assert segs["3"]["terms"]["matched"] == []
     assert data["files"][0]["terminology"] == {
-        "segments_with_terms": 2, "required": 4, "present": 2, "term_success_rate": 0.5, "forbidden_hits": 2,
+        "segments_with_terms": 2, "required": 4, "present": 3, "term_success_rate": 0.75, "forbidden_hits": 0,
         "revision_turns": 1, "forced": 0, "consistency": 1.0, "inconsistent_terms": {}}
     root = etree.parse(str(tmp_path / "out.xlf")).getroot()
     ns = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
     notes = {u.get("id"): [n.text for n in u.findall("x:note", ns)] for u in root.iterfind(".//x:trans-unit", ns)}
     assert notes["1"] == ["terms applied: save -> speichern, file -> Datei"]
-    assert notes["2"] == ["terminology to check: 'delete' must be translated as 'löschen'; 'file' must be translated "
-                          "as 'Datei'; do not use 'Akte' (use 'Datei'); do not use 'entfernen' (use 'löschen')"]
+    assert notes["2"] == ["terms applied: delete -> löschen; terminology to check: 'file' must be translated as "
+                          "'Datei'"]
     assert notes["3"] == []
 
 
@@ -250,3 +249,65 @@ def test_check_command_reports_any_translated_file(tmp_path):
     data = json.loads(out.read_text())
     assert data["files"][0]["terminology"]["term_success_rate"] == 0.75
     assert Path(xlf).read_bytes().count(b"<target>") == 2  # checking never writes
+
+
+def test_revise_command_accepts_a_revision_into_the_file(tmp_path, tiny_model):
+    from tests.conftest import run_cli
+
+    xlf = tmp_path / "rev.xlf"
+    xlf.write_bytes(XLF)
+    env = {"BAYLING_CAT_HOME": str(tmp_path / "home"), "BAYLING_CAT_MODEL": str(tiny_model)}
+    result = run_cli(["revise", str(xlf), "--segment", "2"], stdin="Make it shorter\nUse 'Datei'\na\n",
+                     env_extra=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("revised: ") == 2 and "accepted" in result.stdout
+    assert (tmp_path / "rev.xlf.bak").read_bytes() == XLF
+    root = etree.parse(str(xlf)).getroot()
+    ns = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
+    targets = {u.get("id"): u.find("x:target", ns) for u in root.iterfind(".//x:trans-unit", ns)}
+    assert targets["1"] is None and targets["3"] is None
+    assert targets["2"].get("state") == "needs-review-translation"
+    last = [line for line in result.stdout.splitlines() if "revised: " in line][-1]
+    assert targets["2"].text == last.split("revised: ", 1)[1].split("  [")[0]
+    nothing = run_cli(["revise", str(xlf), "--segment", "3"], stdin="\n", env_extra=env)
+    assert nothing.returncode == 0 and "nothing accepted; the file is unchanged" in nothing.stderr
+    unknown = run_cli(["revise", str(xlf), "--segment", "nope"], stdin="", env_extra=env)
+    assert unknown.returncode == 1 and "no segment 'nope' to revise" in unknown.stderr
+
+
+def test_conversation_turns_render_as_one_dialog():
+    from bayling_cat.revision import Conversation
+
+    engine = FakeEngine(lambda conv: f"answer {len(conv)}")
+    chat = Conversation("Save the file.", "Datei speichern.", "en", "de")
+    chat.revise(engine, "More formal.")
+    chat.revise(engine, "Shorter.")
+    last = engine.conversations[-1]
+    assert [(m.role, m.content) for m in last[1:]] == [
+        ("assistant", "Datei speichern."), ("user", "More formal."), ("assistant", "answer 3"),
+        ("user", "Shorter.")]
+    assert chat.latest == "answer 5"
+
+
+def test_banned_sequences_never_ban_a_preferred_term(tiny_model):
+    from bayling_cat.engine import Engine
+
+    engine = Engine(tiny_model, device="cpu")
+    tok = engine.tokenizer
+    banned = engine.banned_sequences(["Save"], keep=["Save your changes"])
+    assert banned == []  # every form of "Save" starts "Save your changes" somewhere
+    banned = engine.banned_sequences(["closing"], keep=["Save"])
+    assert banned and all(seq for seq in banned)
+    assert tok.encode(" closing", add_special_tokens=False).tokens in banned
+
+
+def test_a_forbidden_form_that_slips_through_is_replaced():
+    answers = iter(["Sichern Sie die Akten.", "Sichern Sie die Akten.", "Sichern Sie die Akten."])
+    tt = TermTranslator(FakeEngine(lambda conv: next(answers)), {("en", "de"): load(DE, "en", "de")})
+    [gen] = tt.translate(["Save the files."], "en", "de")
+    assert gen.text == "Speichern Sie die Datei." and "term-substituted" in gen.flags
+    assert gen.terms.forbidden_hits == 0 and gen.terms.violated == []
+    off = TermTranslator(FakeEngine(lambda conv: "Sichern Sie die Akten."), {("en", "de"): load(DE, "en", "de")},
+                         max_revisions=0, ban_forbidden=False)
+    [gen] = off.translate(["Save the files."], "en", "de")
+    assert gen.terms.forbidden_hits == 2 and "term-substituted" not in gen.flags
