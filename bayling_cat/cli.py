@@ -316,6 +316,40 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
+@click.option("--glossary", "-g", "glossaries", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Glossaries applied to every request of their language pair (repeatable).")
+@click.option("--api-key", envvar="BAYLING_CAT_API_KEY", default=None,
+              help="Require this key on every route (env BAYLING_CAT_API_KEY); needed to bind a non-loopback address.")
+@click.option("--max-batch", type=click.IntRange(1, 256), default=32, show_default=True,
+              help="Most segments translated in one engine call.")
+@click.option("--batch-window", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="Seconds a request waits for others to join its batch.")
+@click.option("--max-queue", type=click.IntRange(1), default=1024, show_default=True,
+              help="Segments allowed to wait; beyond that the server answers 503 with Retry-After.")
+@click.option("--threads", "server_threads", type=click.IntRange(1, 256), default=16, show_default=True,
+              help="HTTP worker threads.")
+@click.option("--cors", default=None, help="Allow browser requests from this origin (off by default).")
+@engine_options
+def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, **engine_kw):
+    """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), LibreTranslate and DeepL v2."""
+    from bayling_cat.glossary import check_file
+    from bayling_cat.server import create_app, is_loopback
+    from bayling_cat.server import serve as run_server
+
+    if not is_loopback(host) and not api_key:
+        raise UserError(f"binding {host} exposes the server beyond this machine: set --api-key (or "
+                        "BAYLING_CAT_API_KEY), or bind 127.0.0.1")
+    for path in glossaries:  # fail now, not on the first request
+        check_file(path)
+    engine = load_engine(**engine_kw)
+    app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
+                     max_pending=max_queue, cors=cors)
+    run_server(app, host, port, threads=server_threads, say=_say)
+
+
+@cli.command()
 @click.argument("source")
 @click.option("--output", "-o", "output", required=True, type=click.Path(file_okay=False),
               help="Folder to write the CTranslate2 model into.")

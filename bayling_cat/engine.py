@@ -342,6 +342,45 @@ class Engine:
         conversations = self.requests(texts, source_lang, target_lang, hints, terms)
         return self.generate(conversations, texts, suppress_sequences=banned, progress=progress)
 
+    def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,
+                 alternatives: int = 5) -> tuple[str, list[str]]:
+        """Interactive-predictive translation: the continuation of ``prefix`` (what the translator has typed),
+        and other likely next words, from CTranslate2's forced prefix and ``return_alternatives``."""
+        [conversation] = self.requests([source], source_lang, target_lang)
+        prompt = self.encode_prompt(self.template.render(conversation))
+        prefix_tokens = self.tokenizer.encode(prefix, add_special_tokens=False).tokens if prefix else []
+        limit = self.generation_limit(self.count_tokens(source), len(prompt))
+        limit = max(1, limit - len(prefix_tokens))
+        ends = [self.tokenizer.token_to_id(t) for t in self.info.end_tokens]
+        if self._is_one_line(source):
+            ends += self.newline_ids
+        [best] = self.generator.generate_batch([prompt + prefix_tokens], max_length=limit,
+                                               include_prompt_in_result=False, end_token=ends)
+        words: list[str] = []
+        if alternatives > 0:
+            # greedy search with return_alternatives: one hypothesis per likely next token (beam search with
+            # alternatives crashes CTranslate2 4.8 on CPU; this form does not)
+            [alts] = self.generator.generate_batch([prompt + prefix_tokens], max_length=4,
+                                                   include_prompt_in_result=False, beam_size=1,
+                                                   num_hypotheses=alternatives, return_alternatives=True)
+        prefix_ids = [self.tokenizer.token_to_id(t) for t in prefix_tokens]
+        decoded_prefix = self.tokenizer.decode(prefix_ids)
+
+        def after_prefix(ids):
+            text = self.tokenizer.decode(prefix_ids + list(ids))
+            return text[len(decoded_prefix):] if text.startswith(decoded_prefix) else text
+
+        ids = best.sequences_ids[0]
+        loop = find_repetition(ids)
+        if loop is not None:
+            ids = ids[:loop[0]]
+        continuation = after_prefix(ids).split("\n")[0]
+        for ids in (alts.sequences_ids if alternatives > 0 else []):
+            m = re.match(r"\s*[^\s]+", after_prefix(ids))
+            if m and m.group(0).strip() and m.group(0) not in words:
+                words.append(m.group(0))
+        return continuation, words
+
     def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list[str]]:
         """Token sequences for words that must never be generated: each form as it would start a word and
         inside a word, capitalised and not. A sequence that begins a word in ``keep`` is left out, so that

@@ -231,6 +231,26 @@ def load(path: str | Path, source_lang: str, target_lang: str) -> Glossary:
     return Glossary(terms, source_lang, target_lang, path.name)
 
 
+def check_file(path: str | Path) -> None:
+    """Fail now on a glossary that cannot be read at all (the language pair is checked when it is used)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GlossaryError(f"{path}: cannot read the glossary ({exc.strerror or exc})") from None
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        from bayling_cat.connectors.xmlio import XmlDocument, local_name
+
+        try:
+            root = XmlDocument(path, data).root
+        except UserError as exc:
+            raise GlossaryError(str(exc)) from None
+        if local_name(root) not in ("martif", "tbx"):
+            raise GlossaryError(f"{path}: not a TBX glossary (the root element is <{local_name(root)}>)")
+    elif not data.strip():
+        raise GlossaryError(f"{path}: empty glossary")
+
+
 def _lang_matches(code: str | None, wanted: str) -> bool:
     """'en' matches en, en-US, en_GB; 'pt-BR' matches pt-BR and pt."""
     if not code:

@@ -31,6 +31,8 @@ class FakeEngine:
         self.template = PromptTemplate(template, chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}")
         self.conversations = []
         self.suppressed = []
+        self.batch_sizes = []
+        self.delay = 0.0
         self.path = "fake-engine"
 
     def requests(self, texts, source_lang, target_lang, hints=None, terms=None):
@@ -45,6 +47,11 @@ class FakeEngine:
             [m.group(0) for m in PLACEHOLDER.finditer(t)], h, tl))] for t, h, tl in zip(texts, hints, terms)]
 
     def generate(self, conversations, source_texts, suppress_sequences=(), progress=None):
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
+        self.batch_sizes.append(len(conversations))
         self.conversations.extend([list(c) for c in conversations])
         self.suppressed.append(list(suppress_sequences))
         if progress:
@@ -56,3 +63,6 @@ class FakeEngine:
 
     def banned_sequences(self, forms, keep=()):
         return [[f] for f in forms if f not in keep]
+
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
+        return f" rest of {source}", [f" word{i}" for i in range(alternatives)]

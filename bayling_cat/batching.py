@@ -1,0 +1,120 @@
+"""Dynamic batching for the server: requests that arrive together are translated in one engine call.
+
+Each request's segments wait in a bounded queue for a short window; the worker thread takes every waiting
+request with the same language pair and options, up to ``max_batch`` segments, and makes one call. A full
+queue refuses new work at once (the server answers 503 with Retry-After) instead of piling it up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Sequence
+
+
+class Busy(Exception):
+    """The queue is full: try again later."""
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    key: Hashable
+    hints: list | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list | None = None
+    error: BaseException | None = None
+
+
+class Batcher:
+    def __init__(self, run: Callable[[Hashable, list[str], list | None], list], max_batch: int = 32,
+                 window: float = 0.02, max_pending: int = 1024):
+        """``run(key, texts, hints)`` translates one batch; ``key`` carries the languages and options."""
+        self._run = run
+        self.max_batch = max_batch
+        self.window = window
+        self.max_pending = max_pending
+        self._queue: list[_Job] = []
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._stopped = False
+        self.batches = 0  # engine calls made, for tests and /health
+        self._thread = threading.Thread(target=self._loop, name="bayling-cat-batcher", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def submit(self, key: Hashable, texts: Sequence[str], hints: Sequence | None = None,
+               timeout: float | None = None) -> list:
+        job = _Job(list(texts), key, list(hints) if hints else None)
+        if not job.texts:
+            return []
+        with self._cond:
+            if self._stopped:
+                raise Busy("the server is shutting down")
+            if self._pending + len(job.texts) > self.max_pending and self._pending > 0:
+                raise Busy(f"{self._pending} segments are waiting")
+            self._queue.append(job)
+            self._pending += len(job.texts)
+            self._cond.notify()
+        if not job.done.wait(timeout):
+            raise TimeoutError("translation took longer than the server's time limit")
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _take(self) -> list[_Job]:
+        with self._cond:
+            while not self._queue and not self._stopped:
+                self._cond.wait()
+            if not self._queue:
+                return []
+            deadline = time.monotonic() + self.window
+            while True:  # a short window lets concurrent requests join the batch
+                size = sum(len(j.texts) for j in self._queue if j.key == self._queue[0].key)
+                left = deadline - time.monotonic()
+                if size >= self.max_batch or left <= 0 or self._stopped:
+                    break
+                self._cond.wait(left)
+            key = self._queue[0].key
+            taken, size = [], 0
+            for job in list(self._queue):
+                if job.key != key:
+                    continue
+                if taken and size + len(job.texts) > self.max_batch:
+                    break
+                taken.append(job)
+                size += len(job.texts)
+                self._queue.remove(job)
+            self._pending -= size
+            return taken
+
+    def _loop(self) -> None:
+        while True:
+            jobs = self._take()
+            if not jobs:
+                if self._stopped:
+                    return
+                continue
+            texts = [t for j in jobs for t in j.texts]
+            hints = [h for j in jobs for h in (j.hints or [None] * len(j.texts))]
+            try:
+                results = self._run(jobs[0].key, texts, hints if any(hints) else None)
+                self.batches += 1
+                pos = 0
+                for job in jobs:
+                    job.result = results[pos:pos + len(job.texts)]
+                    pos += len(job.texts)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting request, which reports it
+                for job in jobs:
+                    job.error = exc
+            for job in jobs:
+                job.done.set()
