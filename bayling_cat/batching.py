@@ -25,12 +25,15 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     result: list | None = None
     error: BaseException | None = None
+    remaining: int = 0
 
 
 class Batcher:
-    def __init__(self, run: Callable[[Hashable, list[str], list | None], list], max_batch: int = 32,
-                 window: float = 0.02, max_pending: int = 1024):
-        """``run(key, texts, hints)`` translates one batch; ``key`` carries the languages and options."""
+    def __init__(self, run: Callable[..., list], max_batch: int = 32,
+                 window: float = 0.02, max_pending: int = 1024, workers: int = 1):
+        """``run(key, texts, hints, deliver)`` translates one batch (``key`` carries the languages and options)
+        and may call ``deliver(i, result)`` as soon as text i is done, before the batch is.
+        ``workers`` batches run at once (the engine's inter_threads)."""
         self._run = run
         self.max_batch = max_batch
         self.window = window
@@ -40,8 +43,10 @@ class Batcher:
         self._cond = threading.Condition()
         self._stopped = False
         self.batches = 0  # engine calls made, for tests and /health
-        self._thread = threading.Thread(target=self._loop, name="bayling-cat-batcher", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, name=f"bayling-cat-batcher-{i}", daemon=True)
+                         for i in range(max(1, workers))]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def pending(self) -> int:
@@ -106,13 +111,29 @@ class Batcher:
                 continue
             texts = [t for j in jobs for t in j.texts]
             hints = [h for j in jobs for h in (j.hints or [None] * len(j.texts))]
+            owner = []  # text index -> (job, position in the job)
+            for job in jobs:
+                job.result = [None] * len(job.texts)
+                job.remaining = len(job.texts)
+                owner += [(job, k) for k in range(len(job.texts))]
+            lock = threading.Lock()
+
+            def deliver(i, result):
+                job, k = owner[i]
+                with lock:
+                    if job.result[k] is not None:
+                        return
+                    job.result[k] = result
+                    job.remaining -= 1
+                    finished = job.remaining == 0
+                if finished:  # this request's answer goes out now, while the batch goes on
+                    job.done.set()
+
             try:
-                results = self._run(jobs[0].key, texts, hints if any(hints) else None)
+                results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver)
                 self.batches += 1
-                pos = 0
-                for job in jobs:
-                    job.result = results[pos:pos + len(job.texts)]
-                    pos += len(job.texts)
+                for i, result in enumerate(results):
+                    deliver(i, result)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting request, which reports it
                 for job in jobs:
                     job.error = exc

@@ -60,7 +60,8 @@ def engine_options(f):
         click.option("--compute-type", default="auto", show_default=True,
                      help="CTranslate2 compute type: auto, default, int8, int8_float16, int8_bfloat16, int16, "
                           "float16, bfloat16, float32."),
-        click.option("--threads", type=int, default=0, show_default=True, help="CPU threads (0: all cores)."),
+        click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
+                     help="CPU threads per translation (0: half the cores)."),
         click.option("--beam-size", type=click.IntRange(1, 16), default=1, show_default=True),
         click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True,
                      help="Sampling temperature (0: greedy or beam search)."),
@@ -74,7 +75,7 @@ def engine_options(f):
 
 
 def load_engine(model, device, device_index, compute_type, threads, beam_size, temperature, top_p, batch_size,
-                max_new_tokens):
+                max_new_tokens, inter_threads=1):
     from bayling_cat.engine import DecodingOptions, Engine
     from bayling_cat.models import resolve_model
 
@@ -83,7 +84,7 @@ def load_engine(model, device, device_index, compute_type, threads, beam_size, t
                                sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,
                                max_new_tokens=max_new_tokens)
     return Engine(folder, device=device, device_index=device_index, compute_type=compute_type, threads=threads,
-                  decoding=decoding)
+                  inter_threads=inter_threads, decoding=decoding)
 
 
 def _stdin_chunks(stream, size: int):
@@ -328,11 +329,14 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
               help="Seconds a request waits for others to join its batch.")
 @click.option("--max-queue", type=click.IntRange(1), default=1024, show_default=True,
               help="Segments allowed to wait; beyond that the server answers 503 with Retry-After.")
-@click.option("--threads", "server_threads", type=click.IntRange(1, 256), default=16, show_default=True,
+@click.option("--http-threads", "server_threads", type=click.IntRange(1, 256), default=16, show_default=True,
               help="HTTP worker threads.")
 @click.option("--cors", default=None, help="Allow browser requests from this origin (off by default).")
+@click.option("--parallel", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Batches translated at once (0: CPU cores / --threads; 1 on a GPU).")
 @engine_options
-def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, **engine_kw):
+def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, parallel,
+          **engine_kw):
     """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), LibreTranslate and DeepL v2."""
     from bayling_cat.glossary import check_file
     from bayling_cat.server import create_app, is_loopback
@@ -343,7 +347,16 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
                         "BAYLING_CAT_API_KEY), or bind 127.0.0.1")
     for path in glossaries:  # fail now, not on the first request
         check_file(path)
-    engine = load_engine(**engine_kw)
+    import os
+
+    from bayling_cat.engine import auto_threads
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    per_batch = engine_kw["threads"] or auto_threads()
+    # as many batches at once as the cores allow: concurrent clients keep every core busy
+    if not parallel:
+        parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
+    engine = load_engine(**engine_kw, inter_threads=parallel)
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
                      max_pending=max_queue, cors=cors)
     run_server(app, host, port, threads=server_threads, say=_say)

@@ -71,11 +71,12 @@ class Service:
         self.jobs: dict[str, dict] = {}
         self.characters = 0
         self.workdir = Path(tempfile.mkdtemp(prefix="bayling-cat-serve-"))
-        self.batcher = Batcher(self._run_batch, max_batch=max_batch, window=window, max_pending=max_pending)
+        self.batcher = Batcher(self._run_batch, max_batch=max_batch, window=window, max_pending=max_pending,
+                               workers=getattr(engine, "inter_threads", 1))
 
     # -- translation through the batcher ---------------------------------------------------------------
 
-    def _run_batch(self, key, texts, hints):
+    def _run_batch(self, key, texts, hints, deliver=None):
         source_lang, target_lang, glossary_ids, max_revisions, strategy, inline = key
         glossary = self.glossary_for(source_lang, target_lang, glossary_ids)
         if inline:
@@ -83,7 +84,7 @@ class Service:
             glossary = Glossary.merge([g for g in (glossary, _entries_glossary(entries, source_lang, target_lang))
                                        if g is not None])
         if glossary is None:
-            return self.engine.translate(texts, source_lang, target_lang, hints=hints)
+            return self.engine.translate(texts, source_lang, target_lang, hints=hints, on_done=deliver)
         from bayling_cat.revision import TermTranslator
 
         translator = TermTranslator(self.engine, {(source_lang, target_lang): glossary},

@@ -46,7 +46,7 @@ class FakeEngine:
             t, languages.name(source_lang), languages.name(target_lang),
             [m.group(0) for m in PLACEHOLDER.finditer(t)], h, tl))] for t, h, tl in zip(texts, hints, terms)]
 
-    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None):
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
         if self.delay:
             import time
 
@@ -58,7 +58,8 @@ class FakeEngine:
             progress(len(conversations))
         return [Generation(self.answer(list(c)), [], -1.0 * len(c)) for c in conversations]
 
-    def translate(self, texts, source_lang, target_lang, progress=None, hints=None, terms=None, banned=()):
+    def translate(self, texts, source_lang, target_lang, progress=None, hints=None, terms=None, banned=(),
+                  on_done=None):
         return self.generate(self.requests(texts, source_lang, target_lang, hints, terms), texts, banned, progress)
 
     def banned_sequences(self, forms, keep=()):
