@@ -63,6 +63,8 @@ def transformers_side(threads: int, n: int) -> dict:
     # the engine's prompts and generation limits, so both sides do the same work
     engine = Engine(ensure_default_model(), device="cpu", threads=1)
     end_ids = [tokenizer.convert_tokens_to_ids(t) for t in engine.info.end_tokens]
+    # the engine ends a one-line segment's answer at a line break; so does this loop
+    stops = end_ids + engine.newline_ids
     segments = SEGMENTS[:n]
     jobs = []
     for s in segments:
@@ -76,9 +78,9 @@ def transformers_side(threads: int, n: int) -> dict:
         ids, limit = job
         with torch.inference_mode():
             out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=limit, do_sample=False,
-                                 eos_token_id=end_ids, pad_token_id=end_ids[0])
+                                 eos_token_id=stops, pad_token_id=end_ids[0])
         generated = out[0, ids.shape[1]:].tolist()
-        return len(generated) - (1 if generated and generated[-1] in end_ids else 0)
+        return len(generated) - (1 if generated and generated[-1] in stops else 0)
 
     run(jobs[0])  # warm-up
     start = time.perf_counter()
