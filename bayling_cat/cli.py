@@ -139,9 +139,13 @@ FLAG_TEXT = {
               help="Follow-up turns that ask the model to fix terminology violations.")
 @click.option("--term-strategy", type=click.Choice(["none", "force"]), default="none", show_default=True,
               help="force: a term still missing after the revisions is put in as a protected placeholder.")
+@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Translation memory (SQLite; default: memory.sqlite in the data folder).")
+@click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
+@click.option("--no-checks", is_flag=True, help="Skip translate-toolkit's quality checks on the output.")
 @engine_options
 def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, glossaries,
-              max_revisions, term_strategy, **engine_kw):
+              max_revisions, term_strategy, memory_path, no_memory, no_checks, **engine_kw):
     """Translate XLIFF files (1.2, 2.x, SDLXLIFF, MQXLIFF) or folders of them; '-' translates plain-text
     lines from standard input to standard output instead (blank lines stay blank)."""
     if in_place and output is not None:
@@ -149,8 +153,14 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
     if list(inputs) != ["-"]:
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
+        from bayling_cat.memory import default_path
+        from bayling_cat.models import resolve_model
+
+        model_id = resolve_model(engine_kw["model"], progress=_say).name
         options = dict(mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator,
-                       glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy)
+                       glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy,
+                       memory=None if no_memory else (memory_path or default_path()), model_id=model_id,
+                       checks=not no_checks, chunk=max(8, engine_kw["batch_size"] * 2))
         _translate_files(inputs, source_lang, target_lang, report, options, engine_kw)
         return
     if not source_lang or not target_lang:
@@ -314,6 +324,56 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
         _say(f"bayling-cat: {accepted} revision(s) accepted; wrote {result.output}")
     else:
         _say("bayling-cat: nothing accepted; the file is unchanged")
+
+
+@cli.group()
+def memory():
+    """The translation memory: import human translations, export, statistics."""
+
+
+def _memory_option(f):
+    return click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help="Translation memory (default: memory.sqlite in the data folder).")(f)
+
+
+@memory.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--source-lang", "-s", default=None)
+@click.option("--target-lang", "-t", default=None)
+@_memory_option
+def memory_import(files, source_lang, target_lang, memory_path):
+    """Load human translations from TMX, and approved/confirmed XLIFF and non-fuzzy PO entries; they win over
+    machine translations."""
+    from bayling_cat.memory import Memory, default_path, import_files
+
+    mem = Memory(memory_path or default_path())
+    count = import_files(mem, files, languages.normalize(source_lang) if source_lang else None,
+                         languages.normalize(target_lang) if target_lang else None)
+    click.echo(f"imported {count} translation units into {mem.path}")
+
+
+@memory.command("export")
+@click.option("--tmx", "tmx_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--origin", type=click.Choice(["human", "mt"]), default=None, help="Only these units.")
+@_memory_option
+def memory_export(tmx_path, origin, memory_path):
+    """Write the memory (or its human or machine part) as TMX."""
+    from bayling_cat.memory import Memory, default_path, export_tmx
+
+    count = export_tmx(Memory(memory_path or default_path()), tmx_path, origin)
+    click.echo(f"exported {count} translation units to {tmx_path}")
+
+
+@memory.command("stats")
+@_memory_option
+def memory_stats(memory_path):
+    """Units per language pair and origin."""
+    from bayling_cat.memory import Memory, default_path
+
+    stats = Memory(memory_path or default_path()).stats()
+    click.echo(f"{stats['path']}: {stats['units']} units")
+    for p in stats["pairs"]:
+        click.echo(f"  {p['source_lang']} -> {p['target_lang']}  {p['origin']:5}  {p['units']}")
 
 
 @cli.command()

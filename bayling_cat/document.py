@@ -44,6 +44,7 @@ class Segment:
     codes: dict[int, Code] = field(default_factory=dict)
     target: str | None = None  # an existing translation (what counts as done), placeholders where it could
     current: str | None = None  # whatever the target holds now, done or not (for checking a file)
+    target_codes: dict = field(default_factory=dict)  # the codes as numbered in ``current``
     skip: str | None = None  # why the pipeline must leave it alone (None: translate it)
     notes: list[str] = field(default_factory=list)
     handle: object = None  # the connector's own reference (elements to write into)
@@ -53,6 +54,9 @@ class Segment:
     translation: str | None = None
     flags: list[str] = field(default_factory=list)
     terms: object = None  # the terminology stage's TermReport, when a glossary was used
+    memory: str | None = None  # "human" or "mt" when the translation came from the memory
+    examples: list = field(default_factory=list)  # memory sources offered to the model as examples
+    qa: dict = field(default_factory=dict)  # quality checks failed: name -> message
 
     @property
     def has_text(self) -> bool:
@@ -73,6 +77,35 @@ def protect(text: str, pattern: re.Pattern, codes: dict[int, Code], start: int |
         pos = m.end()
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def _signature(code: Code):
+    if code.literal is not None:
+        return ("literal", code.literal)
+    el = code.element
+    if el is None or not isinstance(el.tag, str):
+        return ("other", None)
+    return (el.tag, el.get("id"), el.get("mid"), el.get("startRef"), code.paired)
+
+
+def align_target(segment: "Segment") -> str | None:
+    """The segment's current target with its codes renumbered as in the source (matched by element and id,
+    or by literal text), or None when a code of the target has no counterpart in the source."""
+    if segment.current is None:
+        return None
+    if not segment.target_codes:
+        return segment.current if not PLACEHOLDER.search(segment.current) else None
+    free = {n: _signature(c) for n, c in segment.codes.items()}
+    mapping = {}
+    for n, code in sorted(segment.target_codes.items()):
+        sig = _signature(code)
+        match = next((m for m, s in sorted(free.items()) if s == sig), None)
+        if match is None:
+            return None
+        mapping[n] = match
+        del free[match]
+    return PLACEHOLDER.sub(lambda m: f"<{m.group(1)}{mapping[int(m.group(2))]}{m.group(3)}>"
+                          if int(m.group(2)) in mapping else m.group(0), segment.current)
 
 
 def restore_literals(text: str, codes: dict[int, Code]) -> str:

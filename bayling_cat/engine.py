@@ -45,6 +45,7 @@ class DecodingOptions:
     sampling_topk: int = 1
     sampling_topp: float = 1.0
     repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
     max_batch_size: int = 16
     # generation limit: length_ratio x source tokens + length_extra, capped by max_new_tokens and the context
     length_ratio: float = 3.0
@@ -52,7 +53,8 @@ class DecodingOptions:
     max_new_tokens: int = 1024
 
     def ct2_kwargs(self) -> dict:
-        kw = dict(beam_size=self.beam_size, repetition_penalty=self.repetition_penalty)
+        kw = dict(beam_size=self.beam_size, repetition_penalty=self.repetition_penalty,
+                  no_repeat_ngram_size=self.no_repeat_ngram_size)
         if self.sampling_temperature > 0:
             kw.update(sampling_temperature=self.sampling_temperature,
                       sampling_topk=self.sampling_topk if self.sampling_topk != 1 else 0,
@@ -360,18 +362,39 @@ class Engine:
 
     def requests(self, texts: Sequence[str], source_lang: str, target_lang: str,
                  hints: Sequence[str | None] | None = None,
-                 terms: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[list[Message]]:
-        """The one-turn conversations that ask for each translation."""
+                 terms: Sequence[Sequence[tuple[str, str]]] | None = None,
+                 examples: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[list[Message]]:
+        """The conversations that ask for each translation: approved examples from the translation memory
+        first, as earlier turns (few-shot), then the request itself."""
         src_name, tgt_name = languages.name(source_lang), languages.name(target_lang)
         hints = hints or [None] * len(texts)
         terms = terms or [()] * len(texts)
-        return [[Message("user", self.template.translation_request(
-            t, src_name, tgt_name, [m.group(0) for m in PLACEHOLDER.finditer(t)], hint, term_list))]
-            for t, hint, term_list in zip(texts, hints, terms)]
+        examples = examples or [()] * len(texts)
+
+        def ask(text, hint=None, term_list=()):
+            return Message("user", self.template.translation_request(
+                text, src_name, tgt_name, [m.group(0) for m in PLACEHOLDER.finditer(text)], hint, term_list))
+
+        out = []
+        for t, hint, term_list, shots in zip(texts, hints, terms, examples):
+            turns = []
+            for source, target in shots:
+                turns += [ask(source), Message("assistant", target)]
+            out.append(turns + [ask(t, hint, term_list)])
+        return out
+
+    def with_decoding(self, **changes) -> "Engine":
+        """The same loaded model with other decoding options (for a retry)."""
+        import copy
+        from dataclasses import replace
+
+        clone = copy.copy(self)
+        clone.decoding = replace(self.decoding, **changes)
+        return clone
 
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, progress=None,
                   hints: Sequence[str | None] | None = None, terms=None, banned: Sequence[str] = (),
-                  on_done=None) -> list[Generation]:
+                  on_done=None, examples=None) -> list[Generation]:
         """Translate segments in one call; results come back in input order.
 
         ``progress``, if given, is called with the number of segments each finished batch held; ``hints``
@@ -379,7 +402,7 @@ class Engine:
         ``terms`` (one list of (source, target) pairs per text) are glossary terms to use; ``banned`` target
         words are never generated.
         """
-        conversations = self.requests(texts, source_lang, target_lang, hints, terms)
+        conversations = self.requests(texts, source_lang, target_lang, hints, terms, examples)
         return self.generate(conversations, texts, suppress_sequences=banned, progress=progress, on_done=on_done)
 
     def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,

@@ -32,6 +32,7 @@ FLAG_TEXT = {
     FLAG_CODES: "inline codes lost, duplicated or invented by the model were repaired",
     "terms-restored": "do-not-translate terms the model dropped were put back at the end",
     "term-substituted": "a forbidden term the model used was replaced by the glossary's term",
+    "retried": "the first answer was degenerate; this is the second try",
 }
 
 
@@ -50,6 +51,10 @@ class Options:
     output: Path | None = None
     accelerator: str | None = None  # PO: the accelerator marker ("&" or "_"), moved by bayling-cat
     glossaries: list[Path] = field(default_factory=list)
+    memory: Path | None = None  # the SQLite translation memory (None: none)
+    model_id: str | None = None  # what memory entries are keyed on: the model's name
+    chunk: int = 64  # distinct sources translated (and stored in memory) together
+    checks: bool = True  # translate-toolkit's quality checks on every machine translation
     max_revisions: int = 2
     term_strategy: str = "none"  # "force": put still-missing terms in as protected placeholders
 
@@ -132,13 +137,23 @@ class Pipeline:
         self.progress_factory = progress_factory
         self.say = say
         self.model_calls = 0
+        self.memory_hits = 0
         self._glossaries: dict[tuple[str, str], object] = {}
+        self._memory = None
 
     @property
     def translator(self) -> Translator:
         if callable(self._translator) and not hasattr(self._translator, "translate"):
             self._translator = self._translator()  # loaded only when something needs translating
         return self._translator
+
+    @property
+    def memory(self):
+        if self._memory is None and self.options.memory is not None:
+            from bayling_cat.memory import Memory
+
+            self._memory = Memory(self.options.memory)
+        return self._memory
 
     def glossary(self, source_lang: str, target_lang: str):
         """The run's glossaries for one language pair, merged (None without --glossary)."""
@@ -150,13 +165,16 @@ class Pipeline:
             self._glossaries[key] = Glossary.merge(loaded)
         return self._glossaries[key]
 
-    def _translator_for(self, source_lang: str, target_lang: str):
+    def _translator_for(self, source_lang: str, target_lang: str, retry: bool = False):
+        base = self.translator
+        if retry:  # a second try: a repetition penalty and no repeated 3-grams
+            base = base.with_decoding(repetition_penalty=1.3, no_repeat_ngram_size=3)
         glossary = self.glossary(source_lang, target_lang)
         if glossary is None:
-            return self.translator
+            return base
         from bayling_cat.revision import TermTranslator
 
-        return TermTranslator(self.translator, {(source_lang, target_lang): glossary},
+        return TermTranslator(base, {(source_lang, target_lang): glossary},
                               max_revisions=self.options.max_revisions, term_strategy=self.options.term_strategy)
 
     # -- reading and deciding -------------------------------------------------------------------------
@@ -224,27 +242,55 @@ class Pipeline:
         return results
 
     def translate_all(self, results: list[FileResult]) -> None:
-        """Translate every distinct source once per language pair, then hand results to each segment."""
+        """Translate every distinct source once per language pair, then hand results to each segment.
+
+        With a memory: exact matches are reused without the model; the rest is translated in chunks, each
+        chunk's results stored as soon as it is done, so that a run killed at any point and started again
+        translates only what was not yet done. Degenerate answers are retried once with other decoding.
+        """
         wanted: dict[tuple[str, str], dict[tuple[str, str | None], None]] = {}
         for r in results:
             for seg in r.segments:
                 if seg.action == TRANSLATED:
                     wanted.setdefault((r.source_lang, r.target_lang), {})[(seg.source.strip(), seg.hint)] = None
-        total = sum(len(v) for v in wanted.values())
         answers: dict[tuple, object] = {}
         for src, tgt in wanted:  # a glossary that cannot serve a language pair stops the run before any work
             self.glossary(src, tgt)
+        memory = self.memory
+        todo: dict[tuple[str, str], list] = {}
+        for (src, tgt), jobs in wanted.items():
+            glossary = self.glossary(src, tgt)
+            fingerprint = glossary.fingerprint if glossary is not None else None
+            for job in jobs:
+                hit = memory.exact(job[0], src, tgt, self.options.model_id, fingerprint, job[1]) if memory else None
+                if hit is not None:
+                    from bayling_cat.engine import Generation
+
+                    gen = Generation(hit.target)
+                    gen.memory = hit.origin
+                    answers[(src, tgt) + job] = gen
+                else:
+                    todo.setdefault((src, tgt), []).append(job)
+        total = sum(len(v) for v in todo.values())
+        self.memory_hits = sum(len(v) for v in wanted.values()) - total
         if total:
             bar = self.progress_factory(total) if self.progress_factory else None
             try:
-                for (src, tgt), jobs in wanted.items():
-                    jobs = list(jobs)
-                    kwargs = {"hints": [h for _, h in jobs]} if any(h for _, h in jobs) else {}
-                    out = self._translator_for(src, tgt).translate([t for t, _ in jobs], src, tgt,
-                                                                   progress=bar.update if bar else None, **kwargs)
-                    self.model_calls += len(jobs)
-                    for job, gen in zip(jobs, out):
-                        answers[(src, tgt) + job] = gen
+                for (src, tgt), jobs in todo.items():
+                    glossary = self.glossary(src, tgt)
+                    fingerprint = glossary.fingerprint if glossary is not None else None
+                    for start in range(0, len(jobs), self.options.chunk):
+                        chunk = jobs[start:start + self.options.chunk]
+                        out = self._translate_chunk(chunk, src, tgt, bar)
+                        stored = []
+                        for job, gen in zip(chunk, out):
+                            answers[(src, tgt) + job] = gen
+                            if memory and not any(f in BLOCKING_FLAGS for f in gen.flags):
+                                stored.append({"source": job[0], "target": gen.text, "source_lang": src,
+                                               "target_lang": tgt, "hint": job[1], "model": self.options.model_id,
+                                               "glossary": fingerprint})
+                        if memory:
+                            memory.add(stored)  # this chunk survives whatever happens next
             finally:
                 if bar:
                     bar.close()
@@ -259,6 +305,35 @@ class Pipeline:
                 elif seg.action == COPIED:
                     self.apply_copy(r, seg)
 
+    def _translate_chunk(self, jobs, src, tgt, bar) -> list:
+        translator = self._translator_for(src, tgt)
+        kwargs = {}
+        if any(h for _, h in jobs):
+            kwargs["hints"] = [h for _, h in jobs]
+        if self.memory is not None:
+            shots = [[(h.source, h.target) for h in self.memory.similar(t, src, tgt)] for t, _ in jobs]
+            if any(shots):
+                kwargs["examples"] = shots
+        out = translator.translate([t for t, _ in jobs], src, tgt, progress=bar.update if bar else None, **kwargs)
+        self.model_calls += len(jobs)
+        for gen, shots in zip(out, kwargs.get("examples", [[]] * len(jobs))):
+            gen.examples = [s for s, _ in shots]
+        # degenerate answers (empty, looping, a copy of the source, a length far off) get one more try
+        from bayling_cat.quality import degenerate
+
+        retry = [i for i, (job, gen) in enumerate(zip(jobs, out)) if degenerate(job[0], gen.text, gen.flags, src, tgt)]
+        if retry and hasattr(self.translator, "with_decoding"):
+            other = self._translator_for(src, tgt, retry=True)
+            again = other.translate([jobs[i][0] for i in retry], src, tgt,
+                                    **({"hints": [jobs[i][1] for i in retry]} if "hints" in kwargs else {}))
+            self.model_calls += len(retry)
+            for i, gen in zip(retry, again):
+                if not degenerate(jobs[i][0], gen.text, gen.flags, src, tgt):
+                    gen.flags = list(gen.flags) + ["retried"]
+                    gen.examples = getattr(out[i], "examples", [])
+                    out[i] = gen
+        return out
+
     def apply(self, result: FileResult, seg: Segment, generation) -> None:
         connector = result.connector
         flags = list(generation.flags)
@@ -267,21 +342,36 @@ class Pipeline:
             connector.add_note(seg, "no machine translation written: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
             return
         seg.terms = getattr(generation, "terms", None)
+        seg.memory = getattr(generation, "memory", None)
+        seg.examples = getattr(generation, "examples", [])
         source = seg.source
         lead = source[:len(source) - len(source.lstrip())]
         trail = source[len(source.rstrip()):]
         text, changed = repair(lead + generation.text.strip() + trail, seg.codes)
         if changed:
             flags.append(FLAG_CODES)
+        if self.options.checks and seg.memory != "human":
+            from bayling_cat.quality import plain, run_checks
+
+            seg.qa = run_checks(plain(seg.source, seg.codes).strip(), plain(text, seg.codes).strip(),
+                                result.target_lang)
+            if seg.qa:
+                flags.append("qa")
         seg.translation = text
         seg.flags = flags
-        seg.action = FLAGGED if flags else TRANSLATED
+        seg.action = FLAGGED if flags and flags != ["retried"] else TRANSLATED
+        origin = "tm" if seg.memory == "human" else "mt"
         if self.options.mode == "suggest":
             connector.write_suggestion(seg, text)
         else:
-            connector.write_target(seg, text, copied=False)
-        if flags:
-            connector.add_note(seg, "machine translation to review: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
+            connector.write_target(seg, text, copied=False, origin=origin)
+        if seg.memory == "human":
+            connector.add_note(seg, "from the translation memory (human translation)")
+        notes = [FLAG_TEXT.get(f, f) for f in flags if f != "qa"]
+        if getattr(seg, "qa", None):
+            notes.append("quality checks: " + "; ".join(f"{k}: {v}" for k, v in seg.qa.items()))
+        if notes:
+            connector.add_note(seg, "machine translation to review: " + "; ".join(notes))
         if seg.terms is not None:
             from bayling_cat.revision import feedback_note
 
@@ -369,7 +459,14 @@ def report(results: list[FileResult], seconds: float, model: str) -> dict:
                 "written": s.translation is not None,
                 "source": s.source, "translation": s.translation,
                 **({"terms": terms_entry(s.terms)} if s.terms is not None else {}),
+                **({"memory": s.memory} if getattr(s, "memory", None) else {}),
+                **({"examples": s.examples} if getattr(s, "examples", None) else {}),
+                **({"checks": s.qa} if getattr(s, "qa", None) else {}),
             } for s in r.segments]
+            entry["totals"]["from_memory"] = sum(1 for s in r.segments if getattr(s, "memory", None))
+            entry["totals"]["check_failures"] = sum(1 for s in r.segments if getattr(s, "qa", None))
+            for k in ("from_memory", "check_failures"):
+                totals[k] = totals.get(k, 0) + entry["totals"][k]
             reports = [s.terms for s in r.segments if s.terms is not None]
             if reports:
                 entry["terminology"] = terminology_totals(reports)
@@ -413,6 +510,10 @@ def summary(data: dict) -> str:
     t = data["totals"]
     parts = [f"{t['translated']} translated", f"{t['copied']} copied", f"{t['skipped']} skipped",
              f"{t['flagged']} flagged" + (f" ({t['not_written']} not written)" if t["not_written"] else "")]
+    if t.get("from_memory"):
+        parts.append(f"{t['from_memory']} from memory")
+    if t.get("check_failures"):
+        parts.append(f"{t['check_failures']} failing quality checks")
     failed = f", {t['failed_files']} failed" if t["failed_files"] else ""
     return (f"bayling-cat: {t['files']} file{'s' if t['files'] != 1 else ''}{failed}: {t['segments']} segments: "
             + ", ".join(parts) + f"; {data['seconds']:.1f} s")

@@ -118,10 +118,11 @@ class TermTranslator:
         return self.glossaries.get((source_lang, target_lang))
 
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, progress=None,
-                  hints: Sequence[str | None] | None = None) -> list[Generation]:
+                  hints: Sequence[str | None] | None = None, examples=None) -> list[Generation]:
         glossary = self.glossary(source_lang, target_lang)
         if glossary is None:
-            return self.engine.translate(texts, source_lang, target_lang, progress=progress, hints=hints)
+            return self.engine.translate(texts, source_lang, target_lang, progress=progress, hints=hints,
+                                         examples=examples)
         self._glossary = glossary
         hints = list(hints) if hints else [None] * len(texts)
         jobs = []
@@ -136,7 +137,8 @@ class TermTranslator:
                 [term.source for term in glossary.terms if term.dnt]
             banned = self.engine.banned_sequences(glossary.forbidden_forms(), keep)
         terms = [[(m.term.source, m.term.preferred) for m in _unique(job.matches) if not m.term.dnt] for job in jobs]
-        conversations = self.engine.requests([j.prompt_text for j in jobs], source_lang, target_lang, hints, terms)
+        conversations = self.engine.requests([j.prompt_text for j in jobs], source_lang, target_lang, hints, terms,
+                                             examples)
         first = self.engine.generate(conversations, [j.prompt_text for j in jobs], suppress_sequences=banned,
                                      progress=progress)
         for job, conv, gen in zip(jobs, conversations, first):

@@ -165,27 +165,78 @@ def pipeline_side(threads: int, n: int) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
+def memory_side(threads: int, n: int) -> dict:
+    """The n-unit XLIFF with a fresh memory, then again (all from memory); then a run killed half-way and
+    resumed: the model calls of both runs together against one full run."""
+    import tempfile
+
+    from bayling_cat.engine import Engine
+    from bayling_cat.models import ensure_default_model
+    from bayling_cat.pipeline import Options, Pipeline
+
+    engine = Engine(ensure_default_model(), device="cpu", threads=threads)
+    engine.translate(SEGMENTS[:2], "en", "de")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        path = tmp / "bench.xlf"
+        path.write_bytes(make_xliff(n))
+
+        def run(memory, translator=engine):
+            pipeline = Pipeline(translator, Options(output=tmp / "out.xlf", memory=memory, model_id="default"))
+            start = time.perf_counter()
+            [result] = pipeline.run([str(path)])
+            assert result.error is None, result.error
+            return time.perf_counter() - start, pipeline.model_calls
+
+        first_s, first_calls = run(tmp / "m1.sqlite")
+        second_s, second_calls = run(tmp / "m1.sqlite")
+
+        class Killed(Exception):
+            pass
+
+        calls = [0]
+
+        class DiesHalfway:
+            def translate(self, texts, *args, **kwargs):
+                if calls[0] >= first_calls // 2:
+                    raise Killed()
+                calls[0] += len(texts)
+                return engine.translate(texts, *args, **kwargs)
+
+        try:
+            run(tmp / "m2.sqlite", DiesHalfway())
+        except Killed:
+            pass
+        _, resumed_calls = run(tmp / "m2.sqlite")
+    return {"units": n, "first_s": first_s, "first_calls": first_calls, "second_s": second_s,
+            "second_calls": second_calls, "speedup": first_s / second_s, "killed_calls": calls[0],
+            "resumed_calls": resumed_calls, "chunk": Options().chunk}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--segments", type=int, default=60)
     parser.add_argument("--units", type=int, default=1000, help="units in the generated pipeline XLIFF")
-    parser.add_argument("--only", choices=["foundation", "pipeline"], help="run one part only")
-    parser.add_argument("--side", choices=["engine", "transformers", "latency", "pipeline"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["foundation", "pipeline", "memory"], help="run one part only")
+    parser.add_argument("--side", choices=["engine", "transformers", "latency", "pipeline", "memory"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.side:
         if args.side == "pipeline":
             result = pipeline_side(args.threads, args.units)
+        elif args.side == "memory":
+            result = memory_side(args.threads, args.units)
         elif args.side == "latency":
             result = first_line_latency(args.threads)
         else:
             result = {"engine": engine_side, "transformers": transformers_side}[args.side](args.threads, args.segments)
         print(json.dumps(result))
         return
-    sides = {"foundation": ("engine", "transformers", "latency"), "pipeline": ("pipeline",)}
+    sides = {"foundation": ("engine", "transformers", "latency"), "pipeline": ("pipeline",), "memory": ("memory",)}
     figures = {}
-    for side in sides.get(args.only, sides["foundation"] + sides["pipeline"]):
+    for side in sides.get(args.only, sides["foundation"] + sides["pipeline"] + sides["memory"]):
         out = subprocess.run([sys.executable, __file__, "--side", side, "--threads", str(args.threads),
                               "--segments", str(args.segments), "--units", str(args.units)],
                              capture_output=True, text=True)
@@ -199,6 +250,13 @@ def main():
         print(f"pipeline: {p['units']}-unit XLIFF ({p['distinct']} distinct sources) in {p['seconds']:.1f} s: "
               f"{p['segments_per_s']:.2f} units/s; outside the model {p['outside_model_share'] * 100:.1f}% "
               f"({p['seconds'] - p['model_seconds']:.2f} s: parsing, placeholders, writing)")
+    if "memory" in figures:
+        m = figures["memory"]
+        print(f"memory: first run {m['first_s']:.1f} s ({m['first_calls']} model calls), second run "
+              f"{m['second_s']:.2f} s ({m['second_calls']} model calls): {m['speedup']:.0f}x faster")
+        print(f"resume: killed after {m['killed_calls']} model calls, the second run made {m['resumed_calls']}: "
+              f"{m['killed_calls'] + m['resumed_calls']} in all against {m['first_calls']} for one full run "
+              f"(chunk of {m['chunk']})")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(figures, indent=2))

@@ -11,9 +11,10 @@ class ScriptedTranslator:
         self.flags = flags or {}
         self.calls = []
 
-    def translate(self, texts, source_lang, target_lang, progress=None, hints=None):
+    def translate(self, texts, source_lang, target_lang, progress=None, hints=None, examples=None):
         self.calls.append((list(texts), source_lang, target_lang))
         self.hints = hints
+        self.examples = examples
         out = [Generation(self.script.get(t, f"[{target_lang}] {t}"), list(self.flags.get(t, []))) for t in texts]
         if progress:
             progress(len(texts))
@@ -35,7 +36,7 @@ class FakeEngine:
         self.delay = 0.0
         self.path = "fake-engine"
 
-    def requests(self, texts, source_lang, target_lang, hints=None, terms=None):
+    def requests(self, texts, source_lang, target_lang, hints=None, terms=None, examples=None):
         from bayling_cat import languages
         from bayling_cat.document import PLACEHOLDER
         from bayling_cat.templates import Message
@@ -59,7 +60,7 @@ class FakeEngine:
         return [Generation(self.answer(list(c)), [], -1.0 * len(c)) for c in conversations]
 
     def translate(self, texts, source_lang, target_lang, progress=None, hints=None, terms=None, banned=(),
-                  on_done=None):
+                  on_done=None, examples=None):
         return self.generate(self.requests(texts, source_lang, target_lang, hints, terms), texts, banned, progress)
 
     def banned_sequences(self, forms, keep=()):

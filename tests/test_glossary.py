@@ -188,7 +188,7 @@ def test_pipeline_notes_and_report(tmp_path):
     engine = FakeEngine(lambda conv: replies[conv[0].content.rsplit("\n\n", 1)[-1]])
     path = tmp_path / "in.xlf"
     path.write_bytes(XLF)
-    run = Pipeline(engine, Options(output=tmp_path / "out.xlf", glossaries=[DE], max_revisions=1))
+    run = Pipeline(engine, Options(output=tmp_path / "out.xlf", glossaries=[DE], max_revisions=1, checks=False))
     results = run.run([str(path)])
     data = json.loads(json.dumps(report(results, 1.0, "fake")))
     segs = {s["id"]: s for s in data["files"][0]["segments"]}
@@ -227,7 +227,7 @@ def test_inconsistent_translations_are_reported(tmp_path):
     tbx = tmp_path / "g.csv"
     tbx.write_text("en,de,status\nfile,Datei,\nfolder,Ordner,\nfolder,Verzeichnis,admitted\n")
     engine = FakeEngine(lambda conv: replies[conv[0].content.rsplit("\n\n", 1)[-1]])
-    results = Pipeline(engine, Options(output=tmp_path / "o.xlf", glossaries=[tbx])).run([str(path)])
+    results = Pipeline(engine, Options(output=tmp_path / "o.xlf", glossaries=[tbx], checks=False)).run([str(path)])
     totals = report(results, 1.0, "fake")["files"][0]["terminology"]
     assert totals["inconsistent_terms"] == {"folder": ["Ordner", "Verzeichnis"]}
     assert totals["consistency"] == 0.5

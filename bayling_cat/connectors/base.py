@@ -25,7 +25,7 @@ class Connector:
     def set_target_language(self, lang: str) -> None:
         """Record the target language in the file where it says none."""
 
-    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+    def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         """Put ``text`` (balanced placeholders) into the segment's target and mark it as machine output."""
         raise NotImplementedError
 

@@ -232,7 +232,7 @@ class Docx(Connector):
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+    def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         if copied:
             return  # nothing to translate: the paragraph already says it
         name, plan = segment.handle

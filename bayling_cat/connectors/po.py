@@ -19,7 +19,7 @@ from translate.storage import pypo
 from bayling_cat import __version__
 from bayling_cat.connectors.base import Connector
 from bayling_cat.connectors.xmlio import DocumentError
-from bayling_cat.document import PLACEHOLDER, Segment, protect, restore_literals
+from bayling_cat.document import Segment, protect, restore_literals
 
 TOOL = "bayling-cat"
 _CHARSET = re.compile(rb'"Content-Type:[^"\n]*?charset=([^"\s\\;]*)', re.I)
@@ -186,16 +186,22 @@ class Po(Connector):
                     hint = (f"This is plural form {k + 1} of {nplurals}, used for counts such as "
                             f"{', '.join(map(str, counts)) or 'none'}.")
                     current = targets[k] if k < len(targets) and targets[k] else None
+                    tcodes: dict = {}
+                    current = protect(current, pattern, tcodes) if current else None
+                    existing = current if existing else None
                     out.append(Segment(key=f"{index}:{label}[{k}]", source=source, codes=codes,
-                                       target=existing, current=current, handle=(unit, k, key), hint=hint))
+                                       target=existing, current=current, handle=(unit, k, key), hint=hint,
+                                       target_codes=tcodes))
             else:
                 codes = {}
                 text, key = self._strip_accelerator(sources[0] if sources else "")
                 source = protect(text, pattern, codes)
                 target = (_forms(unit.target) or [""])[0]
-                existing = target if target and not fuzzy else None
+                tcodes = {}
+                current = protect(target, pattern, tcodes) if target else None
+                existing = current if target and not fuzzy else None
                 out.append(Segment(key=f"{index}:{label}", source=source, codes=codes, target=existing,
-                                   current=target or None, handle=(unit, None, key)))
+                                   current=current, handle=(unit, None, key), target_codes=tcodes))
         return out
 
     # -- writing -------------------------------------------------------------------------------------
@@ -218,7 +224,7 @@ class Po(Connector):
         at = next((i for i in letters if text[i].lower() == key.lower()), letters[0])
         return text[:at] + self.accelerator + text[at:]
 
-    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+    def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         unit, k, key = segment.handle
         plain = restore_literals(text, segment.codes)
         if key:

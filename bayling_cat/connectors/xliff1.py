@@ -126,12 +126,14 @@ class Xliff1(Connector):
     def _segment(self, key, source_el, target_el, unit_target, skip) -> Segment:
         text, codes = flatten(source_el, classify)
         existing = current = None
+        tcodes = {}
         if target_el is not None:
-            ttext, _ = flatten(target_el, classify)
+            ttext, tcodes = flatten(target_el, classify)
             current = ttext if ttext.strip() else None
             if current and not (unit_target is not None and self.target_is_open(unit_target)):
                 existing = ttext
-        return Segment(key=key, source=text, codes=codes, target=existing, current=current, skip=skip)
+        return Segment(key=key, source=text, codes=codes, target=existing, current=current, skip=skip,
+                       target_codes=tcodes)
 
     def _target_mrk(self, target, mid):
         if target is None:
@@ -175,7 +177,7 @@ class Xliff1(Connector):
         insert_after(anchor, target)
         return target
 
-    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+    def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         unit, mid = segment.handle
         target = self._ensure_target(unit)
         where = target
@@ -188,13 +190,13 @@ class Xliff1(Connector):
                 where.tail = None
                 target.append(where)
         rebuild(where, text, segment.codes)
-        self.mark(unit, target, mid, copied)
+        self.mark(unit, target, mid, "copy" if copied else origin)
         self.xml.touch(unit)
 
-    def mark(self, unit, target, mid, copied: bool) -> None:
-        """Machine output needing review, in XLIFF 1.2's own terms."""
+    def mark(self, unit, target, mid, origin: str) -> None:
+        """Machine output needing review, in XLIFF 1.2's own terms (origin: mt, tm or copy)."""
         target.set("state", "needs-review-translation")
-        target.set("state-qualifier", "x-bayling-cat-copy" if copied else "leveraged-mt")
+        target.set("state-qualifier", {"copy": "x-bayling-cat-copy", "tm": "leveraged-tm"}.get(origin, "leveraged-mt"))
 
     def _insert_after_target(self, unit, element) -> None:
         children = [c for c in unit if isinstance(c.tag, str)]
@@ -282,12 +284,12 @@ class Sdlxliff(Xliff1):
     def target_is_open(self, target) -> bool:
         return False
 
-    def mark(self, unit, target, mid, copied: bool) -> None:
+    def mark(self, unit, target, mid, origin: str) -> None:
         if mid is None:
             return
         seg = self._seg_def(unit, mid, create=True)
         seg.set("conf", "Draft")
-        seg.set("origin", "source" if copied else "mt")
+        seg.set("origin", {"copy": "source", "tm": "tm"}.get(origin, "mt"))
         seg.set("origin-system", TOOL)
         for stale in ("percent", "text-match", "struct-match"):
             seg.attrib.pop(stale, None)
@@ -315,5 +317,5 @@ class Mqxliff(Xliff1):
         unit = target.getparent()
         return unit is not None and unit.get(f"{{{MQ_NS}}}status") == "NotStarted"
 
-    def mark(self, unit, target, mid, copied: bool) -> None:
+    def mark(self, unit, target, mid, origin: str) -> None:
         unit.set(f"{{{MQ_NS}}}status", "PreTranslated")

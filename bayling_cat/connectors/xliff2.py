@@ -69,8 +69,9 @@ class Xliff2(Connector):
                 text, codes = flatten(source, classify)
                 target = child.find(self.q("target"))
                 existing = current = None
+                tcodes = {}
                 if target is not None:
-                    ttext, _ = flatten(target, classify)
+                    ttext, tcodes = flatten(target, classify)
                     current = ttext if ttext.strip() else None
                     if current and child.get("state") != "initial":
                         existing = ttext
@@ -78,7 +79,7 @@ class Xliff2(Connector):
                 if skip is None and child.get("state") in DONE_STATES:
                     skip = child.get("state")
                 out.append(Segment(key=key, source=text, codes=codes, target=existing, current=current, skip=skip,
-                                   handle=(unit, child)))
+                                   handle=(unit, child), target_codes=tcodes))
         return out
 
     def set_target_language(self, lang: str) -> None:
@@ -87,7 +88,7 @@ class Xliff2(Connector):
             self.xml.touch_structure()
         self.target_lang = self.target_lang or lang
 
-    def write_target(self, segment: Segment, text: str, copied: bool) -> None:
+    def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         _, seg = segment.handle
         target = seg.find(self.q("target"))
         if target is None:
@@ -98,7 +99,7 @@ class Xliff2(Connector):
             insert_after(source, target)
         rebuild(target, text, segment.codes)
         seg.set("state", "translated")
-        seg.set("subState", f"{TOOL}:{'copy' if copied else 'mt'}")
+        seg.set("subState", f"{TOOL}:{'copy' if copied else origin}")
         self.xml.touch(segment.handle[0])
 
     def _segment_id(self, unit, seg) -> str:

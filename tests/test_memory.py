@@ -1,0 +1,222 @@
+"""Translation memory, resumable runs, quality checks and retries of degenerate output."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from multiprocessing import Process
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from bayling_cat.engine import Generation
+from bayling_cat.memory import HUMAN, MACHINE, Memory, MemoryError_, export_tmx, import_files
+from bayling_cat.pipeline import Options, Pipeline, report
+from tests.conftest import ROOT, run_cli
+from tests.fakes import ScriptedTranslator
+
+DATA = ROOT / "tests" / "data"
+NS = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
+
+XLF = """<?xml version="1.0" encoding="UTF-8"?>
+<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2"><file original="x" source-language="en"
+ target-language="de" datatype="plaintext"><body>
+{units}
+</body></file></xliff>"""
+
+
+def xliff(path: Path, sources, targets=None, approved=()):
+    units = []
+    for i, s in enumerate(sources):
+        t = (targets or {}).get(s)
+        attrs = ' approved="yes"' if s in approved else ""
+        units.append(f'<trans-unit id="u{i}"{attrs}><source>{s}</source>' + (f"<target>{t}</target>" if t else "")
+                     + "</trans-unit>")
+    path.write_text(XLF.format(units="\n".join(units)), encoding="utf-8")
+    return path
+
+
+def test_memory_exact_matches_prefer_human_work(tmp_path):
+    mem = Memory(tmp_path / "m.sqlite")
+    row = {"source": "Save the file.", "source_lang": "en", "target_lang": "de"}
+    mem.add([{**row, "target": "MT eins", "model": "m1"}])
+    assert mem.exact("Save the file.", "en", "de", model="m1").target == "MT eins"
+    assert mem.exact("Save the file.", "en", "de", model="m2") is None  # another model's output is not reused
+    mem.add([{**row, "target": "Speichern Sie die Datei.", "origin": HUMAN}])
+    hit = mem.exact("Save the file.", "en", "de", model="m2")
+    assert (hit.target, hit.origin) == ("Speichern Sie die Datei.", HUMAN)
+    assert mem.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    similar = mem.similar("Save the files.", "en", "de")
+    assert [(h.source, h.origin) for h in similar] == [("Save the file.", HUMAN)] and similar[0].score > 0.9
+
+
+def test_foreign_and_corrupt_databases_are_refused(tmp_path):
+    foreign = tmp_path / "other.sqlite"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE invoices (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(MemoryError_, match="a SQLite database, but not a bayling-cat memory"):
+        Memory(foreign)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(MemoryError_, match="not a usable memory database"):
+        Memory(junk)
+
+
+def _writer(path, n, tag):
+    mem = Memory(path)
+    for i in range(n):
+        mem.add([{"source": f"{tag} {i}", "target": f"t {i}", "source_lang": "en", "target_lang": "de"}])
+
+
+def test_concurrent_writers_never_corrupt_the_memory(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    Memory(path)
+    procs = [Process(target=_writer, args=(path, 100, f"w{k}")) for k in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert Memory(path).stats()["units"] == 300
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_second_run_comes_from_memory(tmp_path):
+    src = xliff(tmp_path / "a.xlf", ["Save the file.", "Open the folder.", "Save the file."])
+    options = dict(memory=tmp_path / "m.sqlite", model_id="m1", checks=False)
+    first = ScriptedTranslator()
+    Pipeline(first, Options(output=tmp_path / "1.xlf", **options)).run([str(src)])
+    assert len(first.calls[0][0]) == 2
+    second = ScriptedTranslator()
+    results = Pipeline(second, Options(output=tmp_path / "2.xlf", **options)).run([str(src)])
+    assert second.calls == []  # no model call at all
+    assert (tmp_path / "1.xlf").read_bytes() == (tmp_path / "2.xlf").read_bytes()
+    data = report(results, 0.1, "m1")
+    assert data["totals"]["from_memory"] == 3
+    assert {s["memory"] for s in data["files"][0]["segments"]} == {MACHINE}
+
+
+def test_human_translations_win_are_marked_and_teach_the_model(tmp_path):
+    done = xliff(tmp_path / "done.xlf", ["Save the file.", "Delete the folder."],
+                 {"Save the file.": "Speichern Sie die Datei.", "Delete the folder.": "Löschen Sie den Ordner."},
+                 approved=["Save the file.", "Delete the folder."])
+    mem = Memory(tmp_path / "m.sqlite")
+    assert import_files(mem, [done]) == 2
+    src = xliff(tmp_path / "new.xlf", ["Save the file.", "Delete the folders now."])
+    translator = ScriptedTranslator()
+    results = Pipeline(translator, Options(output=tmp_path / "o.xlf", memory=mem.path, model_id="m",
+                                           checks=False)).run([str(src)])
+    assert translator.calls[0][0] == ["Delete the folders now."]
+    assert translator.examples == [[("Delete the folder.", "Löschen Sie den Ordner.")]]  # few-shot from memory
+    root = etree.parse(str(tmp_path / "o.xlf")).getroot()
+    first = root.find(".//x:trans-unit[@id='u0']/x:target", NS)
+    assert (first.text, first.get("state-qualifier")) == ("Speichern Sie die Datei.", "leveraged-tm")
+    segs = report(results, 0.1, "m")["files"][0]["segments"]
+    assert segs[0]["memory"] == HUMAN and segs[1]["examples"] == ["Delete the folder."]
+
+
+def test_import_tmx_and_po_and_export(tmp_path):
+    tmx = tmp_path / "in.tmx"
+    tmx.write_text('<?xml version="1.0" encoding="UTF-8"?><tmx version="1.4"><header srclang="en" adminlang="en" '
+                   'creationtool="t" creationtoolversion="1" segtype="sentence" o-tmf="x" datatype="plaintext"/>'
+                   '<body><tu><tuv xml:lang="en"><seg>Print</seg></tuv><tuv xml:lang="de"><seg>Drucken</seg></tuv>'
+                   '</tu></body></tmx>', encoding="utf-8")
+    mem = Memory(tmp_path / "m.sqlite")
+    assert import_files(mem, [tmx], target_lang="de") == 1
+    assert import_files(mem, [DATA / "de-latin1.po"]) == 1  # "Save"; the fuzzy entry is not human work
+    assert mem.exact("Save", "en", "de").target == "Speichern"
+    out = tmp_path / "out.tmx"
+    assert export_tmx(mem, out) == 2
+    from translate.storage import tmx as tmxstore
+
+    units = {str(u.source): str(u.target) for u in tmxstore.tmxfile.parsefile(str(out)).units}
+    assert units == {"Print": "Drucken", "Save": "Speichern"}
+
+
+def test_memory_commands(tmp_path):
+    mem = tmp_path / "m.sqlite"
+    r = run_cli(["memory", "import", str(DATA / "de-latin1.po"), "--memory", str(mem)])
+    assert r.returncode == 0 and "imported 1 translation units" in r.stdout
+    r = run_cli(["memory", "stats", "--memory", str(mem)])
+    assert "1 units" in r.stdout and "en -> de  human  1" in r.stdout
+    r = run_cli(["memory", "export", "--tmx", str(tmp_path / "x.tmx"), "--memory", str(mem)])
+    assert r.returncode == 0 and (tmp_path / "x.tmx").is_file()
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"garbage" * 500)
+    r = run_cli(["memory", "stats", "--memory", str(bad)])
+    assert r.returncode == 1 and "not a usable memory database" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_quality_checks_flag_what_a_reviewer_would(tmp_path):
+    src = xliff(tmp_path / "a.xlf", ["Upload 3 files to https://example.com now."])
+    script = {"Upload 3 files to https://example.com now.": "Laden Sie 4 Dateien nach https://example.org hoch"}
+    results = Pipeline(ScriptedTranslator(script), Options(output=tmp_path / "o.xlf")).run([str(src)])
+    [seg] = results[0].segments
+    assert seg.action == "flagged" and set(seg.qa) == {"numbers", "urls", "endpunc"}
+    note = etree.parse(str(tmp_path / "o.xlf")).getroot().find(".//x:note", NS).text
+    assert note.startswith("machine translation to review: quality checks: numbers: ")
+    assert report(results, 0.1, "m")["totals"]["check_failures"] == 1
+
+
+class Retrying(ScriptedTranslator):
+    """Loops first; the retry (other decoding) gives a proper answer."""
+
+    def __init__(self):
+        super().__init__({"Save the file now please.": "jetzt jetzt jetzt"},
+                         {"Save the file now please.": ["repetition"]})
+        self.decoding = None
+
+    def with_decoding(self, **changes):
+        other = ScriptedTranslator({"Save the file now please.": "Bitte speichern Sie die Datei jetzt."})
+        other.changes = changes
+        self.retry = other
+        return other
+
+
+def test_degenerate_output_is_retried_once(tmp_path):
+    src = xliff(tmp_path / "a.xlf", ["Save the file now please."])
+    translator = Retrying()
+    results = Pipeline(translator, Options(output=tmp_path / "o.xlf", checks=False)).run([str(src)])
+    [seg] = results[0].segments
+    assert seg.translation == "Bitte speichern Sie die Datei jetzt." and seg.flags == ["retried"]
+    assert translator.retry.changes == {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
+
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path, tiny_model):
+    """Kill a run mid-way; the second run translates only what the first had not stored."""
+    sources = [f"Sentence {i} about {w} files." for i in range(40) for w in ("big",)]
+    src = xliff(tmp_path / "big.xlf", sources)
+    mem = tmp_path / "m.sqlite"
+    env = dict(os.environ, BAYLING_CAT_HOME=str(tmp_path / "home"), BAYLING_CAT_MODEL=str(tiny_model))
+    cmd = [sys.executable, "-m", "bayling_cat", "translate", str(src), "-o", str(tmp_path / "out.xlf"),
+           "--memory", str(mem), "--batch-size", "4", "--max-new-tokens", "40"]
+    proc = subprocess.Popen(cmd + ["--threads", "1"], env=env, stderr=subprocess.DEVNULL)
+    stored = 0
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            stored = Memory(mem).stats()["units"]
+        except Exception:  # noqa: BLE001 - the file may be created right now
+            stored = 0
+        if stored:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait(30)
+    assert stored > 0
+    assert not (tmp_path / "out.xlf").exists()  # a killed run leaves no half-written file
+    done_before = Memory(mem).stats()["units"]
+    second = run_cli(["translate", str(src), "-o", str(tmp_path / "out.xlf"), "--memory", str(mem),
+                      "--report", str(tmp_path / "r.json")], env_extra={k: env[k] for k in
+                                                                      ("BAYLING_CAT_HOME", "BAYLING_CAT_MODEL")})
+    assert second.returncode == 0, second.stderr
+    import json
+
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["totals"]["from_memory"] >= done_before
+    assert len(etree.parse(str(tmp_path / "out.xlf")).getroot().findall(".//x:trans-unit", NS)) == 40
