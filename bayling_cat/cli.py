@@ -109,12 +109,6 @@ def _stdin_chunks(stream, size: int):
         yield chunk
 
 
-FLAG_TEXT = {
-    "repetition": "runaway repetition was cut",
-    "length-limit": "stopped at the generation limit",
-    "extra-text": "text after the translation was cut",
-    "empty": "the model gave no translation",
-}
 
 
 @cli.command()
@@ -146,8 +140,8 @@ FLAG_TEXT = {
 @engine_options
 def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, glossaries,
               max_revisions, term_strategy, memory_path, no_memory, no_checks, **engine_kw):
-    """Translate XLIFF files (1.2, 2.x, SDLXLIFF, MQXLIFF) or folders of them; '-' translates plain-text
-    lines from standard input to standard output instead (blank lines stay blank)."""
+    """Translate XLIFF (1.2, 2.x, SDLXLIFF, MQXLIFF), PO/POT and DOCX files, or folders of them; '-'
+    translates plain-text lines from standard input to standard output instead (blank lines stay blank)."""
     if in_place and output is not None:
         raise UserError("--in-place and --output exclude each other")
     if list(inputs) != ["-"]:
@@ -192,6 +186,8 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
             sys.stdout.write(lead + result.text.replace("\n", " ") + trail + "\n")
             if result.flags:
                 flagged += 1
+                from bayling_cat.pipeline import FLAG_TEXT
+
                 reasons = "; ".join(FLAG_TEXT.get(f, f) for f in result.flags)
                 _say(f"bayling-cat: warning: line {line_no + i + 1}: {reasons}; review this translation")
         sys.stdout.flush()

@@ -32,6 +32,7 @@ class Hit:
     target: str
     origin: str  # "human" or "mt"
     score: float = 1.0
+    flags: tuple = ()  # what the engine noticed when it made this machine translation
 
 
 def default_path() -> Path:
@@ -68,7 +69,7 @@ class Memory:
             self.db.execute("""CREATE TABLE IF NOT EXISTS units (
                 id INTEGER PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, source_lang TEXT NOT NULL,
                 target_lang TEXT NOT NULL, context TEXT, model TEXT, glossary TEXT, hint TEXT, origin TEXT NOT NULL,
-                created REAL NOT NULL)""")
+                created REAL NOT NULL, flags TEXT NOT NULL DEFAULT '')""")
             self.db.execute("CREATE INDEX IF NOT EXISTS units_lookup ON units (source_lang, target_lang, source)")
             self.db.execute("COMMIT")
         except BaseException:
@@ -90,9 +91,10 @@ class Memory:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(
                 "INSERT INTO units (source, target, source_lang, target_lang, context, model, glossary, hint, "
-                "origin, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "origin, created, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r["source"], r["target"], r["source_lang"], r["target_lang"], r.get("context"), r.get("model"),
-                  r.get("glossary"), r.get("hint"), r.get("origin", MACHINE), now) for r in rows])
+                  r.get("glossary"), r.get("hint"), r.get("origin", MACHINE), now, " ".join(r.get("flags", ())))
+                 for r in rows])
             self.db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             try:
@@ -112,10 +114,10 @@ class Memory:
         if row:
             return Hit(source, row[0], HUMAN)
         row = self.db.execute(
-            "SELECT target FROM units WHERE source_lang=? AND target_lang=? AND source=? AND origin=? AND "
+            "SELECT target, flags FROM units WHERE source_lang=? AND target_lang=? AND source=? AND origin=? AND "
             "model IS ? AND glossary IS ? AND hint IS ? ORDER BY created DESC LIMIT 1",
             (source_lang, target_lang, source, MACHINE, model, glossary, hint)).fetchone()
-        return Hit(source, row[0], MACHINE) if row else None
+        return Hit(source, row[0], MACHINE, flags=tuple(row[1].split())) if row else None
 
     def similar(self, source: str, source_lang: str, target_lang: str, limit: int = 2,
                 threshold: float = 0.6) -> list[Hit]:
@@ -126,6 +128,7 @@ class Memory:
         clause = " OR ".join("lower(source) LIKE ?" for _ in words)
         rows = self.db.execute(
             f"SELECT source, target FROM units WHERE source_lang=? AND target_lang=? AND origin=? AND source<>? "
+            f"AND flags='' "
             f"AND ({clause}) LIMIT 500",
             (source_lang, target_lang, HUMAN, source, *[f"%{w}%" for w in words])).fetchall()
         scored = []
@@ -148,10 +151,10 @@ class Memory:
                 "pairs": [{"source_lang": s, "target_lang": t, "origin": o, "units": n} for s, t, o, n in rows]}
 
     def all_units(self, origin: str | None = None):
-        query = "SELECT source, target, source_lang, target_lang, origin, created FROM units"
+        query = "SELECT source, target, source_lang, target_lang, origin, created FROM units WHERE flags=''"
         args: tuple = ()
         if origin:
-            query += " WHERE origin=?"
+            query += " AND origin=?"
             args = (origin,)
         yield from self.db.execute(query + " ORDER BY id", args)
 

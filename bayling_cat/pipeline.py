@@ -266,7 +266,7 @@ class Pipeline:
                 if hit is not None:
                     from bayling_cat.engine import Generation
 
-                    gen = Generation(hit.target)
+                    gen = Generation(hit.target, list(hit.flags))
                     gen.memory = hit.origin
                     answers[(src, tgt) + job] = gen
                 else:
@@ -285,10 +285,10 @@ class Pipeline:
                         stored = []
                         for job, gen in zip(chunk, out):
                             answers[(src, tgt) + job] = gen
-                            if memory and not any(f in BLOCKING_FLAGS for f in gen.flags):
+                            if memory:  # flagged answers too: the same model would only repeat them
                                 stored.append({"source": job[0], "target": gen.text, "source_lang": src,
                                                "target_lang": tgt, "hint": job[1], "model": self.options.model_id,
-                                               "glossary": fingerprint})
+                                               "glossary": fingerprint, "flags": gen.flags})
                         if memory:
                             memory.add(stored)  # this chunk survives whatever happens next
             finally:
@@ -337,12 +337,12 @@ class Pipeline:
     def apply(self, result: FileResult, seg: Segment, generation) -> None:
         connector = result.connector
         flags = list(generation.flags)
+        seg.memory = getattr(generation, "memory", None)
         if any(f in BLOCKING_FLAGS for f in flags):
             seg.action, seg.flags = FLAGGED, flags
             connector.add_note(seg, "no machine translation written: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
             return
         seg.terms = getattr(generation, "terms", None)
-        seg.memory = getattr(generation, "memory", None)
         seg.examples = getattr(generation, "examples", [])
         source = seg.source
         lead = source[:len(source) - len(source.lstrip())]
