@@ -239,14 +239,7 @@ def check_file(path: str | Path) -> None:
     except OSError as exc:
         raise GlossaryError(f"{path}: cannot read the glossary ({exc.strerror or exc})") from None
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
-        from bayling_cat.connectors.xmlio import XmlDocument, local_name
-
-        try:
-            root = XmlDocument(path, data).root
-        except UserError as exc:
-            raise GlossaryError(str(exc)) from None
-        if local_name(root) not in ("martif", "tbx"):
-            raise GlossaryError(f"{path}: not a TBX glossary (the root element is <{local_name(root)}>)")
+        _tbx_root(path, data)
     elif not data.strip():
         raise GlossaryError(f"{path}: empty glossary")
 
@@ -264,7 +257,8 @@ def _status(value: str | None) -> str:
     return (value or "").strip().lower().replace(" ", "").replace("_", "-")
 
 
-def _load_tbx(path: Path, data: bytes, source_lang: str, target_lang: str) -> list[Term]:
+def _tbx_root(path: Path, data: bytes):
+    """The root of a TBX file, parsed safely; a clear error for broken XML or another XML format."""
     from bayling_cat.connectors.xmlio import XmlDocument, local_name
 
     try:
@@ -273,6 +267,13 @@ def _load_tbx(path: Path, data: bytes, source_lang: str, target_lang: str) -> li
         raise GlossaryError(str(exc)) from None
     if local_name(root) not in ("martif", "tbx"):
         raise GlossaryError(f"{path}: not a TBX glossary (the root element is <{local_name(root)}>)")
+    return root
+
+
+def _load_tbx(path: Path, data: bytes, source_lang: str, target_lang: str) -> list[Term]:
+    from bayling_cat.connectors.xmlio import local_name
+
+    root = _tbx_root(path, data)
     xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
     terms: list[Term] = []
     langs_seen: set[str] = set()
