@@ -36,6 +36,7 @@ FLAG_REPETITION = "repetition"  # a runaway loop was cut
 FLAG_LENGTH = "length-limit"  # stopped by the generation limit, not by an end token
 FLAG_EXTRA_TEXT = "extra-text"  # text after the translation of a one-line source was cut
 FLAG_EMPTY = "empty"  # nothing generated
+BLOCKING_FLAGS = frozenset({FLAG_REPETITION, FLAG_LENGTH, FLAG_EMPTY})  # such output is never written as a translation
 
 
 @dataclass

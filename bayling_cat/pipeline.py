@@ -19,11 +19,10 @@ from typing import Callable, Protocol, Sequence
 from bayling_cat import __version__, languages
 from bayling_cat.connectors import EXTENSIONS, open_document
 from bayling_cat.document import COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment, repair
+from bayling_cat.engine import BLOCKING_FLAGS
 from bayling_cat.errors import UserError
 from bayling_cat.fileio import write_atomic
 
-# Engine flags after which the output is not written as a translation.
-BLOCKING_FLAGS = {"repetition", "length-limit", "empty"}
 FLAG_TEXT = {
     "repetition": "runaway repetition (cut)",
     "length-limit": "stopped at the generation limit (incomplete)",
