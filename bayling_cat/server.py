@@ -67,6 +67,7 @@ class Service:
         self.lock = threading.Lock()
         self.glossaries: dict[str, GlossaryRecord] = {}
         self.files: list[Path] = list(glossary_files)
+        self._loaded: dict[tuple[str, str], list[Glossary]] = {}
         self.conversations: dict[str, tuple[object, float]] = {}
         self.jobs: dict[str, dict] = {}
         self.characters = 0
@@ -124,13 +125,24 @@ class Service:
 
     # -- glossaries -------------------------------------------------------------------------------------
 
+    def _startup_glossaries(self, source_lang, target_lang) -> list[Glossary]:
+        """The --glossary files for one language pair, read once."""
+        key = (source_lang, target_lang)
+        with self.lock:
+            cached = self._loaded.get(key)
+        if cached is None:
+            cached = []
+            for path in self.files:
+                try:
+                    cached.append(load(path, source_lang, target_lang))
+                except GlossaryError:
+                    continue  # a startup glossary for another language pair
+            with self.lock:
+                self._loaded[key] = cached
+        return cached
+
     def glossary_for(self, source_lang, target_lang, ids) -> Glossary | None:
-        chosen = []
-        for path in self.files:
-            try:
-                chosen.append(load(path, source_lang, target_lang))
-            except GlossaryError:
-                continue  # a startup glossary for another language pair
+        chosen = list(self._startup_glossaries(source_lang, target_lang))
         with self.lock:
             for gid in ids:
                 record = self.glossaries.get(gid)
