@@ -263,11 +263,9 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
 
         progress(f"converting to CTranslate2 ({quantization})")
         out = stage / "model"
-        try:
+        try:  # an OSError (full disk) goes to _staging, which names the folder and cleans up
             TransformersConverter(str(hf), low_cpu_mem_usage=True).convert(str(out), quantization=quantization,
                                                                            force=True)
-        except OSError:
-            raise
         except (ValueError, NotImplementedError, RuntimeError, KeyError) as exc:
             raise ConversionError(f"{source}: CTranslate2 cannot convert it ({str(exc).splitlines()[0][:200]})") \
                 from None
