@@ -181,9 +181,9 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
             if result is None:
                 sys.stdout.write(line + "\n")
                 continue
-            lead = line[:len(line) - len(line.lstrip())]
-            trail = line[len(line.rstrip()):]
-            sys.stdout.write(lead + result.text.replace("\n", " ") + trail + "\n")
+            from bayling_cat.document import keep_outer_space
+
+            sys.stdout.write(keep_outer_space(line, result.text.replace("\n", " ")) + "\n")
             if result.flags:
                 flagged += 1
                 from bayling_cat.pipeline import FLAG_TEXT
@@ -403,11 +403,9 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
                         "BAYLING_CAT_API_KEY), or bind 127.0.0.1")
     for path in glossaries:  # fail now, not on the first request
         check_file(path)
-    import os
+    from bayling_cat.engine import auto_threads, cpu_cores
 
-    from bayling_cat.engine import auto_threads
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cpu_cores()
     per_batch = engine_kw["threads"] or auto_threads()
     # as many batches at once as the cores allow: concurrent clients keep every core busy
     if not parallel:

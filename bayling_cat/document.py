@@ -64,6 +64,13 @@ class Segment:
         return any(ch.isalpha() for ch in PLACEHOLDER.sub("", self.source))
 
 
+def keep_outer_space(source: str, text: str) -> str:
+    """``text`` stripped, then given the leading and trailing whitespace of ``source``."""
+    lead = source[:len(source) - len(source.lstrip())]
+    trail = source[len(source.rstrip()):]
+    return lead + text.strip() + trail
+
+
 def protect(text: str, pattern: re.Pattern, codes: dict[int, Code], start: int | None = None) -> str:
     """Replace every match of ``pattern`` in ``text`` with a placeholder standing for that literal text."""
     parts, pos = [], 0

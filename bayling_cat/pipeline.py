@@ -18,7 +18,8 @@ from typing import Callable, Protocol, Sequence
 
 from bayling_cat import __version__, languages
 from bayling_cat.connectors import EXTENSIONS, open_document
-from bayling_cat.document import COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment, repair
+from bayling_cat.document import (COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment, keep_outer_space,
+                                  repair)
 from bayling_cat.engine import BLOCKING_FLAGS
 from bayling_cat.errors import UserError
 from bayling_cat.fileio import write_atomic
@@ -343,10 +344,7 @@ class Pipeline:
             return
         seg.terms = getattr(generation, "terms", None)
         seg.examples = getattr(generation, "examples", [])
-        source = seg.source
-        lead = source[:len(source) - len(source.lstrip())]
-        trail = source[len(source.rstrip()):]
-        text, changed = repair(lead + generation.text.strip() + trail, seg.codes)
+        text, changed = repair(keep_outer_space(seg.source, generation.text), seg.codes)
         if changed:
             flags.append(FLAG_CODES)
         if self.options.checks and seg.memory != "human":
@@ -420,11 +418,7 @@ def check_files(inputs: Sequence[str], options: Options) -> list[FileResult]:
                 continue
             finding = glossary.check(seg.source, seg.current)
             seg.translation = seg.current
-            seg.terms = TermReport(
-                matched=list(dict.fromkeys(m.term.source for m in finding.matched)),
-                applied=[f"{t.source} -> {finding.used.get(t.source.lower(), t.preferred)}" for t in finding.present],
-                violated=finding.describe(), required=len(finding.present) + len(finding.missing),
-                present=len(finding.present), forbidden_hits=len(finding.forbidden), used=dict(finding.used))
+            seg.terms = TermReport.from_finding(finding)
     return results
 
 

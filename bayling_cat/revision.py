@@ -38,6 +38,15 @@ class TermReport:
     forced: bool = False
     used: dict = field(default_factory=dict)  # source term -> target form used
 
+    @classmethod
+    def from_finding(cls, finding: Finding, revisions: int = 0, forced: bool = False) -> "TermReport":
+        return cls(
+            matched=list(dict.fromkeys(m.term.source for m in finding.matched)),
+            applied=[f"{t.source} -> {finding.used.get(t.source.lower(), t.preferred)}" for t in finding.present],
+            violated=finding.describe(), required=len(finding.present) + len(finding.missing),
+            present=len(finding.present), forbidden_hits=len(finding.forbidden), revisions=revisions,
+            forced=forced, used=dict(finding.used))
+
 
 @dataclass
 class _Job:
@@ -216,13 +225,7 @@ class TermTranslator:
             gen.text = substitute(gen.text, finding, self._glossary)
             gen.flags.append("term-substituted")
             finding = self._glossary.check(job.source, gen.text, job.matches)
-        report = TermReport(
-            matched=[m.term.source for m in _unique(job.matches)],
-            applied=[f"{t.source} -> {finding.used.get(t.source.lower(), t.preferred)}" for t in finding.present],
-            violated=finding.describe(), required=len(finding.present) + len(finding.missing),
-            present=len(finding.present), forbidden_hits=len(finding.forbidden), revisions=job.revisions,
-            forced=job.forced, used=dict(finding.used))
-        gen.terms = report
+        gen.terms = TermReport.from_finding(finding, job.revisions, job.forced)
         return gen
 
 

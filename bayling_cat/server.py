@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from bayling_cat import __version__, languages
 from bayling_cat.batching import Batcher, Busy
-from bayling_cat.document import Code, protect, repair, restore_literals
+from bayling_cat.document import Code, keep_outer_space, protect, repair, restore_literals
 from bayling_cat.errors import UserError
 from bayling_cat.glossary import Glossary, GlossaryError, Term, load
 
@@ -116,9 +116,7 @@ class Service:
         results = self.translate([p.strip() for p, _ in prepared], source_lang, target_lang, **kwargs)
         out = []
         for (text, codes), gen in zip(prepared, results):
-            lead = text[:len(text) - len(text.lstrip())]
-            trail = text[len(text.rstrip()):]
-            fixed, changed = repair(lead + gen.text.strip() + trail, codes)
+            fixed, changed = repair(keep_outer_space(text, gen.text), codes)
             flags = list(gen.flags) + (["codes-repaired"] if changed else [])
             out.append((restore_literals(fixed, codes), flags, getattr(gen, "terms", None)))
         return out
@@ -564,7 +562,7 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
             results = [r[0] for r in service.translate_tagged(texts, src, tgt)]
         else:
             results = [g.text for g in service.translate([t.strip() for t in texts], src, tgt)]
-            results = [_keep_space(t, r) for t, r in zip(texts, results)]
+            results = [keep_outer_space(t, r) for t, r in zip(texts, results)]
         body = {"translatedText": results if isinstance(q, list) else results[0]}
         if alternatives:
             alts = [engine.complete(t, "", src, tgt, alternatives + 1)[1][1:] for t in texts]
@@ -618,7 +616,7 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
             raise ApiError(400, "Value for 'tag_handling' not supported.")
         else:
             gens = service.translate([t.strip() for t in texts], src, tgt, glossary_ids=glossary_ids)
-            results = [_keep_space(t, g.text) for t, g in zip(texts, gens)]
+            results = [keep_outer_space(t, g.text) for t, g in zip(texts, gens)]
         detected = src.split("-")[0].upper()
         return jsonify({"translations": [{"detected_source_language": detected, "text": r,
                                           "billed_characters": len(t)} for t, r in zip(texts, results)]})
@@ -741,12 +739,6 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
         return send_file(job["output"], as_attachment=True, download_name=job["name"])
 
     return app
-
-
-def _keep_space(source: str, text: str) -> str:
-    lead = source[:len(source) - len(source.lstrip())]
-    trail = source[len(source.rstrip()):]
-    return lead + text.strip() + trail
 
 
 def _deepl_lang(value, name: str) -> str:
