@@ -76,7 +76,8 @@ def engine_options(f):
 
 def load_engine(model, device, device_index, compute_type, threads, beam_size, temperature, top_p, batch_size,
                 max_new_tokens, inter_threads=1):
-    from bayling_cat.engine import DecodingOptions, Engine
+    from bayling_cat.engines.base import DecodingOptions
+    from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import resolve_model
 
     folder = resolve_model(model, progress=_say)
@@ -403,7 +404,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
                         "BAYLING_CAT_API_KEY), or bind 127.0.0.1")
     for path in glossaries:  # fail now, not on the first request
         check_file(path)
-    from bayling_cat.engine import auto_threads, cpu_cores
+    from bayling_cat.engines.base import auto_threads, cpu_cores
 
     cores = cpu_cores()
     per_batch = engine_kw["threads"] or auto_threads()

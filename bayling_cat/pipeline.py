@@ -20,7 +20,7 @@ from bayling_cat import __version__, languages
 from bayling_cat.connectors import EXTENSIONS, open_document
 from bayling_cat.document import (COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment, keep_outer_space,
                                   repair)
-from bayling_cat.engine import BLOCKING_FLAGS
+from bayling_cat.engines.base import BLOCKING_FLAGS
 from bayling_cat.errors import UserError
 from bayling_cat.fileio import write_atomic
 
@@ -264,7 +264,7 @@ class Pipeline:
             for job in jobs:
                 hit = memory.exact(job[0], src, tgt, self.options.model_id, fingerprint, job[1]) if memory else None
                 if hit is not None:
-                    from bayling_cat.engine import Generation
+                    from bayling_cat.engines.base import Generation
 
                     gen = Generation(hit.target, list(hit.flags))
                     gen.memory = hit.origin

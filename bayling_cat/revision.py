@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from bayling_cat.document import PLACEHOLDER
-from bayling_cat.engine import BLOCKING_FLAGS as BLOCKING, Generation
+from bayling_cat.engines.base import BLOCKING_FLAGS as BLOCKING, Generation
 from bayling_cat.glossary import Finding, Glossary, Match
 from bayling_cat.templates import Message
 

@@ -30,7 +30,7 @@ def peak_rss_mb() -> float:
 
 
 def engine_side(threads: int, n: int) -> dict:
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import ensure_default_model
 
     folder = ensure_default_model(progress=lambda m: print(m, file=sys.stderr))
@@ -51,7 +51,7 @@ def transformers_side(threads: int, n: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from bayling_cat import languages
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import default_gguf, ensure_default_model
     from bayling_cat.templates import Message
 
@@ -92,7 +92,7 @@ def transformers_side(threads: int, n: int) -> dict:
 
 def first_line_latency(threads: int) -> dict:
     """Seconds from starting `bayling-cat translate -` to its first output line, and the generation part."""
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import ensure_default_model
 
     line = "The file could not be saved."
@@ -136,7 +136,7 @@ def pipeline_side(threads: int, n: int) -> dict:
     """The whole pipeline on an n-unit XLIFF: segments/s and the share of time spent outside the model."""
     import tempfile
 
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import ensure_default_model
     from bayling_cat.pipeline import Options, Pipeline
 
@@ -170,7 +170,7 @@ def memory_side(threads: int, n: int) -> dict:
     resumed: the model calls of both runs together against one full run."""
     import tempfile
 
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import ensure_default_model
     from bayling_cat.pipeline import Options, Pipeline
 

@@ -74,7 +74,7 @@ def main():
     parser.add_argument("--model", default=None)
     parser.add_argument("--json")
     args = parser.parse_args()
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.glossary import load
     from bayling_cat.models import resolve_model
 

@@ -1,6 +1,6 @@
 """A stand-in for the engine where a test must know exactly what the model answered."""
 
-from bayling_cat.engine import Generation
+from bayling_cat.engines.base import Generation
 
 
 class ScriptedTranslator:

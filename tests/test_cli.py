@@ -47,7 +47,7 @@ def test_lines_map_one_to_one(first_run):
     assert out[2].startswith("  ")  # leading whitespace kept
     assert all(line.strip() for i, line in enumerate(out[:4]) if i != 1)
     # the CLI prints exactly what the engine gives for the same model and segments
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
 
     engine = Engine(home / "models" / "smollm2-135m-instruct-int8", device="cpu")
     segments = ["The file could not be saved.", "Click Save to keep your changes.", "Open the settings."]

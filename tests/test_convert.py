@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bayling_cat.convert import convert  # noqa: E402
-from bayling_cat.engine import Engine  # noqa: E402
+from bayling_cat.engines.ctranslate2 import Engine  # noqa: E402
 from bayling_cat.errors import ConversionError  # noqa: E402
 from tests.conftest import build_tiny_llama  # noqa: E402
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from bayling_cat.engine import (FLAG_EXTRA_TEXT, FLAG_LENGTH, FLAG_REPETITION, DecodingOptions, Engine,
-                                find_repetition)
+from bayling_cat.engines.base import FLAG_EXTRA_TEXT, FLAG_LENGTH, FLAG_REPETITION, DecodingOptions, find_repetition
+from bayling_cat.engines.ctranslate2 import Engine
 from bayling_cat.errors import ModelError
 from bayling_cat.templates import Message, conversation
 

@@ -290,7 +290,7 @@ def test_conversation_turns_render_as_one_dialog():
 
 
 def test_banned_sequences_never_ban_a_preferred_term(tiny_model):
-    from bayling_cat.engine import Engine
+    from bayling_cat.engines.ctranslate2 import Engine
 
     engine = Engine(tiny_model, device="cpu")
     tok = engine.tokenizer

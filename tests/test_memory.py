@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from bayling_cat.engine import Generation
+from bayling_cat.engines.base import Generation
 from bayling_cat.memory import HUMAN, MACHINE, Memory, MemoryError_, export_tmx, import_files
 from bayling_cat.pipeline import Options, Pipeline, report
 from tests.conftest import ROOT, run_cli

@@ -1,0 +1,70 @@
+"""LibreTranslate's protocol (/translate, /languages, /translate_file), as OmegaT's LibreTranslate plugin,
+Weblate and the libretranslatepy client speak it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from bayling_cat import languages
+from bayling_cat.document import keep_outer_space
+from bayling_cat.server.common import body, document_result, integer, lang, service, text_list
+from bayling_cat.server.service import LANGUAGES, ApiError
+
+bp = Blueprint("libretranslate", __name__)
+PREFIXES = ("/translate", "/languages", "/translate_file", "/download_file", "/detect")
+AUTH_STATUS = 403
+
+
+def error_body(status: int, message: str) -> dict:
+    return {"error": message}
+
+
+@bp.route("/languages", methods=["GET", "POST"])
+def languages_lt():
+    return jsonify([{"code": c, "name": languages.name(c), "targets": [t for t in LANGUAGES if t != c]}
+                    for c in LANGUAGES])
+
+
+@bp.post("/translate")
+def translate_lt():
+    data = body()
+    if "q" not in data:
+        raise ApiError(400, "Invalid request: missing q parameter")
+    q = data["q"]
+    texts = text_list(q, "q")
+    if data.get("source") in (None, "", "auto"):
+        raise ApiError(400, "source 'auto' is not supported: give the source language")
+    src, tgt = lang(data.get("source"), "source"), lang(data.get("target"), "target")
+    alternatives = integer(data.get("alternatives", 0), "alternatives", 0, 3)
+    fmt = data.get("format", "text")
+    if fmt not in ("text", "html"):
+        raise ApiError(400, "format must be 'text' or 'html'")
+    if fmt == "html":
+        results = [r[0] for r in service().translate_tagged(texts, src, tgt)]
+    else:
+        results = [g.text for g in service().translate([t.strip() for t in texts], src, tgt)]
+        results = [keep_outer_space(t, r) for t, r in zip(texts, results)]
+    answer = {"translatedText": results if isinstance(q, list) else results[0]}
+    if alternatives:
+        alts = [service().engine.complete(t, "", src, tgt, alternatives + 1)[1][1:] for t in texts]
+        answer["alternatives"] = alts if isinstance(q, list) else alts[0]
+    return jsonify(answer)
+
+
+@bp.post("/translate_file")
+def translate_file_lt():
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(400, "Invalid request: missing file parameter")
+    src = None if request.form.get("source") in (None, "", "auto") else lang(request.form["source"], "source")
+    tgt = lang(request.form.get("target"), "target")
+    job_id = service().start_document(upload.read(), upload.filename, src, tgt)
+    job = service().document(job_id, wait=service().timeout)
+    if job["status"] != "done":
+        raise ApiError(400, job["error"] or "the file could not be translated")
+    return jsonify({"translatedFileUrl": f"{request.host_url}download_file/{job_id}/{job['output'].name}"})
+
+
+@bp.get("/download_file/<job_id>/<name>")
+def download_lt(job_id, name):
+    return document_result(service().document(job_id))
