@@ -167,28 +167,46 @@ def test_server_answers_through_the_pool(pool, tiny_model):
     assert health["cluster"]["actors"] == 2
 
 
-def test_cli_run_killed_and_resumed_gives_the_local_output(tiny_model, tmp_path):
-    """A real `translate --cluster local` process: killed with SIGKILL mid-run, started again, it finishes from
-    the memory, and the file is the one a local run writes."""
+def test_cli_run_interrupted_killed_and_resumed_gives_the_local_output(tiny_model, tmp_path):
+    """A real `translate --cluster local` process: Ctrl-C stops it (exit 130, no Ray process left behind, the
+    finished chunks kept); started again and killed with SIGKILL; started again, it finishes from the memory,
+    and the file is the one a local run writes."""
     source = tmp_path / "doc.xlf"
-    source.write_bytes(xliff(SOURCES))
+    source.write_bytes(xliff(SOURCES * 3 + [s.upper() for s in SOURCES]))
     env = dict(os.environ, PYTHONPATH=str(ROOT), BAYLING_CAT_HOME=str(tmp_path / "home"))
-    common = ["translate", str(source), "--model", str(tiny_model), "--memory", str(tmp_path / "m.sqlite"),
+    memory = tmp_path / "m.sqlite"
+    common = ["translate", str(source), "--model", str(tiny_model), "--memory", str(memory),
               "--batch-size", "2", "--threads", "1"]
     args = [sys.executable, "-m", "bayling_cat", *common, "-o", str(tmp_path / "cluster.xlf"),
             "--cluster", "local", "--workers", "2"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    memory = tmp_path / "m.sqlite"
-    try:
+
+    def start_and_stop_after(units: int, sig) -> subprocess.Popen:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
         deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None and stored_units(memory) < 8:
+        while time.time() < deadline and proc.poll() is None and stored_units(memory) < units:
             time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        proc.send_signal(sig) if sig == signal.SIGINT else os.killpg(proc.pid, sig)
+        return proc
+
+    proc = start_and_stop_after(8, signal.SIGINT)
+    try:
+        err = proc.communicate(timeout=120)[1].decode()
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == "bayling-cat: interrupted"
+        left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert left == [], "Ray processes left behind after Ctrl-C"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the run and the Ray processes it started
-        proc.wait()
-    kept = sqlite3.connect(memory).execute("SELECT count(*) FROM units").fetchone()[0]
-    assert 8 <= kept < len(SOURCES)
+        subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)])
+    after_interrupt = stored_units(memory)
+    assert 8 <= after_interrupt < len(SOURCES) * 2
+
+    proc = start_and_stop_after(after_interrupt + 8, signal.SIGKILL)  # the run and the Ray processes it started
+    proc.wait()
+    kept = stored_units(memory)
+    assert after_interrupt + 8 <= kept < len(SOURCES) * 2
+
     again = subprocess.run(args + ["--report", str(tmp_path / "r.json")], env=env, capture_output=True, text=True,
                            timeout=600, start_new_session=True)
     assert again.returncode == 0, again.stderr
@@ -210,3 +228,31 @@ def test_missing_ray_is_one_line(tmp_path, tiny_model):
     assert r.stderr.strip().splitlines()[-1] == \
         'bayling-cat: error: --cluster needs Ray: pip install "bayling-cat[cluster]"'
 
+
+
+def test_shipped_model_gives_the_same_answers(local_ray, tiny_model):
+    from bayling_cat.engines.cluster import ClusterEngine
+    from bayling_cat.engines.ctranslate2 import Engine
+
+    shipped = ClusterEngine(tiny_model, address="auto", workers=1, threads=1, ship_model=True)
+    try:
+        want = [g.text for g in Engine(tiny_model, device="cpu", threads=1).translate(SOURCES[:3], "en", "de")]
+        assert [g.text for g in shipped.translate(SOURCES[:3], "en", "de")] == want
+    finally:
+        shipped.close()
+
+
+def test_workers_that_cannot_load_the_model_are_reported_once(local_ray, tiny_model, tmp_path):
+    import shutil
+
+    from bayling_cat.engines.cluster import ClusterEngine, ClusterError
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.bin").write_bytes(b"not a model")
+    said = []
+    with pytest.raises(ClusterError) as err:
+        ClusterEngine(broken, address="auto", workers=2, threads=1, say=said.append)
+    assert str(err.value).startswith(f"no worker could load the model {broken} (")
+    warnings = [m for m in said if "cannot load the model" in m]
+    assert len(warnings) == 1 and "\n" not in warnings[0]

@@ -143,6 +143,7 @@ class ClusterEngine(BaseEngine):
         self._inflight: dict = {}  # object ref -> actor, for cancellation
         self.actors: dict = {}  # actor handle -> node
         self.retries = 0
+        self._closing = False  # set by cancel(): what fails from now on is the cancellation, not a fault
         self._banned: dict = {}
         self._start_pool()
 
@@ -180,14 +181,16 @@ class ClusterEngine(BaseEngine):
         """An actor died: forget it and start another in its place (on whichever node Ray finds room)."""
         with self._lock:
             self.actors.pop(actor, None)
+        if self._closing:
+            return
         try:
             self.ray.kill(actor)
         except Exception:  # noqa: BLE001 - already gone
             pass
-        fresh = self._spawn()
         try:
+            fresh = self._spawn()
             node = self.ray.get(fresh.ready.remote(), timeout=300)
-        except Exception:  # noqa: BLE001 - no room or no node can load it: the pool shrinks
+        except Exception:  # noqa: BLE001 - no room, no node can load it, or Ray is shutting down: the pool shrinks
             return
         with self._lock:
             self.actors[fresh] = node
@@ -211,6 +214,8 @@ class ClusterEngine(BaseEngine):
                 raise KeyboardInterrupt from None
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                     ray.exceptions.NodeDiedError) as exc:
+                if self._closing:
+                    raise KeyboardInterrupt from None
                 last = _reason(exc)
                 self.retries += 1
                 threading.Thread(target=self._replace, args=(actor,), daemon=True).start()
@@ -228,6 +233,7 @@ class ClusterEngine(BaseEngine):
 
     def cancel(self) -> None:
         """Ctrl-C: cancel what is still running on the cluster."""
+        self._closing = True
         with self._lock:
             refs = list(self._inflight)
         for ref in refs:
