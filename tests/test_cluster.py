@@ -256,3 +256,39 @@ def test_workers_that_cannot_load_the_model_are_reported_once(local_ray, tiny_mo
     assert str(err.value).startswith(f"no worker could load the model {broken} (")
     warnings = [m for m in said if "cannot load the model" in m]
     assert len(warnings) == 1 and "\n" not in warnings[0]
+
+
+def test_serve_on_a_cluster_reports_its_actors_and_stops_clean(tiny_model, tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), BAYLING_CAT_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen([sys.executable, "-m", "bayling_cat", "serve", "--port", str(port), "--model",
+                             str(tiny_model), "--cluster", "local", "--workers", "2", "--threads", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        health = None
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    health = json.loads(r.read())
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+                time.sleep(0.5)
+        assert health["cluster"]["actors"] == 2 and health["cluster"]["nodes"] == {socket.gethostname(): 2}
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/translate", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"source_lang": "en", "target_lang": "de",
+                                                      "segments": SOURCES[:3]}).encode())
+        with urllib.request.urlopen(req, timeout=120) as r:
+            assert len(json.loads(r.read())["translations"]) == 3
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(120) == 0
+        time.sleep(1)
+        left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert left == [], "Ray processes left behind after SIGTERM"
+    finally:
+        subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)])
