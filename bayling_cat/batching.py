@@ -89,6 +89,8 @@ class Batcher:
                 if size >= self.max_batch or left <= 0 or self._stopped:
                     break
                 self._cond.wait(left)
+            if not self._queue:  # another worker took them while this one waited
+                return []
             key = self._queue[0].key
             taken, size = [], 0
             for job in list(self._queue):

@@ -74,8 +74,27 @@ def engine_options(f):
     return f
 
 
+def cluster_options(f):
+    """Options of the commands whose model calls can go to a Ray cluster (translate, serve)."""
+    decorators = [
+        click.option("--cluster", envvar="BAYLING_CAT_CLUSTER", default=None,
+                     help="Send the model calls to a Ray cluster: auto (the one this machine belongs to, else a "
+                          "local one), local, or ray://HOST:10001 (env BAYLING_CAT_CLUSTER). Needs the 'cluster' extra."),
+        click.option("--workers", type=click.IntRange(1, 4096), default=2, show_default=True,
+                     help="With --cluster: model actors, each loading the model once."),
+        click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=0, show_default=True,
+                     help="With --cluster: GPUs per model actor (0: CPU actors with --threads threads each)."),
+        click.option("--ship-model", is_flag=True,
+                     help="With --cluster: send the model to the workers through Ray's object store instead of "
+                          "reading it from a path every node sees."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
 def load_engine(model, device, device_index, compute_type, threads, beam_size, temperature, top_p, batch_size,
-                max_new_tokens, inter_threads=1):
+                max_new_tokens, inter_threads=1, cluster=None, workers=2, gpus_per_worker=0, ship_model=False):
     from bayling_cat.engines.base import DecodingOptions
     from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import resolve_model
@@ -84,6 +103,12 @@ def load_engine(model, device, device_index, compute_type, threads, beam_size, t
     decoding = DecodingOptions(beam_size=beam_size, sampling_temperature=temperature, sampling_topp=top_p,
                                sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,
                                max_new_tokens=max_new_tokens)
+    if cluster:
+        from bayling_cat.engines.cluster import ClusterEngine
+
+        return ClusterEngine(folder, address=cluster, workers=workers, gpus_per_worker=gpus_per_worker,
+                             threads=threads or 1, ship_model=ship_model, compute_type=compute_type,
+                             decoding=decoding, say=_say)
     return Engine(folder, device=device, device_index=device_index, compute_type=compute_type, threads=threads,
                   inter_threads=inter_threads, decoding=decoding)
 
@@ -139,6 +164,7 @@ def _stdin_chunks(stream, size: int):
 @click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
 @click.option("--no-checks", is_flag=True, help="Skip translate-toolkit's quality checks on the output.")
 @engine_options
+@cluster_options
 def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, glossaries,
               max_revisions, term_strategy, memory_path, no_memory, no_checks, **engine_kw):
     """Translate XLIFF (1.2, 2.x, SDLXLIFF, MQXLIFF), PO/POT and DOCX files, or folders of them; '-'
@@ -212,7 +238,11 @@ def _translate_files(inputs, source_lang, target_lang, report_path, options, eng
         return loaded["engine"]
 
     run = pipeline.Pipeline(engine, options, progress_factory=pipeline.progress_bar, say=_say)
-    results = run.run(inputs)
+    try:
+        results = run.run(inputs)
+    finally:
+        if hasattr(loaded.get("engine"), "close"):
+            loaded["engine"].close()  # a cluster's actors go, and a Ray instance started here stops
     model = str(loaded["engine"].path) if "engine" in loaded else "(not loaded: nothing to translate)"
     data = pipeline.report(results, run.seconds, model)
     for r in results:
@@ -392,6 +422,7 @@ def memory_stats(memory_path):
 @click.option("--parallel", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Batches translated at once (0: CPU cores / --threads; 1 on a GPU).")
 @engine_options
+@cluster_options
 def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, parallel,
           **engine_kw):
     """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), LibreTranslate and DeepL v2."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -140,6 +141,7 @@ class Pipeline:
         self.memory_hits = 0
         self._glossaries: dict[tuple[str, str], object] = {}
         self._memory = None
+        self._lock = threading.Lock()
 
     @property
     def translator(self) -> Translator:
@@ -275,22 +277,27 @@ class Pipeline:
         self.memory_hits = sum(len(v) for v in wanted.values()) - total
         if total:
             bar = self.progress_factory(total) if self.progress_factory else None
+            chunks = []
+            for (src, tgt), jobs in todo.items():
+                glossary = self.glossary(src, tgt)
+                fingerprint = glossary.fingerprint if glossary is not None else None
+                chunks += [(src, tgt, fingerprint, jobs[start:start + self.options.chunk])
+                           for start in range(0, len(jobs), self.options.chunk)]
+
+            def store(chunk_task, out):
+                src, tgt, fingerprint, chunk = chunk_task
+                stored = []
+                for job, gen in zip(chunk, out):
+                    answers[(src, tgt) + job] = gen
+                    if memory:  # flagged answers too: the same model would only repeat them
+                        stored.append({"source": job[0], "target": gen.text, "source_lang": src,
+                                       "target_lang": tgt, "hint": job[1], "model": self.options.model_id,
+                                       "glossary": fingerprint, "flags": gen.flags})
+                if memory:
+                    memory.add(stored)  # this chunk survives whatever happens next
+
             try:
-                for (src, tgt), jobs in todo.items():
-                    glossary = self.glossary(src, tgt)
-                    fingerprint = glossary.fingerprint if glossary is not None else None
-                    for start in range(0, len(jobs), self.options.chunk):
-                        chunk = jobs[start:start + self.options.chunk]
-                        out = self._translate_chunk(chunk, src, tgt, bar)
-                        stored = []
-                        for job, gen in zip(chunk, out):
-                            answers[(src, tgt) + job] = gen
-                            if memory:  # flagged answers too: the same model would only repeat them
-                                stored.append({"source": job[0], "target": gen.text, "source_lang": src,
-                                               "target_lang": tgt, "hint": job[1], "model": self.options.model_id,
-                                               "glossary": fingerprint, "flags": gen.flags})
-                        if memory:
-                            memory.add(stored)  # this chunk survives whatever happens next
+                self._run_chunks(chunks, bar, store)
             finally:
                 if bar:
                     bar.close()
@@ -305,17 +312,50 @@ class Pipeline:
                 elif seg.action == COPIED:
                     self.apply_copy(r, seg)
 
+    def _run_chunks(self, chunks, bar, store) -> None:
+        """Translate the chunks and ``store`` each one's results as it finishes. A translator that can run
+        several calls at once (a cluster's pool of model actors: ``concurrency``) gets that many chunks at a
+        time, each sent as it would be locally, so the results are the same; the rest of the run (memory,
+        files) stays in this thread."""
+        workers = getattr(self.translator, "concurrency", 1)
+        if workers <= 1 or len(chunks) <= 1:
+            for task in chunks:
+                store(task, self._translate_chunk(task[3], task[0], task[1], bar))
+            return
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bayling-cat-chunk")
+        futures = {pool.submit(self._translate_chunk, task[3], task[0], task[1], bar): task for task in chunks}
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    store(futures[future], future.result())
+        except BaseException:
+            # Ctrl-C or a chunk that failed for good: nothing more is started, what runs is cancelled, and
+            # every chunk already stored stays in the memory for the next run
+            for future in futures:
+                future.cancel()
+            if hasattr(self.translator, "cancel"):
+                self.translator.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def _translate_chunk(self, jobs, src, tgt, bar) -> list:
         translator = self._translator_for(src, tgt)
         kwargs = {}
         if any(h for _, h in jobs):
             kwargs["hints"] = [h for _, h in jobs]
         if self.memory is not None:
-            shots = [[(h.source, h.target) for h in self.memory.similar(t, src, tgt)] for t, _ in jobs]
+            with self._lock:  # chunks may run in several threads; the memory connection is shared
+                shots = [[(h.source, h.target) for h in self.memory.similar(t, src, tgt)] for t, _ in jobs]
             if any(shots):
                 kwargs["examples"] = shots
         out = translator.translate([t for t, _ in jobs], src, tgt, progress=bar.update if bar else None, **kwargs)
-        self.model_calls += len(jobs)
+        with self._lock:
+            self.model_calls += len(jobs)
         for gen, shots in zip(out, kwargs.get("examples", [[]] * len(jobs))):
             gen.examples = [s for s, _ in shots]
         # degenerate answers (empty, looping, a copy of the source, a length far off) get one more try
@@ -326,7 +366,8 @@ class Pipeline:
             other = self._translator_for(src, tgt, retry=True)
             again = other.translate([jobs[i][0] for i in retry], src, tgt,
                                     **({"hints": [jobs[i][1] for i in retry]} if "hints" in kwargs else {}))
-            self.model_calls += len(retry)
+            with self._lock:
+                self.model_calls += len(retry)
             for i, gen in zip(retry, again):
                 if not degenerate(jobs[i][0], gen.text, gen.flags, src, tgt):
                     gen.flags = list(gen.flags) + ["retried"]

@@ -141,6 +141,7 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
             while inflight[0] and time.time() < deadline:
                 time.sleep(0.05)
             time.sleep(0.5)  # let waitress send the last responses
+            app.extensions["bayling_cat"].close()
             say("bayling-cat: stopped")
             os._exit(0)
 

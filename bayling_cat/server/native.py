@@ -22,7 +22,8 @@ def error_body(status: int, message: str) -> dict:
 @bp.get("/health")
 def health():
     return jsonify({"status": "ok", "model": service().model_name, "version": __version__,
-                    "queued_segments": service().batcher.pending, "batches": service().batcher.batches})
+                    "queued_segments": service().batcher.pending, "batches": service().batcher.batches,
+                    **({"cluster": service().engine.status()} if hasattr(service().engine, "status") else {})})
 
 
 @bp.get("/openapi.json")

@@ -68,6 +68,13 @@ class Service:
         self.batcher = Batcher(self._run_batch, max_batch=max_batch, window=window, max_pending=max_pending,
                                workers=getattr(engine, "inter_threads", 1))
 
+    def close(self) -> None:
+        """At shutdown: the engine's own resources (a cluster's actors and the Ray instance it started) go."""
+        self.batcher.stop()
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
     # -- translation through the batcher ---------------------------------------------------------------
 
     def _run_batch(self, key, texts, hints, deliver=None):
