@@ -65,17 +65,29 @@ class TranslationRequest:
 
 @lru_cache(maxsize=1)
 def _names() -> dict[str, str]:
+    """English language names -> codes: translate-toolkit's names ("Spanish; Castilian", "Portuguese
+    (Brazil)"), then ISO 639's (pycountry) for the languages translate-toolkit does not name."""
+    import pycountry
     from translate.lang import data
 
     found: dict[str, str] = {}
-    for code, (name, *_rest) in data.languages.items():
+
+    def add(name: str, code: str) -> None:
         canon = _canonical(code)
         if canon is None:
-            continue
-        full = name.lower()
-        found.setdefault(full, canon)
-        if "(" in full and "_" not in code:
-            found.setdefault(full.split(" (")[0], canon)
+            return
+        for part in name.lower().split(";"):
+            part = part.strip()
+            if part:
+                found.setdefault(part, canon)
+                if " (" in part and "_" not in code:
+                    found.setdefault(part.split(" (")[0], canon)
+
+    for code, (name, *_rest) in data.languages.items():
+        add(name, code)
+    for lang in pycountry.languages:
+        if hasattr(lang, "alpha_2"):
+            add(lang.name, lang.alpha_2)
     found.update(_EXTRA_NAMES)
     return found
 
