@@ -497,11 +497,9 @@ def test_deepl_sdk_multilingual_glossaries(server):
 @pytest.mark.slow
 def test_end_to_end_on_the_default_model(default_home):
     """The default model through the OpenAI protocol: Weblate's batch and a plugin's segment."""
-    from tests.conftest import run_cli
-
-    run_cli(["models"], env_extra={"BAYLING_CAT_HOME": str(default_home)})  # converts it once
     env = dict(os.environ, BAYLING_CAT_HOME=str(default_home))
     env.pop("BAYLING_CAT_MODEL", None)
+    # the first start converts the default model (once per test session)
     proc = subprocess.Popen([sys.executable, "-m", "bayling_cat", "serve", "--port", "0"], stderr=subprocess.PIPE,
                             text=True, env=env)
     try:
