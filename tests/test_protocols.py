@@ -72,12 +72,14 @@ def test_weblate_json_form_one_translation_per_string_placeholders_kept(client, 
     strings = [{"source": "Save @@PH1@@ files", "parts": [{"type": "text", "text": "Save "}, {
         "type": "placeholder", "id": "@@PH1@@", "kind": "syntax", "text": "", "translatable": False},
         {"type": "text", "text": " files"}], "placeholders": {"@@PH1@@": "%d"}},
-        {"source": "Open the folder."}, {"source": "  "}, {"source": "Hello, @@PH3@@!", "translation": "Hallo"}]
+        {"source": "Open the folder."}, {"source": "  "}, {"source": "Hello, @@PH3@@!", "translation": "Hallo"},
+        {"source": "@@PH1@@ <b>@@PH2@@</b>"}]
     glossary = [{"source": "folder", "target": "Ordner"}, {"source": "Weblate", "target": "Weblate",
                                                             "flags": ["read-only"]}]
     reply = chat(client, weblate_chat(strings, glossary), temperature=0)
     answer = json.loads(content(reply))
-    assert answer == ["[tr] Save @@PH1@@ files", "[tr] Open the folder.", "  ", "[tr] Hello, @@PH3@@!"]
+    assert answer == ["[tr] Save @@PH1@@ files", "[tr] Open the folder.", "  ", "[tr] Hello, @@PH3@@!",
+                      "@@PH1@@ <b>@@PH2@@</b>"]  # codes only: no model call, the source as it is
     assert reply["bayling_cat"]["recognized"] == "weblate-json"
     assert reply["choices"][0]["finish_reason"] == "stop" and reply["usage"]["total_tokens"] > 0
     asked = [c[-1].content for c in fake.conversations]
@@ -98,10 +100,11 @@ def test_weblate_json_count_holds_whatever_the_model_answers(fake):
 
 def test_weblate_json_older_glossary_object_and_bracket_placeables(client, fake):
     # Weblate 5.10-5.12: glossary as {source: target}, placeables as [X<n>X]
-    message = json.dumps({"source_language": "en", "target_language": "fr", "glossary": {"file": "fichier"},
+    message = json.dumps({"source_language": "en", "target_language": "sr@latin", "glossary": {"file": "fichier"},
                           "strings": [{"source": "Hello, [X2X], how are you?"}, {"source": "[X1X] file"}]})
-    out = json.loads(content(chat(client, [{"role": "system", "content": "x"}, {"role": "user", "content": message}])))
-    assert out == ["[tr] Hello, [X2X], how are you?", "[tr] [X1X] file"]
+    reply = chat(client, [{"role": "system", "content": "x"}, {"role": "user", "content": message}])
+    assert json.loads(content(reply)) == ["[tr] Hello, [X2X], how are you?", "[tr] [X1X] file"]
+    assert reply["bayling_cat"]["target_lang"] == "sr"
     assert any("file = fichier" in c[-1].content for c in fake.conversations)
 
 
@@ -249,6 +252,8 @@ def test_streaming_is_openais_chunk_format(client):
     ({"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}, 400),
     ({"model": "m", "messages": [{"role": "user", "content": json.dumps({
         "source_language": "en", "target_language": "de", "strings": [{"source": "x"}] * 1001})}]}, 413),
+    ({"model": "m", "messages": [{"role": "user", "content": json.dumps({
+        "source_language": "en", "target_language": "klingon", "strings": [{"source": "x"}]})}]}, 400),
 ])
 def test_openai_errors_in_openais_shape(client, body, status):
     kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}

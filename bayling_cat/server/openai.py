@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 
@@ -18,8 +19,8 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from bayling_cat.errors import UserError
 from bayling_cat.server.common import service
-from bayling_cat.server.recognize import PLACEABLES, TranslationRequest, recognize
-from bayling_cat.server.service import MAX_SEGMENTS, ApiError
+from bayling_cat.server.recognize import PLACEABLES, TranslationRequest, UnknownLanguage, recognize
+from bayling_cat.server.service import MAX_SEGMENTS, TAGS, ApiError
 from bayling_cat.templates import Message
 
 bp = Blueprint("openai", __name__)
@@ -30,6 +31,7 @@ ROLES = ("system", "developer", "user", "assistant", "tool")
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
                404: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
                429: "rate_limit_exceeded", 503: "server_error", 504: "server_error"}
+CODES = re.compile(f"{PLACEABLES}|{TAGS.pattern}", re.S)
 ERROR_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}
 
 
@@ -149,8 +151,9 @@ def translate(found: TranslationRequest) -> tuple[str, list[list[str]]]:
     """The assistant's answer to a recognised translation request (always one translation per segment)."""
     if len(found.texts) > MAX_SEGMENTS:
         raise ApiError(413, f"at most {MAX_SEGMENTS} strings in one request")
-    todo = [i for i, t in enumerate(found.texts) if t.strip()]
-    out = list(found.texts)  # blank segments are their own translation
+    # blank segments and segments of codes only ("@@PH1@@", "<x id=\"1\"/> {0}") are their own translation
+    todo = [i for i, t in enumerate(found.texts) if re.search(r"[^\W\d_]", CODES.sub("", t))]
+    out = list(found.texts)
     flags: list[list[str]] = [[] for _ in found.texts]
     if todo:
         results = service().translate_tagged([found.texts[i] for i in todo], found.source_lang, found.target_lang,
@@ -168,7 +171,10 @@ def chat_completions():
                             "using your HTTP library correctly. The OpenAI API expects a JSON payload.)")
     messages = _messages(data)
     opts = _options(data)
-    found = recognize(messages)
+    try:
+        found = recognize(messages)
+    except UnknownLanguage as exc:
+        raise ApiError(400, str(exc)) from None
     reply = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": service().model_name,
              "system_fingerprint": None}
     prompt_tokens = _tokens("\n".join(_text(m["content"]) for m in messages))

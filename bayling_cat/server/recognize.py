@@ -46,6 +46,10 @@ _AMBIGUOUS = {"to", "in", "it", "as", "is", "or", "an", "no", "my", "he", "me", 
               "by", "of", "if", "we", "us", "la", "da", "ha", "hi"}
 
 
+class UnknownLanguage(ValueError):
+    """A translation request in a known form whose languages cannot be read."""
+
+
 @dataclass
 class TranslationRequest:
     kind: str  # "weblate-json", "weblate-separator", "segment", "segments-json"
@@ -196,11 +200,14 @@ def _weblate_json(content: str) -> TranslationRequest | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("strings"), list) or not data["strings"]:
         return None
-    src = language(str(data.get("source_language", "")), slot=True)
-    tgt = language(str(data.get("target_language", "")), slot=True)
     texts = [s.get("source") if isinstance(s, dict) else None for s in data["strings"]]
-    if src is None or tgt is None or any(not isinstance(t, str) for t in texts):
+    if any(not isinstance(t, str) for t in texts):
         return None
+    # Weblate's codes: pt_BR, zh_Hans, sr@latin (the @variant is Weblate's own)
+    codes = [str(data.get(name, "")).split("@")[0] for name in ("source_language", "target_language")]
+    src, tgt = (language(c, slot=True) for c in codes)
+    if src is None or tgt is None:
+        raise UnknownLanguage(f"unsupported language in {codes[0]!r} -> {codes[1]!r}")
     glossary = data.get("glossary") or []
     pairs = glossary.items() if isinstance(glossary, dict) else \
         [(g.get("source"), g.get("target")) for g in glossary if isinstance(g, dict)] if isinstance(glossary, list) \
