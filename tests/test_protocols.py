@@ -148,6 +148,15 @@ def test_prompt_per_segment_tags_come_back_as_they_were(client, segment, shape):
     assert (reply["bayling_cat"]["source_lang"], reply["bayling_cat"]["target_lang"]) == ("en", "de")
 
 
+def test_a_glossary_in_an_omegat_plugin_system_prompt_is_applied(client, fake):
+    system = ("You are a translation tool integrated in a CAT (Computer-Assisted Translation) tool. Translate the "
+              "following text from EN to DE. Preserve the tags in the text and keep any segmentations intact.\n\n"
+              "Glossary:\nfolder\tOrdner\nfile\tDatei\n\nUse a friendly tone.\n")
+    reply = chat(client, [{"role": "system", "content": system}, {"role": "user", "content": "Open the <b0>folder</b0>"}])
+    assert content(reply) == "[tr] Open the <b0>folder</b0>"
+    assert "Use these glossary terms: folder = Ordner." in fake.conversations[0][0].content
+
+
 def test_tags_the_model_drops_are_put_back():
     engine = FakeEngine(lambda conv: "Ohne Tags.")
     client = create_app(engine, window=0.01).test_client()
@@ -170,6 +179,14 @@ def test_tags_the_model_drops_are_put_back():
     ([{"role": "system", "content": "Translate from English to Simplified Chinese."},
       {"role": "user", "content": "Hello"}, {"role": "assistant", "content": "你好"},
       {"role": "user", "content": [{"type": "text", "text": "Goodbye"}]}], ("en", "zh-Hans", "Goodbye")),
+    # an OmegaT plugin's default system prompt, with OmegaT's language codes
+    ([{"role": "system", "content": "Please translate the following text from EN-US to ZH-CN."},
+      {"role": "user", "content": "Hi"}], ("en-US", "zh-CN", "Hi")),
+    # language names with a region, as Trados and memoQ name their languages
+    ([{"role": "user", "content": "Translate the following text from English (United States) to German (Germany). "
+                                  "Return only the translation.\n\nHello"}], ("en", "de", "Hello")),
+    ([{"role": "user", "content": "Translate the following text from English to Portuguese (Brazil):\nHello"}],
+     ("en", "pt-BR", "Hello")),
 ])
 def test_recognition_languages_and_segment(messages, expected):
     found = recognize(messages)

@@ -34,7 +34,11 @@ WEBLATE_SEPARATOR = "\n==WEBLATE_PART==\n"
 # numbered and named braces ({1}, {0}, {name}, {{var}}); XML-like tags are protected by the service itself
 PLACEABLES = (r"@@PH\d+@@|\[X\d+X\]|%(?:\d+\$)?[-+#0]*\d*(?:\.\d+)?[sdifuxXeEgGc%@]|\{\{[^{}\s]{1,40}\}\}"
               r"|\{[A-Za-z0-9_.:-]{1,40}\}")
-GLOSSARY_LINE = re.compile(r"Use the following glossary during the translation:\s*\n(?P<tsv>.*)", re.S)
+# a glossary block in a system prompt: Weblate before 5.10 ("Use the following glossary during the
+# translation:") and OmegaT plugins ("Glossary:"), then one "source<TAB>target" (or " = ", " -> ") a line
+GLOSSARY_BLOCK = re.compile(r"(?:Use the following glossary during the translation|Glossary|Terminology)\s*:[ \t]*\n"
+                            r"(?P<lines>(?:[^\n]*(?:\t| = | -> | → )[^\n]*(?:\n|$))+)", re.I)
+GLOSSARY_ENTRY = re.compile(r"^(?P<source>[^\t]+?)\s*(?:\t| = | -> | → )\s*(?P<target>.+?)\s*$")
 
 # "names": English language names from translate-toolkit, plus the usual ways of naming Chinese variants
 _EXTRA_NAMES = {"simplified chinese": "zh-Hans", "chinese simplified": "zh-Hans", "traditional chinese": "zh-Hant",
@@ -128,15 +132,16 @@ def _instruction(text: str, anywhere: bool):
     q = r"['\"‘“]?"
     qe = r"['\"’”]?"
     optional_lang = r"(?:(?:the\s+)?language\s+)?"
+    region = r"(?:\s*\([^()\n]{1,40}\))?"  # "English (United States)": the language is enough
     opener = r"(?:^|(?<=[.!?\n]))\s*(?:please\s*,?\s+)?(?:can you\s+|could you\s+)?" if not anywhere else r"\b"
     pattern = re.compile(
-        rf"{opener}translat\w*(?P<mid>[^.:;!?]{{0,120}}?)\b(?:in)?to\s+{optional_lang}{q}(?P<tgt>{lang}){qe}",
+        rf"{opener}translat\w*(?P<mid>[^.:;!?]{{0,120}}?)\b(?:in)?to\s+{optional_lang}{q}(?P<tgt>{lang}){qe}{region}",
         re.I)
     for m in pattern.finditer(text):
         tgt_quoted = text[m.start("tgt") - 1:m.start("tgt")] in "'\"‘“" if m.start("tgt") else False
         mid = m.group("mid")
         src = None
-        found = re.search(rf"\bfrom\s+{optional_lang}(?P<q>{q})(?P<src>{lang}){qe}\s*(?:(?:language|text)\s*)?$",
+        found = re.search(rf"\bfrom\s+{optional_lang}(?P<q>{q})(?P<src>{lang}){qe}{region}\s*(?:(?:language|text)\s*)?$",
                           mid, re.I)
         if found:
             src = language(found.group("src"), slot=True)
@@ -253,10 +258,9 @@ def recognize(messages: list[dict]) -> TranslationRequest | None:
         return None
     src, tgt, _ = instruction
     glossary = []
-    if system:
-        table = GLOSSARY_LINE.search(system)
-        if table:
-            glossary = _entries(line.split("\t", 1) for line in table.group("tsv").splitlines() if "\t" in line)
+    for block in GLOSSARY_BLOCK.finditer(system):
+        rows = [GLOSSARY_ENTRY.match(line) for line in block.group("lines").splitlines()]
+        glossary += _entries((m.group("source"), m.group("target")) for m in rows if m)
     segment = _unwrap(segment)
     if WEBLATE_SEPARATOR in segment:
         return TranslationRequest("weblate-separator", src, tgt, segment.split(WEBLATE_SEPARATOR), glossary)
