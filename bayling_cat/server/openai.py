@@ -204,6 +204,8 @@ def chat_completions():
                                          top_p=opts["top_p"], stop=opts["stop"], on_text=emit)
         except ValueError as exc:  # the template refused the conversation (e.g. two system turns)
             raise ApiError(400, str(exc)) from None
+        except NotImplementedError:
+            raise ApiError(501, "this engine answers translation requests only, not chat turns") from None
         return turn, {"prompt_tokens": turn.prompt_tokens, "completion_tokens": turn.completion_tokens}
 
     if opts["stream"]:
