@@ -187,6 +187,9 @@ def test_tags_the_model_drops_are_put_back():
                                   "Return only the translation.\n\nHello"}], ("en", "de", "Hello")),
     ([{"role": "user", "content": "Translate the following text from English to Portuguese (Brazil):\nHello"}],
      ("en", "pt-BR", "Hello")),
+    ([{"role": "system", "content": "You are an assistant that translates French to English."},
+      {"role": "user", "content": "Bonjour"}], ("fr", "en", "Bonjour")),
+    ([{"role": "user", "content": "Translate it to German: Good night"}], ("en", "de", "Good night")),
 ])
 def test_recognition_languages_and_segment(messages, expected):
     found = recognize(messages)

@@ -150,8 +150,11 @@ def _instruction(text: str, anywhere: bool):
             tgt = language(m.group("tgt"), slot=True)
         else:
             tgt = language(m.group("tgt"), quoted=tgt_quoted)
+            bare = re.fullmatch(rf"\s*{q}(?P<src>{lang}){qe}{region}\s*", mid, re.I)  # "translates English to French"
             named = re.search(rf"\b(?P<src>{lang})\s+(?:text|sentences?|segments?|strings?|content)\b", mid, re.I)
-            if named:
+            if bare and language(bare.group("src")):
+                src = language(bare.group("src"))
+            elif named:
                 src = language(named.group("src"))
             elif mid.strip() and not re.fullmatch(
                     r"\s*(?:the\s+)?(?:following\s+|this\s+|these\s+|given\s+|below\s+)*"
