@@ -552,3 +552,19 @@ def test_end_to_end_on_the_default_model(default_home):
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+def test_engine_chat_turn_streams_and_stops_at_a_stop_string(tiny_model):
+    from bayling_cat.engines.ctranslate2 import Engine
+    from bayling_cat.templates import Message
+
+    engine = Engine(tiny_model, device="cpu")
+    pieces = []
+    full = engine.chat([Message("user", "Hello there")], max_tokens=24, on_text=pieces.append)
+    assert "".join(pieces) == full.text and 0 < full.completion_tokens <= 24 and full.prompt_tokens > 0
+    middle = len(full.text) // 2
+    stop = full.text[middle:middle + 3]
+    pieces.clear()
+    cut = engine.chat([Message("user", "Hello there")], max_tokens=24, stop=[stop], on_text=pieces.append)
+    assert cut.text == full.text[:full.text.index(stop)] and cut.finish_reason == "stop"
+    assert "".join(pieces) == cut.text  # nothing past the stop string was streamed

@@ -1,5 +1,5 @@
-"""The app factory: one Flask app, one Service, and a blueprint per protocol (native.py, libretranslate.py,
-deepl.py). What is common to every route lives here: API keys, each protocol's own error shape, CORS, body
+"""The app factory: one Flask app, one Service, and a blueprint per protocol (native.py, openai.py,
+libretranslate.py, apertium.py, deepl.py, deepl_v3.py). What is common to every route lives here: API keys, each protocol's own error shape, CORS, body
 limits, and running the app under waitress with a graceful shutdown.
 
 A new protocol is one new module with a blueprint, its ``PREFIXES`` (the paths it owns), its
