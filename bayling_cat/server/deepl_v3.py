@@ -14,12 +14,14 @@ from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import languages
 from bayling_cat.server.common import body, service
-from bayling_cat.server.deepl import deepl_lang, error_body  # noqa: F401 - error_body: DeepL's error shape
+from bayling_cat.server import deepl
 from bayling_cat.server.service import LANGUAGES, ApiError, GlossaryRecord, entries_glossary
 
 bp = Blueprint("deepl_v3", __name__)
 PREFIXES = ("/v3/",)
 AUTH_STATUS = 403
+error_body = deepl.error_body  # DeepL's error shape, as on /v2
+deepl_lang = deepl.deepl_lang
 RESOURCES = ("translate_text", "translate_document", "glossary")
 TARGET_VARIANTS = {"en": ["en-GB", "en-US"], "pt": ["pt-BR", "pt-PT"], "zh": ["zh-Hans", "zh-Hant"]}
 

@@ -177,33 +177,44 @@ def chat_completions():
         raise ApiError(400, str(exc)) from None
     reply = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": service().model_name,
              "system_fingerprint": None}
-    prompt_tokens = _tokens("\n".join(_text(m["content"]) for m in messages))
     if found is not None:
-        content, flags = translate(found)
-        note = {"recognized": found.kind, "source_lang": found.source_lang, "target_lang": found.target_lang,
-                "segments": len(found.texts), "flags": flags}
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": _tokens(content)}
-        if opts["stream"]:
-            return _stream(reply, opts, note, lambda emit: (emit(content), ("stop", usage))[1])
+        return translation_reply(found, messages, opts, reply)
+    return chat_reply(messages, opts, reply)
+
+
+def translation_reply(found: TranslationRequest, messages, opts, reply):
+    content, flags = translate(found)
+    note = {"recognized": found.kind, "source_lang": found.source_lang, "target_lang": found.target_lang,
+            "segments": len(found.texts), "flags": flags}
+    usage = {"prompt_tokens": _tokens("\n".join(_text(m["content"]) for m in messages)),
+             "completion_tokens": _tokens(content)}
+    if not opts["stream"]:
         return _complete(reply, content, "stop", usage, note)
 
+    def whole(emit):  # translated before the stream starts, so that its errors keep their status
+        emit(content)
+        return "stop", usage
+
+    return _stream(reply, opts, note, whole)
+
+
+def chat_reply(messages, opts, reply):
+    """An ordinary chat turn: the model's own template, the client's decoding options."""
     conversation = [Message("system" if m["role"] == "developer" else m["role"], _text(m["content"]))
                     for m in messages if m["role"] != "tool"]
     if conversation[-1].role != "user":
         raise ApiError(400, "the last message must be a user message")
+    engine = service().engine  # the stream's thread has no app context
     try:  # a conversation the model's template refuses is the client's 400, before any stream starts
-        service().engine.template.render(conversation)
+        engine.template.render(conversation)
     except (ValueError, UserError) as exc:
         raise ApiError(400, str(exc)) from None
     note = {"recognized": "chat"}
-    engine = service().engine  # the stream's thread has no app context
 
     def run(emit=None):
         try:
             turn = engine.chat(conversation, max_tokens=opts["max_tokens"], temperature=opts["temperature"],
-                                         top_p=opts["top_p"], stop=opts["stop"], on_text=emit)
-        except ValueError as exc:  # the template refused the conversation (e.g. two system turns)
-            raise ApiError(400, str(exc)) from None
+                               top_p=opts["top_p"], stop=opts["stop"], on_text=emit)
         except NotImplementedError:
             raise ApiError(501, "this engine answers translation requests only, not chat turns") from None
         return turn, {"prompt_tokens": turn.prompt_tokens, "completion_tokens": turn.completion_tokens}
