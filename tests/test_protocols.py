@@ -420,10 +420,15 @@ def test_deepl_v3_glossary_lifecycle(client, fake):
 
 # -- LibreTranslate as Weblate sends it -----------------------------------------------------------------------
 
-def test_libretranslate_weblate_placeables_kept_whole(client):
+def test_libretranslate_weblate_placeables_kept_whole():
+    # a model that mangles brackets: Weblate's placeables survive only because the model never sees them
+    engine = FakeEngine(lambda conv: echo(conv).replace("[", "(").replace("]", ")").replace("(tr)", "[tr]"))
+    client = create_app(engine, window=0.01).test_client()
     texts = ["Hello [X6X] world", "[X0X] of [X12X] files"]
     r = client.post("/translate", json={"api_key": "", "q": texts, "source": "en", "target": "de"})
     assert r.get_json() == {"translatedText": [f"[tr] {t}" for t in texts]}
+    r = client.post("/translate", json={"q": "<b>Hi</b> [X3X]", "source": "en", "target": "de", "format": "html"})
+    assert r.get_json() == {"translatedText": "[tr] <b>Hi</b> [X3X]"}
 
 
 # -- real clients against a real server process ----------------------------------------------------------------
