@@ -109,6 +109,39 @@ class ChatTemplate:
             raise ModelError(f"the model's chat template refused the conversation: {exc}") from None
 
 
+class Note(str):
+    """A translation hint that also carries context. The string itself is the instruction (a formality, a
+    plural form); ``context`` is text around the segment that the model reads to understand it and never
+    translates (DeepL's ``context``). A str, so every layer that passes hints along carries it unchanged."""
+
+    context: str | None
+
+    def __new__(cls, instruction: str = "", context: str | None = None):
+        note = super().__new__(cls, instruction)
+        note.context = context.strip() if context and context.strip() else None
+        return note
+
+    def __bool__(self):
+        return bool(str(self)) or self.context is not None
+
+
+# how languages with a T-V distinction write the formal and the informal "you"
+FORMS_OF_ADDRESS = {"de": ("Sie", "du"), "fr": ("vous", "tu"), "es": ("usted", "tú"), "it": ("Lei", "tu"),
+                    "nl": ("u", "je"), "pt": ("o senhor / a senhora", "você"), "pl": ("Pan / Pani", "ty"),
+                    "ru": ("вы", "ты"), "uk": ("ви", "ти"), "cs": ("vy", "ty"), "tr": ("siz", "sen"),
+                    "ja": ("敬語", "タメ口"), "ko": ("존댓말", "반말")}
+
+
+def formality_instruction(formality: str | None, target_lang: str) -> str | None:
+    """DeepL's ``formality`` (more, less, prefer_more, prefer_less, default) as an instruction in the request."""
+    if formality not in ("more", "less", "prefer_more", "prefer_less"):
+        return None
+    formal = formality in ("more", "prefer_more")
+    forms = FORMS_OF_ADDRESS.get(target_lang.split("-")[0])
+    pronoun = f" ({forms[0 if formal else 1]})" if forms else ""
+    return f"Use the {'formal' if formal else 'informal'} form of address{pronoun}."
+
+
 class PromptTemplate:
     """What the engine needs to turn a conversation into a prompt for one model."""
 
@@ -138,6 +171,10 @@ class PromptTemplate:
         to keep them.
         """
         keep = f", keeping the tags {' '.join(tags)} unchanged around the words they mark" if tags else ""
+        context = getattr(hint, "context", None)
+        if context:  # the context first, the text to translate last, as every form below ends with it
+            return f"Context, for understanding only (do not translate it): {context}\n\n" + \
+                self.translation_request(text, source_name, target_name, tags, str(hint) or None, terms)
         note = f" {hint}" if hint else ""
         if self.name.startswith("bayling"):
             # BayLing's own translation and terminology instructions, as in its evaluation scripts.

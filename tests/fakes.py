@@ -68,3 +68,23 @@ class FakeEngine:
 
     def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
         return f" rest of {source}", [f" word{i}" for i in range(alternatives)]
+
+    def chat(self, messages, max_tokens=None, temperature=None, top_p=None, stop=(), on_text=None):
+        """An ordinary chat turn: ``answer(conversation)`` streamed word by word, cut at a stop string or
+        after ``max_tokens`` words."""
+        from bayling_cat.engines.base import ChatTurn, StopScanner
+
+        self.conversations.append(list(messages))
+        words = self.answer(list(messages)).split(" ")
+        scanner, text, finish = StopScanner(stop, on_text), "", "stop"
+        for i, word in enumerate(words):
+            if max_tokens is not None and i >= max_tokens:
+                finish = "length"
+                break
+            text = f"{text} {word}" if i else word
+            cut = scanner.feed(text)
+            if cut is not None:
+                text = cut
+                break
+        scanner.flush(text)
+        return ChatTurn(text, finish, sum(len(m.content.split()) for m in messages), min(len(words), max_tokens or len(words)))

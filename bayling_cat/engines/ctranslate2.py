@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from bayling_cat.engines.base import (BaseEngine, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH, FLAG_REPETITION,
-                                      Generation, auto_threads, find_repetition)
+from bayling_cat.engines.base import (ANONYMISED, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
+                                      FLAG_REPETITION, Generation, StopScanner, auto_threads, find_repetition)
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.modelinfo import ModelInfo, check_model_folder
 from bayling_cat.templates import Message, PromptTemplate
@@ -269,6 +269,53 @@ class Engine(BaseEngine):
             if m and m.group(0).strip() and m.group(0) not in words:
                 words.append(m.group(0))
         return continuation, words
+
+    def chat(self, messages: Sequence[Message], max_tokens: int | None = None, temperature: float | None = None,
+             top_p: float | None = None, stop: Sequence[str] = (), on_text=None) -> ChatTurn:
+        """An ordinary chat turn with the model's own template, token by token (CTranslate2's
+        generate_tokens): ``on_text(delta)`` gets the answer as it grows. Greedy unless a temperature is given;
+        a runaway loop is cut like a translation's."""
+        prompt = self.encode_prompt(self.template.render(messages))
+        room = self.info.context_length - len(prompt)
+        if room < 1:
+            return ChatTurn("", "length", len(prompt), 0)
+        limit = min(max_tokens or self.decoding.max_new_tokens, room)
+        kwargs = dict(max_length=limit, end_token=self._end_ids, repetition_penalty=self.decoding.repetition_penalty)
+        if temperature:
+            kwargs.update(sampling_temperature=temperature, sampling_topk=0, sampling_topp=top_p or 1.0)
+        scanner = StopScanner(stop, on_text)
+        ids: list[int] = []
+        text, finish = "", "length"
+        ends = set(self._end_ids)
+        for step in self.generator.generate_tokens(prompt, **kwargs):
+            if step.token_id in ends:
+                finish = "stop"
+                break
+            ids.append(step.token_id)
+            if len(ids) % 8 == 0 and find_repetition(ids) is not None:
+                ids = ids[:find_repetition(ids)[0]]
+                text = self._chat_text(ids)
+                finish = "stop"
+                break
+            text = self._chat_text(ids)
+            if text.endswith("\ufffd"):  # a character split across tokens: wait for its last byte
+                continue
+            cut = scanner.feed(text)
+            if cut is not None:
+                text, finish = cut, "stop"
+                break
+        else:
+            if len(ids) < limit:
+                finish = "stop"
+        scanner.flush(text)
+        return ChatTurn(text, finish, len(prompt), len(ids))
+
+    def _chat_text(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True).lstrip()
+        if self.info.template.startswith("bayling"):
+            for token, value in ANONYMISED.items():
+                text = text.replace(token, value)
+        return text
 
     def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list[str]]:
         """Token sequences for words that must never be generated: each form as it would start a word and

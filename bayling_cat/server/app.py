@@ -1,5 +1,5 @@
-"""The app factory: one Flask app, one Service, and a blueprint per protocol (native.py, libretranslate.py,
-deepl.py). What is common to every route lives here: API keys, each protocol's own error shape, CORS, body
+"""The app factory: one Flask app, one Service, and a blueprint per protocol (native.py, openai.py,
+libretranslate.py, apertium.py, deepl.py, deepl_v3.py). What is common to every route lives here: API keys, each protocol's own error shape, CORS, body
 limits, and running the app under waitress with a graceful shutdown.
 
 A new protocol is one new module with a blueprint, its ``PREFIXES`` (the paths it owns), its
@@ -17,16 +17,32 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
-from bayling_cat.server import deepl, libretranslate, native
+from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai
 from bayling_cat.server.service import MAX_BODY, TIMEOUT, ApiError, Service
 
-# the first whose PREFIXES match a path answers its errors; native is the fallback
-PROTOCOLS = (deepl, libretranslate, native)
+# the first that claims a request (``claims(path, values)``, for paths two protocols share) or whose PREFIXES
+# match its path answers its errors; native is the fallback. openai's /v1/chat/ and /v1/models come before
+# native's /v1/.
+PROTOCOLS = (apertium, deepl, deepl_v3, libretranslate, openai, native)
 PUBLIC = ("/health", "/openapi.json", "/languages")  # as in LibreTranslate itself, its language list is public
 
 
-def protocol_of(path: str):
+def protocol_of(path: str, values=None):
+    """The protocol of a request: ``values`` (its query and form fields) tell the protocols that share a path
+    apart, e.g. Apertium's /translate?langpair= from LibreTranslate's /translate with source and target."""
+    if values is not None:
+        claimed = next((p for p in PROTOCOLS if getattr(p, "claims", None) and p.claims(path, values)), None)
+        if claimed is not None:
+            return claimed
     return next((p for p in PROTOCOLS if path.startswith(p.PREFIXES)), native)
+
+
+def _protocol():
+    try:
+        values = request.values
+    except Exception:  # noqa: BLE001 - an unreadable body: the path alone decides
+        values = None
+    return protocol_of(request.path, values)
 
 
 def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch: int = 32, window: float = 0.02,
@@ -40,7 +56,7 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
         app.register_blueprint(module.bp)
 
     def error_response(status: int, message: str, retry_after: int | None = None):
-        response = jsonify(protocol_of(request.path).error_body(status, message))
+        response = jsonify(_protocol().error_body(status, message))
         response.status_code = status
         if retry_after:
             response.headers["Retry-After"] = str(retry_after)
@@ -78,10 +94,10 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
             except Exception:  # noqa: BLE001 - a malformed body is reported by the route itself
                 data = None
             given = (data or {}).get("api_key") if isinstance(data, dict) else None
-            for name in ("api_key", "auth_key"):
+            for name in ("api_key", "auth_key", "key"):  # key: Apertium's (OmegaT sends it in the query)
                 given = given or request.args.get(name) or request.form.get(name)
         if not given or not secrets.compare_digest(str(given), api_key):
-            raise ApiError(protocol_of(request.path).AUTH_STATUS, "invalid or missing API key")
+            raise ApiError(_protocol().AUTH_STATUS, "invalid or missing API key")
         return None
 
     @app.after_request
@@ -93,6 +109,23 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
         return response
 
     return app
+
+
+class _Streamed:
+    """A WSGI body passed through as it is produced; ``done`` runs once it is closed (sent or abandoned)."""
+
+    def __init__(self, body, done):
+        self.body, self.done = body, done
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self):
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.done()
 
 
 def is_loopback(host: str) -> bool:
@@ -122,11 +155,17 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
             return [b'{"error": "the server is shutting down"}']
         with lock:
             inflight[0] += 1
-        try:
-            return list(app(environ, start_response))
-        finally:
+
+        def finished():
             with lock:
                 inflight[0] -= 1
+
+        try:
+            body = app(environ, start_response)
+        except BaseException:
+            finished()
+            raise
+        return _Streamed(body, finished)  # streamed answers (OpenAI's server-sent events) go out as they grow
 
     server = create_server(counting, host=host, port=port, threads=threads, ident="bayling-cat")
 
@@ -150,5 +189,6 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
     say(f"bayling-cat: serving on http://{server.effective_host}:{server.effective_port}/ "
-        "(native API /v1, LibreTranslate /translate, DeepL /v2; Ctrl-C to stop)")
+        "(native API /v1, OpenAI /v1/chat/completions, LibreTranslate and Apertium /translate, DeepL /v2 and /v3; "
+        "Ctrl-C to stop)")
     server.run()

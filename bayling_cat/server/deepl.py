@@ -32,10 +32,12 @@ def translate_deepl():
     tgt = deepl_lang(data.get("target_lang"), "target_lang")
     src = deepl_lang(data["source_lang"], "source_lang") if data.get("source_lang") else None
     glossary_ids = (data["glossary_id"],) if data.get("glossary_id") else ()
+    glossary_ids += newer_glossary_ids(data)
     if glossary_ids and src is None:
         raise ApiError(400, "Use of a glossary requires the source_lang parameter to be set.")
     if src is None:
         src = "en"  # no language detection: English, as most CAT projects' source; say so in the reply
+    hints = request_hints(data, texts, tgt)
     tag_handling = data.get("tag_handling")
     ignore = data.get("ignore_tags") or []
     if isinstance(ignore, str):
@@ -46,11 +48,11 @@ def translate_deepl():
         extra = "|".join(rf"<{re.escape(t)}\b[^>]*>.*?</{re.escape(t)}\s*>|<{re.escape(t)}\b[^>]*/>"
                          for t in tags) or None
         results = [r[0] for r in service().translate_tagged(texts, src, tgt, extra_pattern=extra,
-                                                          glossary_ids=glossary_ids)]
+                                                          glossary_ids=glossary_ids, hints=hints)]
     elif tag_handling:
         raise ApiError(400, "Value for 'tag_handling' not supported.")
     else:
-        gens = service().translate([t.strip() for t in texts], src, tgt, glossary_ids=glossary_ids)
+        gens = service().translate([t.strip() for t in texts], src, tgt, glossary_ids=glossary_ids, hints=hints)
         results = [keep_outer_space(t, g.text) for t, g in zip(texts, gens)]
     detected = src.split("-")[0].upper()
     return jsonify({"translations": [{"detected_source_language": detected, "text": r,
@@ -68,7 +70,7 @@ def languages_deepl():
         for c in codes or [code.upper()]:
             entry = {"language": c, "name": languages.name(c)}
             if target:
-                entry["supports_formality"] = False
+                entry["supports_formality"] = True  # an instruction in BayLing's request
             out.append(entry)
     return jsonify(out)
 
@@ -196,3 +198,42 @@ def deepl_lang(value, name: str) -> str:
     except UserError:
         raise ApiError(400, f"Value for '{name}' not supported.") from None
 
+
+# -- what newer clients send on /v2/translate ------------------------------------------------------------------
+
+FORMALITIES = ("default", "more", "less", "prefer_more", "prefer_less")
+FLAGS = {"0", "1", "false", "true", "nonewlines"}
+
+
+def request_hints(data: dict, texts: list[str], target_lang: str):
+    """``formality`` becomes an instruction in BayLing's request and ``context`` is given to the model as
+    context (neither is translated nor returned); ``model_type``, ``split_sentences`` and
+    ``preserve_formatting`` are accepted (each segment is translated whole, its outer whitespace kept)."""
+    from bayling_cat.templates import Note, formality_instruction
+
+    formality = data.get("formality") or "default"
+    if formality not in FORMALITIES:
+        raise ApiError(400, "Value for 'formality' not supported.")
+    context = data.get("context")
+    if context is not None and not isinstance(context, str):
+        raise ApiError(400, "Value for 'context' not supported.")
+    for name in ("split_sentences", "preserve_formatting"):
+        value = data.get(name)
+        if value is not None and str(value).lower() not in FLAGS:
+            raise ApiError(400, f"Value for '{name}' not supported.")
+    if data.get("model_type") not in (None, "latency_optimized", "quality_optimized", "prefer_quality_optimized"):
+        raise ApiError(400, "Value for 'model_type' not supported.")
+    note = Note(formality_instruction(formality, target_lang) or "", context)
+    return [note] * len(texts) if note else None
+
+
+def newer_glossary_ids(data: dict) -> tuple[str, ...]:
+    """``glossary_ids`` (a list, or one comma-separated field in a form) as the newer SDKs send it."""
+    ids = data.get("glossary_ids")
+    if ids is None:
+        return ()
+    if isinstance(ids, str):
+        ids = ids.split(",")
+    if not isinstance(ids, list) or any(not isinstance(g, str) for g in ids):
+        raise ApiError(400, "Value for 'glossary_ids' not supported.")
+    return tuple(g.strip() for g in ids if g.strip())

@@ -6,13 +6,13 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from bayling_cat import languages
-from bayling_cat.document import keep_outer_space
 from bayling_cat.server.common import body, document_result, integer, lang, service, text_list
 from bayling_cat.server.service import LANGUAGES, ApiError
 
 bp = Blueprint("libretranslate", __name__)
 PREFIXES = ("/translate", "/languages", "/translate_file", "/download_file", "/detect")
 AUTH_STATUS = 403
+WEBLATE_PLACEABLE = r"\[X\d+X\]"
 
 
 def error_body(status: int, message: str) -> dict:
@@ -27,6 +27,10 @@ def languages_lt():
 
 @bp.post("/translate")
 def translate_lt():
+    if "langpair" in request.values:  # Apertium's request on the path both protocols use
+        from bayling_cat.server.apertium import translate_apertium
+
+        return translate_apertium()
     data = body()
     if "q" not in data:
         raise ApiError(400, "Invalid request: missing q parameter")
@@ -39,11 +43,9 @@ def translate_lt():
     fmt = data.get("format", "text")
     if fmt not in ("text", "html"):
         raise ApiError(400, "format must be 'text' or 'html'")
-    if fmt == "html":
-        results = [r[0] for r in service().translate_tagged(texts, src, tgt)]
-    else:
-        results = [g.text for g in service().translate([t.strip() for t in texts], src, tgt)]
-        results = [keep_outer_space(t, r) for t, r in zip(texts, results)]
+    # Weblate wraps placeables as [X<offset>X]: kept whole in both formats
+    results = [r[0] for r in service().translate_tagged(texts, src, tgt, extra_pattern=WEBLATE_PLACEABLE,
+                                                        markup=fmt == "html")]
     answer = {"translatedText": results if isinstance(q, list) else results[0]}
     if alternatives:
         alts = [service().engine.complete(t, "", src, tgt, alternatives + 1)[1][1:] for t in texts]

@@ -31,16 +31,6 @@ def openapi():
     return jsonify(spec())
 
 
-@bp.get("/v1/models")
-def models():
-    engine = service().engine
-    info = getattr(engine, "info", None)
-    return jsonify({"models": [{
-        "name": service().model_name, "path": str(getattr(engine, "path", "")), "loaded": True,
-        "template": getattr(info, "template", None), "quantization": getattr(info, "quantization", None),
-        "device": getattr(engine, "device", None), "compute_type": getattr(engine, "compute_type", None)}]})
-
-
 @bp.post("/v1/translate")
 def translate_v1():
     data = body()

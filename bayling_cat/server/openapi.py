@@ -24,8 +24,10 @@ def spec() -> dict:
         "info": {"title": "bayling-cat", "version": __version__,
                  "description": "Machine translation for CAT tools with BayLing models: segments with inline tags, "
                                 "glossary constraints with revision turns, interactive revision and completion, "
-                                "documents. The same server also speaks the LibreTranslate (/translate, /languages, "
-                                "/translate_file) and DeepL v2 (/v2/...) protocols."},
+                                "documents. The same server also speaks the OpenAI chat-completions "
+                                "(/v1/chat/completions, /v1/models), LibreTranslate (/translate, /languages, "
+                                "/translate_file), Apertium (/translate?langpair=, /listPairs) and DeepL "
+                                "(/v2/..., /v3/...) protocols."},
         "servers": [{"url": "http://127.0.0.1:5000"}],
         "components": {
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -95,7 +97,9 @@ def spec() -> dict:
                                 "responses": {"200": _json({"type": "object"})}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": _json({"type": "object"})}}},
-            "/v1/models": {"get": {"summary": "The loaded model", "responses": {"200": _json({"type": "object"})}}},
+            "/v1/models": {"get": {"summary": "The loaded model, in OpenAI's list shape ({object: list, data: [{id, "
+                                              "object: model, created, owned_by}]}) with bayling-cat's details",
+                                   "responses": {"200": _json({"type": "object"})}}},
             "/v1/translate": {"post": {"summary": "Translate segments (inline tags kept, glossary terms applied)",
                                        "requestBody": _body(ref("TranslateRequest")),
                                        "responses": {"200": _json(ref("TranslateResponse")), **errors}}},

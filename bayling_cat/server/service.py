@@ -43,6 +43,14 @@ class GlossaryRecord:
     name: str
     glossary: Glossary
     created: float = field(default_factory=time.time)
+    # a multilingual (DeepL v3) glossary: one dictionary per (source, target) base-language pair; ``glossary``
+    # is then its first dictionary, for the one-pair views of the other protocols
+    dictionaries: dict = field(default_factory=dict)
+
+    def for_pair(self, source_lang: str, target_lang: str) -> Glossary | None:
+        if not self.dictionaries:
+            return self.glossary
+        return self.dictionaries.get((source_lang.split("-")[0], target_lang.split("-")[0]))
 
     def info(self) -> dict:
         return {"id": self.id, "name": self.name, "source_lang": self.glossary.source_lang,
@@ -106,9 +114,12 @@ class Service:
             self.characters += sum(len(t) for t in texts)
         return results
 
-    def translate_tagged(self, texts, source_lang, target_lang, extra_pattern=None, **kwargs):
-        """Texts with markup: tags (and ignored elements) become placeholders the model copies."""
+    def translate_tagged(self, texts, source_lang, target_lang, extra_pattern=None, markup=True, **kwargs):
+        """Texts with markup: tags (and ignored elements) become placeholders the model copies. With
+        ``markup=False`` only ``extra_pattern`` is protected (placeables in plain text)."""
         pattern = re.compile(f"{extra_pattern}|{TAGS.pattern}", re.S) if extra_pattern else TAGS
+        if not markup:
+            pattern = re.compile(extra_pattern or r"(?!)", re.S)
         prepared = []
         for text in texts:
             codes: dict[int, Code] = {}
@@ -146,6 +157,12 @@ class Service:
                 record = self.glossaries.get(gid)
                 if record is None:
                     raise ApiError(404, f"unknown glossary {gid!r}")
+                if record.dictionaries:
+                    g = record.for_pair(source_lang, target_lang)
+                    if g is None:
+                        raise ApiError(400, f"glossary {gid!r} has no dictionary for {source_lang} -> {target_lang}")
+                    chosen.append(Glossary(g.terms, source_lang, target_lang, g.name))
+                    continue
                 g = record.glossary
                 if g.source_lang.split("-")[0] != source_lang.split("-")[0] or \
                         g.target_lang.split("-")[0] != target_lang.split("-")[0]:
