@@ -86,7 +86,7 @@ def evaluate(settings: Settings, load_engine: Callable, say: Callable[[str], Non
         row["terminology"] = metrics.terminology(scored)
         row["segments"] = [s.as_dict() for s in metrics.worst_first(scored)]
     if comet is not None:
-        signatures["comet"] = f"model:{comet.checkpoint}|scores:x100"
+        signatures["COMET"] = f"model:{comet.checkpoint}|scores:x100"
     return {
         "tool": f"bayling-cat {__version__}",
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -60,13 +60,15 @@ def word_diff(hypothesis: str, reference: str) -> str:
 
 
 def histogram(row: dict, width: int = 320, height: int = 140) -> str:
+    top_margin = 14  # room for the count above the tallest bar
     counts = [0] * BINS
     for s in row["segments"]:
         counts[min(BINS - 1, int(s["chrf"] // (100 / BINS)))] += 1
     top = max(counts) or 1
     bar = width / BINS
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
-             f'role="img" aria-label="sentence chrF histogram for {escape(row["name"])}">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 16}" height="{height + 30 + top_margin}" '
+             f'role="img" aria-label="sentence chrF histogram for {escape(row["name"])}">'
+             f'<g transform="translate(8 {top_margin})">']
     for i, n in enumerate(counts):
         h = round(height * n / top)
         lo = i * 100 // BINS
@@ -76,10 +78,10 @@ def histogram(row: dict, width: int = 320, height: int = 140) -> str:
             parts.append(f'<text x="{i * bar + bar / 2:.0f}" y="{height - h - 3}" font-size="10" '
                          f'text-anchor="middle">{n}</text>')
     for i in range(0, BINS + 1, 2):
-        parts.append(f'<text x="{min(width - 8, max(8, i * bar)):.0f}" y="{height + 14}" font-size="10" '
+        parts.append(f'<text x="{i * bar:.0f}" y="{height + 14}" font-size="10" '
                      f'text-anchor="middle">{i * 100 // BINS}</text>')
     parts.append(f'<text x="{width / 2:.0f}" y="{height + 28}" font-size="11" text-anchor="middle">'
-                 'sentence chrF</text></svg>')
+                 'sentence chrF</text></g></svg>')
     return "".join(parts)
 
 

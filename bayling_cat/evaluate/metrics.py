@@ -31,10 +31,8 @@ class Scored:
 
     def as_dict(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if v is not None and k != "terms"}
-        out["chrf"] = round(self.chrf, 2)
-        out["edit_distance"] = round(self.edit_distance, 4)
         if self.comet is not None:
-            out["comet"] = round(100 * self.comet, 2)
+            out["comet"] = 100 * self.comet
         if self.terms is not None and self.terms.matched:
             r = self.terms
             out["terms"] = {"required": r.required, "present": r.present, "forbidden_hits": r.forbidden_hits,
@@ -81,14 +79,15 @@ def summarise(scored: list[Scored], target_lang: str) -> tuple[dict, dict]:
 
     def share(values):
         values = [v for v in values if v is not None]
-        return round(sum(values) / len(values), 4) if values else None
+        return sum(values) / len(values) if values else None
 
     metrics = {
         "segments": n,
-        "bleu": round(b.score, 2), "chrf++": round(c.score, 2), "ter": round(t.score, 2),
+        # full precision: the figures are sacrebleu's own, comparable digit for digit
+        "bleu": b.score, "chrf++": c.score, "ter": t.score,
         "exact_match": share([s.hypothesis.strip() == s.reference.strip() for s in scored]),
         "within_5pct": share([s.edit_distance <= NEAR for s in scored]),
-        "mean_sentence_chrf": round(sum(s.chrf for s in scored) / n, 2) if n else None,
+        "mean_sentence_chrf": sum(s.chrf for s in scored) / n if n else None,
         "code_accuracy": share([s.codes_kept for s in scored]),
         "code_segments": sum(1 for s in scored if s.codes_kept is not None),
         "placeholder_accuracy": share([s.placeholders_kept for s in scored]),
@@ -96,9 +95,9 @@ def summarise(scored: list[Scored], target_lang: str) -> tuple[dict, dict]:
         "flagged": share([bool(s.flags) for s in scored]),
     }
     if any(s.comet is not None for s in scored):
-        metrics["comet"] = round(100 * sum(s.comet for s in scored) / n, 2)
-    signatures = {"bleu": str(bleu.get_signature()), "chrf++": str(chrf.get_signature()),
-                  "ter": str(ter.get_signature())}
+        metrics["comet"] = 100 * sum(s.comet for s in scored) / n
+    signatures = {"BLEU": str(bleu.get_signature()), "chrF2++": str(chrf.get_signature()),
+                  "TER": str(ter.get_signature())}
     return metrics, signatures
 
 

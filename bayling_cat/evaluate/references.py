@@ -94,15 +94,17 @@ def read(paths, source_lang: str | None = None, target_lang: str | None = None,
 
 
 def _choose(found, files, src, tgt, sample, seed) -> ReferenceSet:
-    held = sorted({(r.source_lang, r.target_lang) for r in found})
-    if not found:
+    held = sorted({(r.source_lang, r.target_lang) for r in found}
+                  | {tuple(p) for f in files for p in f.get("pairs", ())})
+    if not found and not (tgt and held):
         raise UserError("no approved translations in " + ", ".join(f["path"] for f in files)
                         + ": only approved, final, signed-off or confirmed XLIFF targets, translated non-fuzzy "
                         "PO entries, TMX units and text pairs count as references")
     chosen = [r for r in found if _matches(src, r.source_lang) and _matches(tgt, r.target_lang)]
     listing = ", ".join(f"{s} -> {t}" for s, t in held)
     if not chosen:
-        raise UserError(f"no reference holds {src or '*'} -> {tgt or '*'}: the files hold {listing}")
+        asked = (src or "/".join(sorted({s for s, _ in held})), tgt or "/".join(sorted({t for _, t in held})))
+        raise UserError(f"no reference holds {asked[0]} -> {asked[1]}: the files hold {listing}")
     pairs = sorted({(r.source_lang, r.target_lang) for r in chosen})
     if len(pairs) > 1 and not (src and tgt):
         raise UserError(f"the references hold several language pairs ({listing}): choose one with "
@@ -215,7 +217,7 @@ def _tmx(path: Path, data: bytes, src, tgt) -> tuple[list[Reference], dict]:
                 break
     entry_tgt = tgt or (others[0] if others else None)
     return refs, {"path": str(path), "format": "tmx", "source_lang": file_src, "target_lang": entry_tgt,
-                  "approved": len(refs)}
+                  "approved": len(refs), "pairs": [(file_src, code) for code in others]}
 
 
 def _tmx_text(seg) -> str:
