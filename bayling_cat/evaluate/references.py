@@ -78,9 +78,9 @@ def read(paths, source_lang: str | None = None, target_lang: str | None = None,
     while i < len(items):
         path = items[i]
         data = _read_bytes(path)
-        kind = _kind(data)
+        kind = _kind(path, data)
         if kind == "text":
-            if i + 1 >= len(items) or _kind(_read_bytes(items[i + 1])) != "text":
+            if i + 1 >= len(items) or _kind(items[i + 1], _read_bytes(items[i + 1])) != "text":
                 raise UserError(f"{path}: a plain-text source needs its reference file right after it "
                                 "(SOURCE.txt REFERENCE.txt)")
             refs, entry = _text_pair(path, data, items[i + 1], _read_bytes(items[i + 1]), src, tgt)
@@ -131,9 +131,11 @@ def _read_bytes(path: Path) -> bytes:
         raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _kind(data: bytes) -> str:
+def _kind(path: Path, data: bytes) -> str:
     from bayling_cat.connectors.po import looks_like_po
 
+    if path.suffix.lower() == ".txt":
+        return "text"  # whatever its first line looks like (a segment may start with "<b>")
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if b"<tmx" in data[:4096]:
         return "tmx"
