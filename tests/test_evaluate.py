@@ -456,3 +456,21 @@ def test_cli_end_to_end_on_the_default_model(default_home, tmp_path):
     assert any(line.startswith("  BLEU: nrefs:1|case:mixed") for line in lines)
     assert lines[-1].startswith(row["name"] + " [beam=2]")
     assert page.read_text(encoding="utf-8").count("<svg") == 2
+
+
+def test_real_engine_rows_with_sampling_and_beams(tiny_model, tmp_path):
+    """The tiny random model rarely stops: sampled and beam rows on codes and placeholders must still score."""
+    from bayling_cat.engines.base import DecodingOptions
+    from bayling_cat.engines.ctranslate2 import Engine
+
+    engine = Engine(tiny_model, device="cpu", threads=1, decoding=DecodingOptions(max_new_tokens=24))
+    paths = [write(tmp_path, "a.xlf", XLIFF12)]
+    report = evaluation.evaluate(evaluation.Settings(paths, variants=["temperature=1.5,top_p=0.95", "beam=3"]),
+                                 lambda model: engine)
+    assert [r["variant"] for r in report["rows"]] == [None, "temperature=1.5,top_p=0.95", "beam=3"]
+    for row in report["rows"]:
+        m = row["metrics"]
+        assert m["segments"] == 2 and m["code_segments"] == 1 and 0 <= m["chrf++"] <= 100
+        assert 0 <= m["bleu"] <= 100 and m["ter"] >= 0 and 0 <= m["flagged"] <= 1
+        assert all("<1>" not in s["hypothesis"] and "</1>" not in s["hypothesis"] for s in row["segments"])
+        assert row["name"].startswith(tiny_model.name)
