@@ -199,8 +199,16 @@ def test_zero_and_all_empty_references(tmp_path):
     unapproved = XLIFF12.replace('approved="yes"', "").replace('state="final"', 'state="translated"')
     with pytest.raises(UserError, match=r"^no approved translations in .*a\.xlf: only approved"):
         references.read([write(tmp_path, "a.xlf", unapproved)])
-    with pytest.raises(UserError, match="no approved translations"):
+    with pytest.raises(UserError, match=r"^the references in .*ref.de.txt are all empty \(2 segments without a "
+                                        r"target text\): nothing to compare with$"):
         references.read(text_pair(tmp_path, ["One", "Two"], ["", "  "]), "en", "de")
+    empty_tmx = TMX.replace("Datei speichern.", "").replace("Öffnen", "").replace("Enregistrer le fichier.", "")
+    with pytest.raises(UserError, match=r"are all empty \(3 segments"):
+        references.read([write(tmp_path, "e.tmx", empty_tmx)], target_lang="de")
+    approved_empty = XLIFF12.replace("<target>Speichern Sie die <g id=\"b\">Datei</g> jetzt.</target>", "<target/>")
+    approved_empty = approved_empty.replace('state="final">Öffnen Sie die Einstellungen.', 'state="final">')
+    with pytest.raises(UserError, match=r"are all empty \(3 segments"):
+        references.read([write(tmp_path, "e.xlf", approved_empty)])
 
 
 def test_text_pairs_of_unequal_length_are_one_clear_error(tmp_path):
@@ -367,12 +375,22 @@ def test_comet_from_a_local_model_only(tmp_path, monkeypatch):
     fake.load_from_checkpoint = lambda path: loaded.append(path) or Model()
     monkeypatch.setitem(sys.modules, "comet", fake)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     report = run(text_pair(tmp_path), comet=model)
     import os
 
     assert loaded == [str(model / "checkpoints" / "model.ckpt")] and os.environ["HF_HUB_OFFLINE"] == "1"
     hyps = [ANSWERS[s] for s in SOURCES]
     assert report["rows"][0]["metrics"]["comet"] == pytest.approx(sum(len(h) for h in hyps) / len(hyps))
+    assert report["signatures"]["COMET"] == f"model:{model / 'checkpoints' / 'model.ckpt'}|scores:x100"
+
+    def offline(path):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load this file\nmore")
+
+    fake.load_from_checkpoint = offline
+    with pytest.raises(UserError, match=r"cannot load the COMET model offline \(We couldn't connect to "
+                                        r"'https://huggingface.co' to load this file\)$"):
+        run(text_pair(tmp_path), comet=model)
 
 
 # -- reports ------------------------------------------------------------------------------------------------

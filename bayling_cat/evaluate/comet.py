@@ -23,24 +23,35 @@ def checkpoint(path: Path) -> Path:
 
 
 class Comet:
+    """Checked when created (before any translation); loaded on the first scores, after the translation
+    models are gone, so that a GPU never holds both."""
+
     def __init__(self, path: Path):
+        self.path = path
         self.checkpoint = checkpoint(path)
+        self.model = None
+        try:
+            import comet  # noqa: F401 - only whether it is installed
+        except ImportError:
+            raise UserError("--comet needs unbabel-comet: pip install 'bayling-cat[comet]'") from None
+
+    def load(self):
+        import comet
+
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:
-            import comet
-        except ImportError:
-            raise UserError("--comet needs unbabel-comet: pip install 'bayling-cat[comet]'") from None
-        try:
-            self.model = comet.load_from_checkpoint(str(self.checkpoint))
+            return comet.load_from_checkpoint(str(self.checkpoint))
         except Exception as exc:  # noqa: BLE001 - torch, lightning and hub errors alike: one line
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise UserError(f"{path}: cannot load the COMET model offline ({first})") from None
+            raise UserError(f"{self.path}: cannot load the COMET model offline ({first})") from None
 
     def scores(self, sources, hypotheses, references) -> list[float]:
         """One score (0..1) per segment."""
         import torch
 
+        if self.model is None:
+            self.model = self.load()
         data = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(sources, hypotheses, references)]
         out = self.model.predict(data, batch_size=16, gpus=1 if torch.cuda.is_available() else 0,
                                  progress_bar=False)

@@ -96,6 +96,10 @@ def read(paths, source_lang: str | None = None, target_lang: str | None = None,
 def _choose(found, files, src, tgt, sample, seed) -> ReferenceSet:
     held = sorted({(r.source_lang, r.target_lang) for r in found}
                   | {tuple(p) for f in files for p in f.get("pairs", ())})
+    empty = sum(f.get("empty", 0) for f in files)
+    if not found and empty:
+        raise UserError(f"the references in {', '.join(f['path'] for f in files)} are all empty ({empty} "
+                        "segments without a target text): nothing to compare with")
     if not found and not (tgt and held):
         raise UserError("no approved translations in " + ", ".join(f["path"] for f in files)
                         + ": only approved, final, signed-off or confirmed XLIFF targets, translated non-fuzzy "
@@ -159,19 +163,22 @@ def _document(path: Path, data: bytes, src, tgt) -> tuple[list[Reference], dict]
     if not file_src or not file_tgt:
         raise UserError(f"{path}: the file does not name its languages; pass --source-lang and --target-lang")
     file_src, file_tgt = _language(path, file_src, "source"), _language(path, file_tgt, "target")
-    refs = []
+    refs, empty = [], 0
     for seg in connector.segments():
-        if not seg.target or not seg.source.strip():
+        if not seg.source.strip():
             continue
         if connector.format != "po" and not confirmed(seg.skip):
             continue  # XLIFF: a target not yet approved is a draft, not a reference
+        if not (seg.target or "").strip():
+            empty += connector.format != "po"  # an untranslated PO entry is not an empty reference
+            continue
         target = align_target(seg)
         if target is None or not target.strip():
             continue  # the reviewer's codes do not match the source's: no fair comparison for codes
         refs.append(Reference(f"{path}:{seg.key}", seg.source.strip(), target.strip(), file_src, file_tgt,
                               seg.codes, seg.hint))
     return refs, {"path": str(path), "format": connector.format, "source_lang": file_src, "target_lang": file_tgt,
-                  "approved": len(refs)}
+                  "approved": len(refs), "empty": empty}
 
 
 def _tmx(path: Path, data: bytes, src, tgt) -> tuple[list[Reference], dict]:
@@ -188,7 +195,7 @@ def _tmx(path: Path, data: bytes, src, tgt) -> tuple[list[Reference], dict]:
     file_src = src or header_src
     if file_src is None:
         raise UserError(f"{path}: the TMX names no source language (srclang); pass --source-lang")
-    units, held = [], set()
+    units, held, empty = [], set(), 0
     body = next((el for el in root if local_name(el) == "body"), None)
     for number, tu in enumerate(body if body is not None else [], 1):
         if local_name(tu) != "tu":
@@ -212,14 +219,17 @@ def _tmx(path: Path, data: bytes, src, tgt) -> tuple[list[Reference], dict]:
     refs = []
     for uid, variants in units:
         source = next((variants[c] for c in sorted(sources) if variants.get(c)), "")
-        for code in others:
-            if _matches(tgt, code) and source and variants.get(code):
+        wanted = [code for code in others if _matches(tgt, code) and code in variants]
+        if source and wanted and not any(variants[code] for code in wanted):
+            empty += 1
+        for code in wanted:
+            if source and variants.get(code):
                 refs.append(Reference(f"{path}:{uid}", source, variants[code], sources[0] if len(sources) == 1
                                       else file_src, code))
                 break
     entry_tgt = tgt or (others[0] if others else None)
     return refs, {"path": str(path), "format": "tmx", "source_lang": file_src, "target_lang": entry_tgt,
-                  "approved": len(refs), "pairs": [(file_src, code) for code in others]}
+                  "approved": len(refs), "pairs": [(file_src, code) for code in others], "empty": empty}
 
 
 def _tmx_text(seg) -> str:
@@ -243,8 +253,9 @@ def _text_pair(src_path: Path, src_data: bytes, ref_path: Path, ref_data: bytes,
                         "needs one segment a line in both, line for line")
     refs = [Reference(f"{ref_path}:{n}", s.strip(), t.strip(), src, tgt)
             for n, (s, t) in enumerate(zip(sources, targets), 1) if s.strip() and t.strip()]
+    empty = sum(1 for s, t in zip(sources, targets) if s.strip() and not t.strip())
     return refs, {"path": str(ref_path), "source_file": str(src_path), "format": "text", "source_lang": src,
-                  "target_lang": tgt, "approved": len(refs)}
+                  "target_lang": tgt, "approved": len(refs), "empty": empty}
 
 
 def _lines(path: Path, data: bytes) -> list[str]:
