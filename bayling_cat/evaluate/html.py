@@ -85,6 +85,14 @@ def histogram(row: dict, width: int = 320, height: int = 140) -> str:
     return "".join(parts)
 
 
+def short_origin(origin: str, files: list[dict]) -> str:
+    """'/long/path/app.fr.po:12:Save' -> 'app.fr.po:12:Save' (the full path is in the JSON report)."""
+    for f in files:
+        if origin.startswith(f["path"] + ":"):
+            return f["path"].replace("\\", "/").rsplit("/", 1)[-1] + origin[len(f["path"]):]
+    return origin
+
+
 def page(report: dict, worst: int = 20) -> str:
     refs = report["references"]
     rows = report["rows"]
@@ -117,7 +125,7 @@ def page(report: dict, worst: int = 20) -> str:
                    "<th>source / diff (hypothesis vs reference)</th></tr>")
         for s in row["segments"][:worst]:
             flags = f"<br><small>{escape(', '.join(s['flags']))}</small>" if s.get("flags") else ""
-            out.append(f"<tr><td>{escape(s['origin'])}{flags}</td><td class=\"n\">{s['chrf']:.1f}</td>"
+            out.append(f"<tr><td>{escape(short_origin(s['origin'], refs['files']))}{flags}</td><td class=\"n\">{s['chrf']:.1f}</td>"
                        f"<td class=\"n\">{s['edit_distance']:.0%}</td><td><div class=\"src\">"
                        f"{escape(s['source'])}</div><div class=\"diff\">"
                        f"{word_diff(s['hypothesis'], s['reference'])}</div></td></tr>")
