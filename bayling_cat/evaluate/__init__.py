@@ -48,9 +48,9 @@ def evaluate(settings: Settings, load_engine: Callable, say: Callable[[str], Non
     glossary = _glossary(settings.glossaries, src, tgt)
     if glossary is None and any(v.glossary for v in variants):
         raise UserError("--variant glossary needs a glossary: pass -g GLOSSARY")
-    memory = None
+    memory = memory_path = None
     if any(v.examples for v in variants) or settings.with_memory:
-        memory = _memory(settings.memory)
+        memory_path, memory = _memory(settings.memory)
     comet = None
     if settings.comet is not None:
         from bayling_cat.evaluate.comet import Comet
@@ -68,7 +68,8 @@ def evaluate(settings: Settings, load_engine: Callable, say: Callable[[str], Non
         for variant in [None] + variants + ([PIPELINE] if settings.with_memory else []):
             name = label if variant is None else f"{label} [{variant if variant == PIPELINE else variant.name}]"
             say(f"bayling-cat: translating with {name}")
-            scored, seconds = _row(engine, refs, variant, glossary, memory, settings, label, progress_factory)
+            scored, seconds = _row(engine, refs, variant, glossary, (memory_path, memory), settings, label,
+                                   progress_factory)
             rows.append({"name": name, "model": str(getattr(engine, "path", None) or model or "default"),
                          "variant": None if variant is None else (variant if variant == PIPELINE else variant.name),
                          "load_seconds": round(load_seconds, 2), "seconds": round(seconds, 2),
@@ -102,9 +103,10 @@ def evaluate(settings: Settings, load_engine: Callable, say: Callable[[str], Non
 def _row(engine, refs, variant, glossary, memory, settings, label, progress_factory):
     """The scored segments of one row and the seconds the translation took."""
     src, tgt = refs.source_lang, refs.target_lang
+    memory_path, memory = memory
     if variant == PIPELINE:
         answers, seconds = runner.through_pipeline(engine, refs.references, src, tgt, settings.glossaries,
-                                                   memory.path, label, progress_factory)
+                                                   memory_path, label, progress_factory)
         scored = []
         for ref, (text, flags, kept) in zip(refs.references, answers):
             elements = any(c.literal is None for c in ref.codes.values())
@@ -138,7 +140,7 @@ def _memory(path: Path | None):
     if not path.is_file():
         raise UserError(f"{path}: no translation memory there (the examples variant and --with-memory read "
                         "one; fill it with bayling-cat memory import)")
-    return Memory(path)
+    return path, Memory(path)
 
 
 def table(report: dict) -> str:
