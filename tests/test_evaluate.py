@@ -337,6 +337,8 @@ def test_examples_variant_and_whole_pipeline_row(tmp_path):
     assert engine.calls[0][0] == SOURCES  # the plain row: nothing from the memory
     examples_call = engine.calls[1]
     assert examples_call[0] == SOURCES
+    assert report["rows"][1]["sources_with_examples"] == 1  # 'could not be saved' ~ 'could not be opened'
+    assert "sources_with_examples" not in report["rows"][0]
     pipeline_row = report["rows"][2]
     exact = next(s for s in pipeline_row["segments"] if s["source"] == SOURCES[1])
     assert exact["hypothesis"] == TARGETS[1]  # the memory's human translation, as translate would use it

@@ -68,9 +68,12 @@ def evaluate(settings: Settings, load_engine: Callable, say: Callable[[str], Non
         for variant in [None] + variants + ([PIPELINE] if settings.with_memory else []):
             name = label if variant is None else f"{label} [{variant if variant == PIPELINE else variant.name}]"
             say(f"bayling-cat: translating with {name}")
-            scored, seconds = _row(engine, refs, variant, glossary, (memory_path, memory), settings, label,
-                                   progress_factory)
-            rows.append({"name": name, "model": str(getattr(engine, "path", None) or model or "default"),
+            scored, seconds, extra = _row(engine, refs, variant, glossary, (memory_path, memory), settings, label,
+                                          progress_factory)
+            if extra.get("sources_with_examples") == 0:
+                say(f"bayling-cat: warning: the memory has no similar human translations for these sources: "
+                    f"{name} is the plain model")
+            rows.append({**extra, "name": name, "model": str(getattr(engine, "path", None) or model or "default"),
                          "variant": None if variant is None else (variant if variant == PIPELINE else variant.name),
                          "load_seconds": round(load_seconds, 2), "seconds": round(seconds, 2),
                          "segments_per_second": round(len(scored) / seconds, 3) if seconds > 0 else None,
@@ -101,7 +104,7 @@ def evaluate(settings: Settings, load_engine: Callable, say: Callable[[str], Non
 
 
 def _row(engine, refs, variant, glossary, memory, settings, label, progress_factory):
-    """The scored segments of one row and the seconds the translation took."""
+    """The scored segments of one row, the seconds the translation took, and extra facts for the row."""
     src, tgt = refs.source_lang, refs.target_lang
     memory_path, memory = memory
     if variant == PIPELINE:
@@ -114,15 +117,16 @@ def _row(engine, refs, variant, glossary, memory, settings, label, progress_fact
             scored.append(runner.score(ref, text, flags, glossary, checks=False,
                                        codes_kept=kept if elements else None,
                                        placeholders_kept=kept if literals else None))
-        return scored, seconds
+        return scored, seconds, {}
     bar = progress_factory(len({(r.source, r.hint) for r in refs.references})) if progress_factory else None
     try:
-        answers, seconds = runner.translate(engine, refs.references, src, tgt, variant, glossary, memory,
-                                            progress=bar.update if bar else None)
+        answers, seconds, extra = runner.translate(engine, refs.references, src, tgt, variant, glossary, memory,
+                                                   progress=bar.update if bar else None)
     finally:
         if bar:
             bar.close()
-    return [runner.score(r, text, flags, glossary) for r, (text, flags) in zip(refs.references, answers)], seconds
+    scored = [runner.score(r, text, flags, glossary) for r, (text, flags) in zip(refs.references, answers)]
+    return scored, seconds, extra
 
 
 def _glossary(paths, src, tgt):

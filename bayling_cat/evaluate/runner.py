@@ -113,8 +113,9 @@ def score(ref, raw: str, flags: list[str], glossary, checks: bool = True,
 
 
 def translate(engine, refs, source_lang: str, target_lang: str, variant: Variant | None, glossary, memory,
-              progress=None) -> tuple[list[tuple[str, list[str]]], float]:
-    """(answer, flags) per reference, and the seconds the model took."""
+              progress=None) -> tuple[list[tuple[str, list[str]]], float, dict]:
+    """(answer, flags) per reference, the seconds the model took, and what the row should tell besides
+    (how many distinct sources got examples from the memory)."""
     translator = engine
     if variant and variant.decoding:
         if not hasattr(engine, "with_decoding"):
@@ -135,7 +136,8 @@ def translate(engine, refs, source_lang: str, target_lang: str, variant: Variant
     out = translator.translate([t for t, _ in jobs], source_lang, target_lang, progress=progress, **kwargs)
     seconds = time.monotonic() - started
     answers = {job: (gen.text, list(gen.flags)) for job, gen in zip(jobs, out)}
-    return [answers[(r.source, r.hint)] for r in refs], seconds
+    extra = {"sources_with_examples": sum(1 for shots in kwargs["examples"] if shots)} if "examples" in kwargs else {}
+    return [answers[(r.source, r.hint)] for r in refs], seconds, extra
 
 
 class _NullConnector:
