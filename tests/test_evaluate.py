@@ -188,6 +188,19 @@ def test_language_pair_the_files_do_not_hold(tmp_path):
         references.read([write(tmp_path, "a.xlf", XLIFF12)], "en", "it")
 
 
+def test_a_folder_stands_for_its_reference_files(tmp_path):
+    folder = tmp_path / "project"
+    (folder / "sub").mkdir(parents=True)
+    write(folder, "a.xlf", XLIFF12)
+    write(folder / "sub", "de.po", PO)
+    write(folder, "notes.txt", "not a reference")
+    refs = references.read([str(folder)])
+    assert [Path(f["path"]).name for f in refs.files] == ["a.xlf", "de.po"] and len(refs.references) == 5
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="empty: a folder without TMX, XLIFF or PO files"):
+        references.read([str(tmp_path / "empty")])
+
+
 def test_several_pairs_need_a_choice(tmp_path):
     paths = [write(tmp_path, "a.xlf", XLIFF12), write(tmp_path, "b.xlf", XLIFF20)]
     with pytest.raises(UserError, match=r"several language pairs \(en -> de, en -> fr\)"):

@@ -73,7 +73,7 @@ def read(paths, source_lang: str | None = None, target_lang: str | None = None,
     tgt = languages.normalize(target_lang) if target_lang else None
     found: list[Reference] = []
     files: list[dict] = []
-    items = [Path(p) for p in paths]
+    items = _expand(paths)
     i = 0
     while i < len(items):
         path = items[i]
@@ -124,13 +124,29 @@ def _choose(found, files, src, tgt, sample, seed) -> ReferenceSet:
     return ReferenceSet(chosen, pair[0], pair[1], files, available)
 
 
+def _expand(paths) -> list[Path]:
+    """Files as given; a folder stands for its TMX, XLIFF and PO files (text pairs must be named)."""
+    from bayling_cat.connectors import EXTENSIONS
+
+    wanted = (EXTENSIONS | {".tmx"}) - {".docx", ".docm", ".dotx", ".pot"}
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in wanted
+                           and not f.name.startswith("."))
+            if not found:
+                raise UserError(f"{p}: a folder without TMX, XLIFF or PO files")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: a folder, not a reference file") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
