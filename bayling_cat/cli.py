@@ -353,6 +353,59 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
         _say("bayling-cat: nothing accepted; the file is unchanged")
 
 
+def _repeatable_model(f):
+    """engine_options' --model, made repeatable: each model is one row of an evaluation."""
+    f.__click_params__ = [p for p in f.__click_params__ if p.name != "model"]
+    return click.option("--model", "-m", "models", multiple=True, envvar="BAYLING_CAT_MODEL",
+                        help="Converted model folder or name (repeatable; default: the embedded SmolLM2 model).")(f)
+
+
+@cli.command()
+@click.argument("references", nargs=-1, required=True)
+@click.option("--source-lang", "-s", default=None, help="Source language (default: from the files).")
+@click.option("--target-lang", "-t", default=None, help="Target language (default: from the files).")
+@click.option("--variant", "variants", multiple=True,
+              help="One more row per model (repeatable): beam=5, temperature=0.7, glossary, examples, or several "
+                   "joined by commas.")
+@click.option("--glossary", "-g", "glossaries", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="TBX, CSV or TSV glossary: term success rate and forbidden-term hits for every row, and the "
+                   "'glossary' variant.")
+@click.option("--sample", type=click.IntRange(1), default=None, help="Evaluate a random sample of N references.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sample (same seed, same sample).")
+@click.option("--with-memory", is_flag=True, help="Add a row for the whole translate pipeline: memory matches and "
+              "examples, glossary, retries, checks (the memory is read, never written).")
+@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Translation memory for --with-memory and the 'examples' variant (default: the data folder's).")
+@click.option("--comet", type=click.Path(path_type=Path), default=None,
+              help="A local COMET model (folder or .ckpt): adds COMET; needs the comet extra; never downloads.")
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the JSON report: metrics per row and every segment, worst first.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write a self-contained HTML page: summary, chrF histograms, worst segments with diffs.")
+@click.option("--worst", type=click.IntRange(1), default=20, show_default=True,
+              help="Worst segments per row on the HTML page.")
+@_repeatable_model
+@engine_options
+def evaluate(references, source_lang, target_lang, variants, glossaries, sample, seed, with_memory, memory_path,
+             comet, report, html_path, worst, models, **engine_kw):
+    """Score models on approved translations: TMX, approved/final/confirmed XLIFF targets, non-fuzzy PO entries,
+    or plain-text pairs (SOURCE.txt REFERENCE.txt, one segment a line, with -s and -t)."""
+    from bayling_cat import evaluate as evaluation
+    from bayling_cat.pipeline import progress_bar
+
+    settings = evaluation.Settings(list(references), list(models) or [None], list(variants), source_lang,
+                                   target_lang, list(glossaries), sample, seed, with_memory, memory_path, comet)
+    data = evaluation.evaluate(settings, lambda model: load_engine(model=model, **engine_kw), say=_say,
+                               progress_factory=progress_bar)
+    click.echo(evaluation.table(data))
+    if report is not None:
+        evaluation.write_json(report, data)
+        _say(f"bayling-cat: report in {report}")
+    if html_path is not None:
+        evaluation.write_html(html_path, data, worst)
+        _say(f"bayling-cat: HTML report in {html_path}")
+
+
 @cli.group()
 def memory():
     """The translation memory: import human translations, export, statistics."""
