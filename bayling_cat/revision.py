@@ -158,7 +158,10 @@ class TermTranslator:
                 break
             conversations, feedbacks = [], []
             for job in todo:
-                feedback = "; ".join(job.last_finding.describe())
+                # the latest answer may have no violation and still not count (an echo, a loop): then what is
+                # wrong is what the best candidate still gets wrong
+                wrong = job.last_finding if job.last_finding.violations else job.best_finding
+                feedback = "; ".join(wrong.describe())
                 job.conversation = job.conversation + [
                     Message("assistant", job.last_answer),
                     Message("user", revision_request(feedback)),

@@ -311,3 +311,19 @@ def test_a_forbidden_form_that_slips_through_is_replaced():
                          max_revisions=0, ban_forbidden=False)
     [gen] = off.translate(["Save the files."], "en", "de")
     assert gen.terms.forbidden_hits == 2 and "term-substituted" not in gen.flags
+
+
+def test_a_revision_turn_always_says_what_is_wrong():
+    """The latest answer can have no violation yet not count (here: it echoes the instructions), while the best
+    candidate still has violations: the next turn must name those, never an empty request."""
+    answers = iter(["Sichern Sie die Akte.",
+                    "Speichern Sie die Datei. 'file' must be translated as 'Datei'",
+                    "Speichern Sie die Datei."])
+    engine = FakeEngine(lambda conv: next(answers))
+    tt = TermTranslator(engine, {("en", "de"): load(DE, "en", "de")}, max_revisions=2)
+    [gen] = tt.translate(["Save the file."], "en", "de")
+    requests = [c[-1].content for c in engine.conversations[1:]]
+    assert len(requests) == 2
+    assert all(r.startswith("In your translation, '") for r in requests), requests
+    assert "'file' must be translated as 'Datei'" in requests[1]
+    assert gen.text == "Speichern Sie die Datei." and gen.terms.violated == []
