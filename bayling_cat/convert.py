@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -185,20 +186,92 @@ def _apply_delta(delta: Path, base: Path, work: Path, progress: Progress) -> Pat
     return hf
 
 
-def choose_template(source: str, tokenizer) -> str:
-    """BayLing-2 models: the ``### Instruction:`` template; BayLing on Llama-3: headers; others: chat template."""
-    name = source.lower()
+def _own_name(source: str) -> str:
+    """The model's own name in SOURCE: a hub id's repository name, a folder's last component, a GGUF file's stem.
+    Never a parent folder: ~/work/bayling-cat/models/my-llama is "my-llama"."""
+    path = Path(source).expanduser()
+    if not path.exists() and is_hub_id(source):
+        return source.rstrip("/").split("/")[-1]
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError):
+        pass
+    return path.stem if path.suffix.lower() == ".gguf" else path.name
+
+
+def model_names(source: str, config: dict | None = None, gguf_name: str | None = None) -> list[str]:
+    """Every name the model gives itself: SOURCE's own name, the config's ``_name_or_path`` (the hub id or
+    folder it was saved from; its last component) and a GGUF file's ``general.name``."""
+    names = [_own_name(source)]
+    saved_from = str((config or {}).get("_name_or_path") or "").rstrip("/\\")
+    if saved_from:
+        names.append(re.split(r"[/\\]", saved_from)[-1])
+    if gguf_name:
+        names.append(gguf_name)
+    return [n for n in names if n]
+
+
+def _gguf_name(path: Path) -> str | None:
+    try:
+        from gguf import GGUFReader
+
+        field = GGUFReader(str(path)).get_field("general.name")
+        return str(field.contents()) if field is not None else None
+    except Exception:  # no gguf package, or metadata it cannot read: the file name still counts
+        return None
+
+
+def _missing_tokens(template: str, tokenizer, hf: Path | None = None) -> list[str]:
+    """What ``tokenizer`` lacks for ``template`` (empty: the template fits)."""
+    if template == "chat" and not getattr(tokenizer, "chat_template", None):
+        return ["a chat template"]
+    try:
+        bos, add_bos, ends = _token_info(template, tokenizer, hf)
+    except ConversionError:
+        return ["an end-of-sequence token"]
     vocab = tokenizer.get_vocab()
-    if "bayling" in name:
-        if "llama-3" in name or "llama3" in name or "<|eot_id|>" in vocab:
-            return "bayling-llama3"
-        return "bayling"
+    return [t for t in ends + ([bos] if add_bos and bos else []) if t not in vocab]
+
+
+def fitting_templates(tokenizer, hf: Path | None = None) -> list[str]:
+    return [t for t in TEMPLATE_NAMES if not _missing_tokens(t, tokenizer, hf)]
+
+
+def _what_to_pass(tokenizer, hf: Path | None) -> str:
+    fits = fitting_templates(tokenizer, hf)
+    if not fits:
+        return "no template fits this tokenizer (none of its end tokens or chat template are there)"
+    return "pass " + " or ".join(f"--template {t}" for t in fits)
+
+
+def choose_template(source: str, tokenizer, names: list[str] | None = None, hf: Path | None = None,
+                    say: Progress = lambda message: None) -> str:
+    """BayLing-2 models: the ``### Instruction:`` template; BayLing on Llama-3: headers; others: chat template.
+
+    Decided from the model's own names (``model_names``), never from the folders around it; a BayLing name
+    whose tokenizer lacks that template's tokens falls back to the tokenizer's chat template (saying so).
+    """
+    names = [n.lower() for n in (names or [_own_name(source)])]
+    vocab = tokenizer.get_vocab()
+    if any("bayling" in n for n in names):
+        llama3 = any("llama-3" in n or "llama3" in n for n in names) or "<|eot_id|>" in vocab
+        chosen = "bayling-llama3" if llama3 else "bayling"
+        missing = _missing_tokens(chosen, tokenizer, hf)
+        if not missing:
+            return chosen
+        if not _missing_tokens("chat", tokenizer, hf):
+            say(f"the name says BayLing but the tokenizer lacks the {chosen!r} template's tokens {missing}: "
+                "using its own chat template (--template chosen explicitly overrides this)")
+            return "chat"
+        raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}; "
+                              + _what_to_pass(tokenizer, hf))
     if getattr(tokenizer, "chat_template", None):
         return "chat"
-    raise ConversionError(f"{source}: the tokenizer has no chat template; pass --template bayling or bayling-llama3")
+    raise ConversionError(f"{source}: the tokenizer has no chat template and the name {names[0]!r} is not a "
+                          f"BayLing model's; {_what_to_pass(tokenizer, hf)}")
 
 
-def _token_info(template: str, tokenizer, hf: Path) -> tuple[str | None, bool, list[str]]:
+def _token_info(template: str, tokenizer, hf: Path | None) -> tuple[str | None, bool, list[str]]:
     vocab = tokenizer.get_vocab()
     eos = tokenizer.eos_token
     if template == "bayling":
@@ -209,8 +282,8 @@ def _token_info(template: str, tokenizer, hf: Path) -> tuple[str | None, bool, l
     if template == "bayling-llama3":
         return "<|begin_of_text|>", True, ["<|eot_id|>", "<|end_of_text|>"]
     ends = [eos] if eos else []
-    gen_config = hf / "generation_config.json"
-    if gen_config.is_file():
+    gen_config = hf / "generation_config.json" if hf is not None else None
+    if gen_config is not None and gen_config.is_file():
         ids = json.loads(gen_config.read_text(encoding="utf-8")).get("eos_token_id")
         for i in ids if isinstance(ids, list) else [ids] if ids is not None else []:
             token = tokenizer.convert_ids_to_tokens(int(i))
@@ -254,12 +327,14 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
             except (OSError, ValueError) as exc:
                 raise ConversionError(f"{hf}: no usable tokenizer ({str(exc).splitlines()[0][:200]})") from None
         config = _check_architecture(hf)
-        chosen = template or choose_template(source, tokenizer)
-        bos, add_bos, ends = _token_info(chosen, tokenizer, hf)
-        vocab = tokenizer.get_vocab()
-        missing = [t for t in ends + ([bos] if add_bos and bos else []) if t not in vocab]
+        own = config if hf is located else _check_architecture(located) if located.is_dir() else {}
+        names = model_names(source, own, _gguf_name(located) if located.is_file() else None)
+        chosen = template or choose_template(source, tokenizer, names, hf, say=progress)
+        missing = _missing_tokens(chosen, tokenizer, hf)
         if missing:
-            raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}")
+            raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}; "
+                                  + _what_to_pass(tokenizer, hf))
+        bos, add_bos, ends = _token_info(chosen, tokenizer, hf)
 
         progress(f"converting to CTranslate2 ({quantization})")
         out = stage / "model"
