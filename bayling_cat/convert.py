@@ -244,31 +244,37 @@ def _what_to_pass(tokenizer, hf: Path | None) -> str:
     return "pass " + " or ".join(f"--template {t}" for t in fits)
 
 
-def choose_template(source: str, tokenizer, names: list[str] | None = None, hf: Path | None = None,
-                    say: Progress = lambda message: None) -> str:
+def choose_template(source: str, tokenizer, names: list[str] | None = None, hf: Path | None = None) -> str:
     """BayLing-2 models: the ``### Instruction:`` template; BayLing on Llama-3: headers; others: chat template.
 
-    Decided from the model's own names (``model_names``), never from the folders around it; a BayLing name
-    whose tokenizer lacks that template's tokens falls back to the tokenizer's chat template (saying so).
+    Decided from the model's own names (``model_names``), never from the folders around it.
     """
     names = [n.lower() for n in (names or [_own_name(source)])]
-    vocab = tokenizer.get_vocab()
     if any("bayling" in n for n in names):
-        llama3 = any("llama-3" in n or "llama3" in n for n in names) or "<|eot_id|>" in vocab
-        chosen = "bayling-llama3" if llama3 else "bayling"
-        missing = _missing_tokens(chosen, tokenizer, hf)
-        if not missing:
-            return chosen
-        if not _missing_tokens("chat", tokenizer, hf):
-            say(f"the name says BayLing but the tokenizer lacks the {chosen!r} template's tokens {missing}: "
-                "using its own chat template (--template chosen explicitly overrides this)")
-            return "chat"
-        raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}; "
-                              + _what_to_pass(tokenizer, hf))
+        if any("llama-3" in n or "llama3" in n for n in names) or "<|eot_id|>" in tokenizer.get_vocab():
+            return "bayling-llama3"
+        return "bayling"
     if getattr(tokenizer, "chat_template", None):
         return "chat"
     raise ConversionError(f"{source}: the tokenizer has no chat template and the name {names[0]!r} is not a "
                           f"BayLing model's; {_what_to_pass(tokenizer, hf)}")
+
+
+def pick_template(source: str, tokenizer, names: list[str] | None = None, hf: Path | None = None,
+                  explicit: str | None = None, say: Progress = lambda message: None) -> str:
+    """The template to convert with: ``explicit`` (--template) or ``choose_template``'s, checked against the
+    tokenizer. A BayLing name over a tokenizer without that template's tokens falls back to the tokenizer's
+    own chat template (saying so); otherwise the error says exactly which --template would fit."""
+    chosen = explicit or choose_template(source, tokenizer, names, hf)
+    missing = _missing_tokens(chosen, tokenizer, hf)
+    if not missing:
+        return chosen
+    if explicit is None and not _missing_tokens("chat", tokenizer, hf):
+        say(f"the name says BayLing but the tokenizer lacks the {chosen!r} template's tokens {missing}: using its "
+            "own chat template (pass --template to choose another)")
+        return "chat"
+    raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}; "
+                          + _what_to_pass(tokenizer, hf))
 
 
 def _token_info(template: str, tokenizer, hf: Path | None) -> tuple[str | None, bool, list[str]]:
@@ -329,11 +335,7 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
         config = _check_architecture(hf)
         own = config if hf is located else _check_architecture(located) if located.is_dir() else {}
         names = model_names(source, own, _gguf_name(located) if located.is_file() else None)
-        chosen = template or choose_template(source, tokenizer, names, hf, say=progress)
-        missing = _missing_tokens(chosen, tokenizer, hf)
-        if missing:
-            raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}; "
-                                  + _what_to_pass(tokenizer, hf))
+        chosen = pick_template(source, tokenizer, names, hf, explicit=template, say=progress)
         bos, add_bos, ends = _token_info(chosen, tokenizer, hf)
 
         progress(f"converting to CTranslate2 ({quantization})")

@@ -133,8 +133,8 @@ def test_a_full_disk_while_backing_up_leaves_the_old_backup_and_the_input(tmp_pa
     said = []
     results = Pipeline(ScriptedTranslator(), Options(in_place=True), say=said.append).run([str(src)])
     monkeypatch.setattr(os, "sendfile", real_sendfile)
+    assert backup.read_bytes() == b"the backup of an earlier run"  # not half of the new one
     assert results[0].error and "disk full" in results[0].error
-    assert backup.read_bytes() == b"the backup of an earlier run"
     assert src.read_bytes() == SAMPLE.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ui.xlf", "ui.xlf.bak"]  # no temporary file left
 
