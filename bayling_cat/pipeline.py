@@ -150,8 +150,8 @@ def _looks_like_document(path: Path) -> bool:
 def default_output(path: Path, target_lang: str, suffix: str | None = None) -> Path:
     """report.xlf -> report.de-DE.xlf; app.docx.sdlxliff -> app.docx.de-DE.sdlxliff; messages.pot -> messages.de.po.
 
-    A file whose name already says the target language (po/fr.po, django_fr.po, guide.de.xlf translated
-    into fr, fr, de) would get it twice (fr.fr.po): it becomes NAME.bayling-cat.EXT (po/fr.bayling-cat.po)
+    A file whose name already says the target language (po/fr.po or django_fr.po into French, guide.de.xlf
+    into German) would get it twice (fr.fr.po): it becomes NAME.bayling-cat.EXT (po/fr.bayling-cat.po)
     instead; only --in-place writes into the file itself.
     """
     if named_for(path, target_lang):
