@@ -88,19 +88,39 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
+def _identity(path: Path) -> set[tuple]:
+    """What makes a path a file: where it leads after symbolic links, and its inode once it exists."""
+    keys: set[tuple] = {("path", os.path.realpath(path))}
+    try:
+        st = os.stat(path)
+        keys.add(("inode", st.st_dev, st.st_ino))
+    except (OSError, ValueError):
+        pass
+    return keys
+
+
 def check_distinct(writes: list[tuple], reads: list[tuple[str, Path]]) -> None:
     """Refuse a run where a file it writes is also a file it reads, or is written twice.
 
     ``writes`` and ``reads`` are (role, path) pairs, the role in words ("the report", "the output of a.xlf");
-    a write may carry a third item, the one file it is meant to replace (--in-place's own input).
+    a write may carry a third item, the one file it is meant to replace (--in-place's own input). Each path is
+    looked at once (a folder of thousands of files costs thousands of stat calls, not millions).
     """
-    for i, (role, path, *own) in enumerate(writes):
-        for other_role, other in reads:
-            if same_file(path, other) and not (own and same_file(own[0], other) and own[0] == other):
-                raise UserError(f"{path}: {role} would overwrite {other_role}; choose another path")
-        for other_role, other, *_ in writes[:i]:
-            if same_file(path, other):
-                raise UserError(f"{path}: {role} and {other_role} are the same file; choose another path")
+    read_by: dict[tuple, tuple[str, Path]] = {}
+    for role, path in reads:
+        for key in _identity(Path(path)):
+            read_by.setdefault(key, (role, path))
+    written: dict[tuple, str] = {}
+    for role, path, *own in writes:
+        keys = _identity(Path(path))
+        allowed = _identity(Path(own[0])) if own else set()
+        for key in keys:
+            if key in read_by and key not in allowed:
+                raise UserError(f"{path}: {role} would overwrite {read_by[key][0]}; choose another path")
+            if key in written:
+                raise UserError(f"{path}: {role} and {written[key]} are the same file; choose another path")
+        for key in keys:
+            written[key] = role
 
 
 def check_writable(path: str | os.PathLike, what: str = "file") -> None:
