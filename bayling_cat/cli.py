@@ -119,7 +119,7 @@ def _output_path(value: str | None, option: str) -> tuple[Path | None, bool]:
     return Path(value).expanduser(), value.endswith(("/", os.sep)) or (os.altsep is not None and value.endswith(os.altsep))
 
 
-def _file_to_write(value: str | None, option: str) -> Path | None:
+def _file_to_write(value: str | None, option: str, what: str | None = None) -> Path | None:
     """A file the command will write (--report, --tmx): refused now, before any work, if it cannot be."""
     if value is None:
         return None
@@ -128,7 +128,18 @@ def _file_to_write(value: str | None, option: str) -> Path | None:
         raise UserError(f"{option} {value}: names a folder; give a file name")
     from bayling_cat.fileio import check_writable
 
-    check_writable(path, option.lstrip("-"))
+    check_writable(path, what or option.lstrip("-"))
+    return path
+
+
+def _memory_file(memory_path: Path | None) -> Path:
+    """The memory's file, refused now when it cannot be created (a file where a folder should be)."""
+    from bayling_cat.fileio import check_writable
+    from bayling_cat.memory import default_path
+
+    path = Path(memory_path or default_path())
+    if not path.exists():
+        check_writable(path, "memory")
     return path
 
 
@@ -201,16 +212,20 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
     if list(inputs) != ["-"]:
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
-        from bayling_cat.memory import default_path
         from bayling_cat.models import resolve_model
 
         output, output_folder = _output_path(output, "--output")
+        if output is not None and not output_folder and len(inputs) == 1 and not output.is_dir() \
+                and not Path(inputs[0]).is_dir():
+            from bayling_cat.fileio import check_writable
+
+            check_writable(output, "output")  # before the model is loaded and the file translated
         report = _file_to_write(report, "--report")
         _files_to_read(glossaries)
         model_id = resolve_model(engine_kw["model"], progress=_say).name
         options = dict(mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator,
                        glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy,
-                       memory=None if no_memory else (memory_path or default_path()), model_id=model_id,
+                       memory=None if no_memory else _memory_file(memory_path), model_id=model_id,
                        checks=not no_checks, chunk=max(8, engine_kw["batch_size"] * 2), output_folder=output_folder,
                        report=report)
         _translate_files(inputs, source_lang, target_lang, report, options, engine_kw)
@@ -453,9 +468,9 @@ def memory_import(files, source_lang, target_lang, memory_path):
     """Load human translations from TMX, and approved/confirmed XLIFF and non-fuzzy PO entries; they win over
     machine translations."""
     from bayling_cat.fileio import check_regular, same_file
-    from bayling_cat.memory import Memory, default_path, import_files
+    from bayling_cat.memory import Memory, import_files
 
-    path = memory_path or default_path()
+    path = _memory_file(memory_path)
     source_lang = _language(source_lang, "--source-lang")
     target_lang = _language(target_lang, "--target-lang")
     mem = Memory(path)
@@ -482,10 +497,10 @@ def memory_import(files, source_lang, target_lang, memory_path):
 def memory_export(tmx_path, origin, memory_path):
     """Write the memory (or its human or machine part) as TMX."""
     from bayling_cat.fileio import check_distinct
-    from bayling_cat.memory import Memory, default_path, export_tmx
+    from bayling_cat.memory import Memory, export_tmx
 
-    tmx_path = _file_to_write(tmx_path, "--tmx")
-    path = Path(memory_path or default_path())
+    tmx_path = _file_to_write(tmx_path, "--tmx", "TMX file")
+    path = _memory_file(memory_path)
     check_distinct([("the TMX export", tmx_path)],
                    [(f"the memory {path}", Path(f"{path}{end}")) for end in ("", "-wal", "-shm")])
     count = export_tmx(Memory(path), tmx_path, origin)
@@ -496,9 +511,9 @@ def memory_export(tmx_path, origin, memory_path):
 @_memory_option
 def memory_stats(memory_path):
     """Units per language pair and origin."""
-    from bayling_cat.memory import Memory, default_path
+    from bayling_cat.memory import Memory
 
-    stats = Memory(memory_path or default_path()).stats()
+    stats = Memory(_memory_file(memory_path)).stats()
     click.echo(f"{stats['path']}: {stats['units']} units")
     for p in stats["pairs"]:
         click.echo(f"  {p['source_lang']} -> {p['target_lang']}  {p['origin']:5}  {p['units']}")

@@ -55,6 +55,9 @@ def _import_conversion_libraries():
 def _disk_error(exc: OSError, where: Path) -> ConversionError:
     if exc.errno == errno.ENOSPC:
         return ConversionError(f"{where}: disk full while writing the converted model; free space and run again")
+    blocking = next((p for p in where.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return ConversionError(f"{where}: cannot create the model folder ({blocking} is a file, not a folder)")
     return ConversionError(f"{where}: {exc.strerror or exc}")
 
 
