@@ -87,6 +87,13 @@ def _staging(output_dir: Path, force: bool):
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def _refuse_overlap(output: Path, read: Path, what: str) -> None:
+    """--force replaces the output folder: it must not be, or hold, what the conversion reads."""
+    if output == read or output in read.parents:
+        raise ConversionError(f"{output}: the output folder would replace {what} it is converted from ({read}); "
+                              "choose another output folder")
+
+
 def _download(repo_id: str, progress: Progress) -> Path:
     try:
         from huggingface_hub import snapshot_download
@@ -318,6 +325,9 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
 
     located = _locate(source, progress)
     base_path = _locate(base, progress) if base else None
+    for what, path in (("the checkpoint", located), ("the base", base_path)):
+        if path is not None:
+            _refuse_overlap(output, path.resolve(), what)
     with _staging(output, force) as stage:
         work = stage / "work"
         work.mkdir()

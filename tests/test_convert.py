@@ -202,3 +202,17 @@ def test_an_explicit_template_the_tokenizer_cannot_serve_says_what_can(tiny_chec
     with pytest.raises(ConversionError, match=r"lacks the 'chat' template's tokens \['a chat template'\]"):
         convert(str(tiny_checkpoint), tmp_path / "out", template="chat")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_output_folder_may_not_replace_what_is_converted(tiny_checkpoint, tmp_path):
+    src = tmp_path / "models" / "bayling-2-tiny"
+    shutil.copytree(tiny_checkpoint, src)
+    before = sorted(p.name for p in src.iterdir())
+    for out in (src, tmp_path / "models", tmp_path):
+        with pytest.raises(ConversionError, match="would replace the checkpoint it is converted from"):
+            convert(str(src), out, force=True)
+    link = tmp_path / "link"
+    link.symlink_to(src)
+    with pytest.raises(ConversionError, match="would replace the checkpoint"):
+        convert(str(link), src, force=True)
+    assert sorted(p.name for p in src.iterdir()) == before

@@ -317,6 +317,13 @@ def test_revise_flags_a_cut_translation_and_writes_nothing_when_nothing_changed(
     assert done.returncode == 0, done.stderr
     assert f"1 revision(s) accepted; wrote {xlf} (the original is in {xlf}.bak)" in done.stderr
     assert (tmp_path / "rev.xlf.bak").read_bytes() == before and xlf.read_bytes() != before
+    # -o with a trailing slash is a folder here too, and the input stays as it is
+    revised = xlf.read_bytes()
+    into = run_cli(["revise", str(xlf), "--segment", "2", "--max-new-tokens", "4", "-o", f"{tmp_path}/out/"],
+                   stdin="a\n", env_extra=tiny_env)
+    assert into.returncode == 0, into.stderr
+    assert f"wrote {tmp_path / 'out' / 'rev.xlf'}" in into.stderr and xlf.read_bytes() == revised
+    assert (tmp_path / "out" / "rev.xlf").read_bytes() != revised
 
 
 # -- item 27: a PO that already is the target-language catalogue ------------------------------------------
