@@ -8,6 +8,7 @@ file atomically -> report.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -161,8 +162,6 @@ def default_output(path: Path, target_lang: str, suffix: str | None = None) -> P
 
 def named_for(path: Path, target_lang: str) -> bool:
     """Whether the file name ends with the language: fr.po, pt_BR.po, django_fr.po, app-de.xlf, guide.de.xlf."""
-    import re
-
     try:
         wanted = languages.normalize(target_lang)
     except UserError:
@@ -253,6 +252,9 @@ class Pipeline:
                 result.output = path
             else:
                 result.output = output or default_output(path, tgt, getattr(connector, "output_suffix", None))
+                if output is None and named_for(path, tgt):
+                    self.say(f"bayling-cat: note: {path} is already named for {tgt}: its translation goes to "
+                             f"{result.output.name} beside it (--in-place fills {path.name} itself, keeping a .bak)")
                 if same_file(result.output, path):
                     raise UserError(f"{path}: the output would overwrite the input; use --in-place to do that "
                                     "(a backup is kept)")

@@ -344,8 +344,11 @@ msgstr "Fermer"
 def test_a_po_named_for_its_language_is_never_renamed_twice_nor_changed_unasked(tmp_path):
     po = tmp_path / "fr.po"
     po.write_bytes(PO)
-    [result] = Pipeline(ScriptedTranslator(), Options()).run([str(po)])
+    said = []
+    [result] = Pipeline(ScriptedTranslator(), Options(), say=said.append).run([str(po)])
     assert not result.error and result.output == tmp_path / "fr.bayling-cat.po"
+    assert said == [f"bayling-cat: note: {po} is already named for fr: its translation goes to fr.bayling-cat.po "
+                    "beside it (--in-place fills fr.po itself, keeping a .bak)"]
     assert po.read_bytes() == PO and not (tmp_path / "fr.fr.po").exists()
     assert 'msgstr "[fr] Open the file"' in result.output.read_text()
     for name in ("django_fr.po", "app-fr.po", "pt_BR.po"):
