@@ -8,6 +8,7 @@ file atomically -> report.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -249,7 +250,8 @@ class Pipeline:
             result.connector = connector
             result.segments = connector.segments()
             if self.options.in_place:
-                result.output = path
+                # through a symbolic link to the file it names, as editors save: the link stays a link
+                result.output = Path(os.path.realpath(path)) if path.is_symlink() else path
             else:
                 result.output = output or default_output(path, tgt, getattr(connector, "output_suffix", None))
                 if output is None and named_for(path, tgt):

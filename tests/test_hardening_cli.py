@@ -137,6 +137,16 @@ def test_a_full_disk_while_backing_up_leaves_the_old_backup_and_the_input(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ui.xlf", "ui.xlf.bak"]  # no temporary file left
 
 
+def test_in_place_through_a_symbolic_link_keeps_the_link(tmp_path):
+    real = tmp_path / "real.xlf"
+    real.write_bytes(SAMPLE.read_bytes())
+    link = tmp_path / "link.xlf"
+    link.symlink_to(real)
+    [result] = Pipeline(ScriptedTranslator(), Options(in_place=True)).run([str(link)])
+    assert not result.error and link.is_symlink() and b"[de] " in real.read_bytes()
+    assert (tmp_path / "link.xlf.bak").read_bytes() == SAMPLE.read_bytes()
+
+
 def test_the_backup_is_a_full_copy_with_the_input_s_mode(tmp_path):
     src = tmp_path / "ui.xlf"
     src.write_bytes(SAMPLE.read_bytes())
