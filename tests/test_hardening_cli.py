@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -271,6 +272,23 @@ def test_a_report_under_a_file_is_refused_before_the_run(tmp_path, env):
     assert not (tmp_path / "a.de.xlf").exists()
     result = run_cli(["check", str(src), "-g", str(DE), "--report", str(tmp_path)], env_extra=env)
     one_error_line(result, "a folder; the report needs a file name")
+
+
+def test_a_report_in_a_read_only_folder_is_refused_before_the_run(tmp_path, monkeypatch):
+    from bayling_cat import cli
+    from bayling_cat.fileio import check_writable
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: make this process see the folder as a user would
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == folder else real_access(p, mode))
+    with pytest.raises(UserError, match=f"{folder / 'r.json'}: cannot write the report \\(the folder {folder} is "
+                                        "not writable\\)"):
+        cli._file_to_write(str(folder / "r.json"), "--report")
+    with pytest.raises(UserError, match="not writable"):
+        check_writable(folder / "new" / "deeper" / "r.json")
 
 
 def test_a_report_that_fails_late_is_one_line_and_the_translation_stays(tmp_path, monkeypatch, capsys):
