@@ -116,7 +116,8 @@ def _output_path(value: str | None, option: str) -> tuple[Path | None, bool]:
         return None, False
     if not value.strip():
         raise UserError(f"{option} is empty: name a file or a folder")
-    return Path(value).expanduser(), value.endswith(("/", os.sep)) or (os.altsep is not None and value.endswith(os.altsep))
+    separators = tuple(sep for sep in ("/", os.sep, os.altsep) if sep)
+    return Path(value).expanduser(), value.endswith(separators)
 
 
 def _file_to_write(value: str | None, option: str, what: str | None = None) -> Path | None:
@@ -143,7 +144,7 @@ def _memory_file(memory_path: Path | None) -> Path:
     return path
 
 
-def _files_to_read(paths, what: str = "file") -> None:
+def _files_to_read(paths) -> None:
     """Glossaries and other whole files read later: a pipe, device, folder or missing file is refused now."""
     from bayling_cat.fileio import check_regular
 
