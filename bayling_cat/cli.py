@@ -26,12 +26,25 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+EXIT_USAGE = 2  # click's code for a bad option or argument
+
+
 class _Cli(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as exc:
             _say(f"bayling-cat: error: {exc}")
+            ctx.exit(EXIT_ERROR)
+        except click.UsageError as exc:
+            # one line like every other error, not click's three-line usage block
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _say(f"bayling-cat: error: {exc.format_message().rstrip('.')}{where}")
+            ctx.exit(EXIT_USAGE)
+        except OSError as exc:
+            # a file system error nothing below turned into a UserError (a full disk, a vanished folder)
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _say(f"bayling-cat: error: {where}{exc.strerror or exc}")
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             _say("bayling-cat: interrupted")
@@ -113,6 +126,57 @@ def load_engine(model, device, device_index, compute_type, threads, beam_size, t
                   inter_threads=inter_threads, decoding=decoding)
 
 
+def _language(code: str | None, option: str) -> str | None:
+    if code is None:
+        return None
+    try:
+        return languages.normalize(code)
+    except UserError as exc:
+        raise UserError(f"{option}: {exc}") from None
+
+
+def _output_path(value: str | None, option: str) -> tuple[Path | None, bool]:
+    """An -o value as a Path, and whether it was written as a folder (a trailing slash), which Path forgets."""
+    if value is None:
+        return None, False
+    if not value.strip():
+        raise UserError(f"{option} is empty: name a file or a folder")
+    separators = tuple(sep for sep in ("/", os.sep, os.altsep) if sep)
+    return Path(value).expanduser(), value.endswith(separators)
+
+
+def _file_to_write(value: str | None, option: str, what: str | None = None) -> Path | None:
+    """A file the command will write (--report, --tmx): refused now, before any work, if it cannot be."""
+    if value is None:
+        return None
+    path, folder = _output_path(value, option)
+    if folder:
+        raise UserError(f"{option} {value}: names a folder; give a file name")
+    from bayling_cat.fileio import check_writable
+
+    check_writable(path, what or option.lstrip("-"))
+    return path
+
+
+def _memory_file(memory_path: Path | None) -> Path:
+    """The memory's file, refused now when it cannot be created (a file where a folder should be)."""
+    from bayling_cat.fileio import check_writable
+    from bayling_cat.memory import default_path
+
+    path = Path(memory_path or default_path())
+    if not path.exists():
+        check_writable(path, "memory")
+    return path
+
+
+def _files_to_read(paths) -> None:
+    """Glossaries and other whole files read later: a pipe, device, folder or missing file is refused now."""
+    from bayling_cat.fileio import check_regular
+
+    for path in paths:
+        check_regular(path)
+
+
 def _stdin_chunks(stream, size: int):
     """Lines from ``stream`` in chunks: as many as are already waiting, up to ``size``.
 
@@ -141,15 +205,16 @@ def _stdin_chunks(stream, size: int):
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
 @click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help="Output file, or folder for several inputs (default: INPUT.<target-lang>.<ext> beside it).")
+@click.option("--output", "-o", default=None,
+              help="Output file, or folder (several inputs, an existing folder, or a trailing slash: -o out/) "
+                   "(default: INPUT.<target-lang>.<ext> beside it).")
 @click.option("--mode", type=click.Choice(["target", "suggest"]), default="target", show_default=True,
               help="target: write translations into the targets; suggest: add them as proposals "
                    "(alt-trans, XLIFF 2 matches) and leave the targets alone.")
 @click.option("--overwrite", is_flag=True, help="Also translate segments that already have a target "
               "(never approved, final, locked or confirmed ones).")
 @click.option("--in-place", is_flag=True, help="Write into the input files (a .bak copy of each is kept).")
-@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--report", default=None,
               help="Write a JSON report: per segment what was done and why, and totals.")
 @click.option("--accelerator", type=click.Choice(["&", "_", "~"]), default=None,
               help="PO files: the accelerator marker in msgids (&File, _File); kept on a letter of the translation.")
@@ -174,19 +239,30 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
     if list(inputs) != ["-"]:
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
-        from bayling_cat.memory import default_path
         from bayling_cat.models import resolve_model
 
+        output, output_folder = _output_path(output, "--output")
+        if output is not None and not output_folder and len(inputs) == 1 and not output.is_dir() \
+                and not Path(inputs[0]).is_dir():
+            from bayling_cat.fileio import check_writable
+
+            check_writable(output, "output")  # before the model is loaded and the file translated
+        report = _file_to_write(report, "--report")
+        _files_to_read(glossaries)
         model_id = resolve_model(engine_kw["model"], progress=_say).name
         options = dict(mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator,
                        glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy,
-                       memory=None if no_memory else (memory_path or default_path()), model_id=model_id,
-                       checks=not no_checks, chunk=max(8, engine_kw["batch_size"] * 2))
+                       memory=None if no_memory else _memory_file(memory_path), model_id=model_id,
+                       checks=not no_checks, chunk=max(8, engine_kw["batch_size"] * 2), output_folder=output_folder,
+                       report=report)
         _translate_files(inputs, source_lang, target_lang, report, options, engine_kw)
         return
+    if output is not None or report is not None or in_place:
+        raise UserError("translating standard input writes to standard output: --output, --report and --in-place "
+                        "apply to files")
     if not source_lang or not target_lang:
         raise UserError("translating standard input needs --source-lang and --target-lang")
-    source_lang, target_lang = languages.normalize(source_lang), languages.normalize(target_lang)
+    source_lang, target_lang = _language(source_lang, "--source-lang"), _language(target_lang, "--target-lang")
     if source_lang == target_lang:
         raise UserError(f"source and target language are both {source_lang}")
     engine = None
@@ -229,8 +305,8 @@ def _translate_files(inputs, source_lang, target_lang, report_path, options, eng
     from bayling_cat import pipeline
 
     options = pipeline.Options(
-        source_lang=languages.normalize(source_lang) if source_lang else None,
-        target_lang=languages.normalize(target_lang) if target_lang else None, **options)
+        source_lang=_language(source_lang, "--source-lang"),
+        target_lang=_language(target_lang, "--target-lang"), **options)
     loaded = {}
 
     def engine():
@@ -248,12 +324,25 @@ def _translate_files(inputs, source_lang, target_lang, report_path, options, eng
     for r in results:
         if not r.error:
             _say(f"bayling-cat: wrote {r.output}")
-    if report_path is not None:
-        pipeline.write_report(report_path, data)
-        _say(f"bayling-cat: report in {report_path}")
+    report_written = _write_report(report_path, data)
     _say(pipeline.summary(data))
-    if data["totals"]["failed_files"]:
+    if data["totals"]["failed_files"] or not report_written:
         raise click.exceptions.Exit(EXIT_ERROR)
+
+
+def _write_report(path: Path | None, data: dict) -> bool:
+    """The report, or one error line if it cannot be written now (the translations are already written)."""
+    from bayling_cat import pipeline
+
+    if path is None:
+        return True
+    try:
+        pipeline.write_report(path, data)
+    except UserError as exc:
+        _say(f"bayling-cat: error: {exc}")
+        return False
+    _say(f"bayling-cat: report in {path}")
+    return True
 
 
 @cli.command()
@@ -262,15 +351,16 @@ def _translate_files(inputs, source_lang, target_lang, report_path, options, eng
               type=click.Path(path_type=Path, dir_okay=False), help="TBX, CSV or TSV glossary (repeatable).")
 @click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
 @click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
-@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Also write the findings as JSON.")
+@click.option("--report", default=None, help="Also write the findings as JSON.")
 def check(inputs, glossaries, source_lang, target_lang, report):
     """Check the terminology of translated files (XLIFF, PO) against glossaries; writes nothing to them."""
     from bayling_cat import pipeline
 
-    options = pipeline.Options(source_lang=languages.normalize(source_lang) if source_lang else None,
-                               target_lang=languages.normalize(target_lang) if target_lang else None,
-                               glossaries=list(glossaries))
+    report = _file_to_write(report, "--report")
+    _files_to_read(glossaries)
+    options = pipeline.Options(source_lang=_language(source_lang, "--source-lang"),
+                               target_lang=_language(target_lang, "--target-lang"),
+                               glossaries=list(glossaries), report=report)
     results = pipeline.check_files(inputs, options)
     data = pipeline.report(results, 0.0, "(none: terminology check)")
     for r, entry in zip(results, data["files"]):
@@ -286,9 +376,7 @@ def check(inputs, glossaries, source_lang, target_lang, report):
                    + (f"{rate:.1%} ({t['present']} of {t['required']})" if rate is not None else "n/a (no terms)")
                    + f", forbidden terms {t.get('forbidden_hits', 0)}, inconsistent terms "
                    + f"{len(t.get('inconsistent_terms', {}))}")
-    if report is not None:
-        pipeline.write_report(report, data)
-    if data["totals"]["failed_files"]:
+    if not _write_report(report, data) or data["totals"]["failed_files"]:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
@@ -297,23 +385,35 @@ def check(inputs, glossaries, source_lang, target_lang, report):
 @click.option("--segment", "segment_id", default=None, help="Only this segment (its id as the report shows it).")
 @click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
 @click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the revised file here (default: into INPUT_FILE, keeping INPUT_FILE.bak).")
+@click.option("--output", "-o", default=None,
+              help="Write the revised file here, a file or a folder (default: into INPUT_FILE, keeping "
+                   "INPUT_FILE.bak).")
 @engine_options
 def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw):
     """Revise translations interactively: type an instruction ("more formal", "use 'Datei' for file",
-    "shorter"), see the model's revision from the next turn of the same conversation, accept it into the file."""
+    "shorter"), see the model's revision from the next turn of the same conversation, accept it into the file.
+    Every translation shown carries the engine's warnings (cut at the generation limit, repetition...); the
+    file is written only when an accepted revision changed a target."""
     from bayling_cat import pipeline
     from bayling_cat.document import repair
+    from bayling_cat.fileio import check_writable, same_file
     from bayling_cat.revision import Conversation
 
-    options = pipeline.Options(source_lang=languages.normalize(source_lang) if source_lang else None,
-                               target_lang=languages.normalize(target_lang) if target_lang else None,
+    output, output_folder = _output_path(output, "--output")
+    if output is not None and (output_folder or output.is_dir()):
+        output = output / input_file.name
+    if output is not None and same_file(output, input_file):
+        output = None  # -o naming the input is the default: in place, with a backup
+    if output is not None:
+        check_writable(output, "output")
+    options = pipeline.Options(source_lang=_language(source_lang, "--source-lang"),
+                               target_lang=_language(target_lang, "--target-lang"),
                                in_place=output is None, output=output)
     reader = pipeline.Pipeline(None, options)
     result = reader.read(input_file, output)
     if result.error:
         raise UserError(result.error)
+    pipeline.check_collisions([result], options)
     segments = [s for s in result.segments if not s.skip and s.has_text]
     if segment_id is not None:
         segments = [s for s in segments if s.key == segment_id]
@@ -321,36 +421,63 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
             raise UserError(f"{input_file}: no segment {segment_id!r} to revise (translate=no, locked, approved, "
                             "empty or unknown)")
     engine = load_engine(**engine_kw)
-    accepted = 0
+    changed = kept = 0
     for number, seg in enumerate(segments, 1):
-        current = seg.current
+        current, flags = seg.current, []
         if not current:
             [gen] = engine.translate([seg.source.strip()], result.source_lang, result.target_lang,
                                      hints=[seg.hint])
-            current = gen.text
+            current, flags = gen.text, list(gen.flags)
         chat = Conversation(seg.source.strip(), current, result.source_lang, result.target_lang, seg.hint)
         click.echo(f"\n[{number}/{len(segments)}] {seg.key}\n  source: {seg.source.strip()}\n  target: {current}")
+        _show_flags(flags)
         while True:
-            said = click.prompt("instruction (Enter: next, a: accept, q: quit)", default="", show_default=False)
-            if said.strip().lower() in ("", "a", "q"):
+            said = _ask("instruction (Enter: next, a: accept, q: quit)")
+            if said is None or said.strip().lower() in ("", "a", "q"):
                 break
             gen = chat.revise(engine, said.strip())
-            flags = f"  [{', '.join(gen.flags)}]" if gen.flags else ""
-            click.echo(f"  revised: {gen.text}{flags}")
-        if said.strip().lower() == "a":
-            text, _ = repair(chat.latest, seg.codes)
-            result.connector.write_target(seg, text, copied=False)
-            accepted += 1
-            click.echo("  accepted")
-        if said.strip().lower() == "q":
+            flags = list(gen.flags)
+            click.echo(f"  revised: {gen.text}")
+            _show_flags(flags)
+        if said is not None and said.strip().lower() == "a":
+            text, repaired = repair(chat.latest, seg.codes)
+            if text == seg.current:
+                kept += 1
+                click.echo("  kept: the target is unchanged")
+            else:
+                result.connector.write_target(seg, text, copied=False)
+                changed += 1
+                click.echo("  accepted" + (" (inline codes lost or invented by the model were repaired)"
+                                           if repaired else ""))
+        if said is None or said.strip().lower() == "q":
             break
-    if accepted:
+    if changed:
         reader.write(result)
         if result.error:
             raise UserError(result.error)
-        _say(f"bayling-cat: {accepted} revision(s) accepted; wrote {result.output}")
+        backup = f" (the original is in {input_file}.bak)" if options.in_place else ""
+        _say(f"bayling-cat: {changed} revision(s) accepted; wrote {result.output}{backup}")
+    elif kept:
+        _say("bayling-cat: no target changed; nothing written, the file is unchanged")
     else:
         _say("bayling-cat: nothing accepted; the file is unchanged")
+
+
+def _ask(prompt: str) -> str | None:
+    """One line from the user; None at the end of input (a closed pipe ends the session like 'q')."""
+    try:
+        return input(f"{prompt}: ")
+    except EOFError:
+        click.echo()
+        return None
+
+
+def _show_flags(flags) -> None:
+    """The engine's warnings on a translation shown to the user, in words."""
+    if flags:
+        from bayling_cat.pipeline import FLAG_TEXT
+
+        click.echo("  warning: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags) + "; review this translation")
 
 
 def _repeatable_model(f):
@@ -424,23 +551,43 @@ def _memory_option(f):
 def memory_import(files, source_lang, target_lang, memory_path):
     """Load human translations from TMX, and approved/confirmed XLIFF and non-fuzzy PO entries; they win over
     machine translations."""
-    from bayling_cat.memory import Memory, default_path, import_files
+    from bayling_cat.fileio import check_regular, same_file
+    from bayling_cat.memory import Memory, import_files
 
-    mem = Memory(memory_path or default_path())
-    count = import_files(mem, files, languages.normalize(source_lang) if source_lang else None,
-                         languages.normalize(target_lang) if target_lang else None)
-    click.echo(f"imported {count} translation units into {mem.path}")
+    path = _memory_file(memory_path)
+    source_lang = _language(source_lang, "--source-lang")
+    target_lang = _language(target_lang, "--target-lang")
+    mem = Memory(path)
+    count = failed = 0
+    for f in files:  # one line per file that cannot be imported; the others still are
+        try:
+            if same_file(f, mem.path):
+                raise UserError(f"{f}: this is the memory itself")
+            check_regular(f)
+            count += import_files(mem, [f], source_lang, target_lang)
+        except UserError as exc:
+            _say(f"bayling-cat: error: {exc}")
+            failed += 1
+    click.echo(f"imported {count} translation units into {mem.path}"
+               + (f"; {failed} file{'s' if failed != 1 else ''} failed" if failed else ""))
+    if failed:
+        raise click.exceptions.Exit(EXIT_ERROR)
 
 
 @memory.command("export")
-@click.option("--tmx", "tmx_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--tmx", "tmx_path", required=True, help="The TMX file to write.")
 @click.option("--origin", type=click.Choice(["human", "mt"]), default=None, help="Only these units.")
 @_memory_option
 def memory_export(tmx_path, origin, memory_path):
     """Write the memory (or its human or machine part) as TMX."""
-    from bayling_cat.memory import Memory, default_path, export_tmx
+    from bayling_cat.fileio import check_distinct
+    from bayling_cat.memory import Memory, export_tmx
 
-    count = export_tmx(Memory(memory_path or default_path()), tmx_path, origin)
+    tmx_path = _file_to_write(tmx_path, "--tmx", "TMX file")
+    path = _memory_file(memory_path)
+    check_distinct([("the TMX export", tmx_path)],
+                   [(f"the memory {path}", Path(f"{path}{end}")) for end in ("", "-wal", "-shm")])
+    count = export_tmx(Memory(path), tmx_path, origin)
     click.echo(f"exported {count} translation units to {tmx_path}")
 
 
@@ -448,9 +595,9 @@ def memory_export(tmx_path, origin, memory_path):
 @_memory_option
 def memory_stats(memory_path):
     """Units per language pair and origin."""
-    from bayling_cat.memory import Memory, default_path
+    from bayling_cat.memory import Memory
 
-    stats = Memory(memory_path or default_path()).stats()
+    stats = Memory(_memory_file(memory_path)).stats()
     click.echo(f"{stats['path']}: {stats['units']} units")
     for p in stats["pairs"]:
         click.echo(f"  {p['source_lang']} -> {p['target_lang']}  {p['origin']:5}  {p['units']}")
@@ -486,6 +633,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     if not is_loopback(host) and not api_key:
         raise UserError(f"binding {host} exposes the server beyond this machine: set --api-key (or "
                         "BAYLING_CAT_API_KEY), or bind 127.0.0.1")
+    _files_to_read(glossaries)  # a pipe or a device would block the server's first request
     for path in glossaries:  # fail now, not on the first request
         check_file(path)
     from bayling_cat.engines.base import auto_threads, cpu_cores

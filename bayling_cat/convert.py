@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -54,6 +55,9 @@ def _import_conversion_libraries():
 def _disk_error(exc: OSError, where: Path) -> ConversionError:
     if exc.errno == errno.ENOSPC:
         return ConversionError(f"{where}: disk full while writing the converted model; free space and run again")
+    blocking = next((p for p in where.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return ConversionError(f"{where}: cannot create the model folder ({blocking} is a file, not a folder)")
     return ConversionError(f"{where}: {exc.strerror or exc}")
 
 
@@ -81,6 +85,13 @@ def _staging(output_dir: Path, force: bool):
         raise _disk_error(exc, output_dir) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _refuse_overlap(output: Path, read: Path, what: str) -> None:
+    """--force replaces the output folder: it must not be, or hold, what the conversion reads."""
+    if output == read or output in read.parents:
+        raise ConversionError(f"{output}: the output folder would replace {what} it is converted from ({read}); "
+                              "choose another output folder")
 
 
 def _download(repo_id: str, progress: Progress) -> Path:
@@ -185,20 +196,98 @@ def _apply_delta(delta: Path, base: Path, work: Path, progress: Progress) -> Pat
     return hf
 
 
-def choose_template(source: str, tokenizer) -> str:
-    """BayLing-2 models: the ``### Instruction:`` template; BayLing on Llama-3: headers; others: chat template."""
-    name = source.lower()
+def _own_name(source: str) -> str:
+    """The model's own name in SOURCE: a hub id's repository name, a folder's last component, a GGUF file's stem.
+    Never a parent folder: ~/work/bayling-cat/models/my-llama is "my-llama"."""
+    path = Path(source).expanduser()
+    if not path.exists() and is_hub_id(source):
+        return source.rstrip("/").split("/")[-1]
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError):
+        pass
+    return path.stem if path.suffix.lower() == ".gguf" else path.name
+
+
+def model_names(source: str, config: dict | None = None, gguf_name: str | None = None) -> list[str]:
+    """Every name the model gives itself: SOURCE's own name, the config's ``_name_or_path`` (the hub id or
+    folder it was saved from; its last component) and a GGUF file's ``general.name``."""
+    names = [_own_name(source)]
+    saved_from = str((config or {}).get("_name_or_path") or "").rstrip("/\\")
+    if saved_from:
+        names.append(re.split(r"[/\\]", saved_from)[-1])
+    if gguf_name:
+        names.append(gguf_name)
+    return [n for n in names if n]
+
+
+def _gguf_name(path: Path) -> str | None:
+    try:
+        from gguf import GGUFReader
+
+        field = GGUFReader(str(path)).get_field("general.name")
+        return str(field.contents()) if field is not None else None
+    except Exception:  # no gguf package, or metadata it cannot read: the file name still counts
+        return None
+
+
+def _missing_tokens(template: str, tokenizer, hf: Path | None = None) -> list[str]:
+    """What ``tokenizer`` lacks for ``template`` (empty: the template fits)."""
+    if template == "chat" and not getattr(tokenizer, "chat_template", None):
+        return ["a chat template"]
+    try:
+        bos, add_bos, ends = _token_info(template, tokenizer, hf)
+    except ConversionError:
+        return ["an end-of-sequence token"]
     vocab = tokenizer.get_vocab()
-    if "bayling" in name:
-        if "llama-3" in name or "llama3" in name or "<|eot_id|>" in vocab:
+    return [t for t in ends + ([bos] if add_bos and bos else []) if t not in vocab]
+
+
+def fitting_templates(tokenizer, hf: Path | None = None) -> list[str]:
+    return [t for t in TEMPLATE_NAMES if not _missing_tokens(t, tokenizer, hf)]
+
+
+def _what_to_pass(tokenizer, hf: Path | None) -> str:
+    fits = fitting_templates(tokenizer, hf)
+    if not fits:
+        return "no template fits this tokenizer (none of its end tokens or chat template are there)"
+    return "pass " + " or ".join(f"--template {t}" for t in fits)
+
+
+def choose_template(source: str, tokenizer, names: list[str] | None = None, hf: Path | None = None) -> str:
+    """BayLing-2 models: the ``### Instruction:`` template; BayLing on Llama-3: headers; others: chat template.
+
+    Decided from the model's own names (``model_names``), never from the folders around it.
+    """
+    names = [n.lower() for n in (names or [_own_name(source)])]
+    if any("bayling" in n for n in names):
+        if any("llama-3" in n or "llama3" in n for n in names) or "<|eot_id|>" in tokenizer.get_vocab():
             return "bayling-llama3"
         return "bayling"
     if getattr(tokenizer, "chat_template", None):
         return "chat"
-    raise ConversionError(f"{source}: the tokenizer has no chat template; pass --template bayling or bayling-llama3")
+    raise ConversionError(f"{source}: the tokenizer has no chat template and the name {names[0]!r} is not a "
+                          f"BayLing model's; {_what_to_pass(tokenizer, hf)}")
 
 
-def _token_info(template: str, tokenizer, hf: Path) -> tuple[str | None, bool, list[str]]:
+def pick_template(source: str, tokenizer, names: list[str] | None = None, hf: Path | None = None,
+                  explicit: str | None = None, say: Progress = lambda message: None) -> str:
+    """The template to convert with: ``explicit`` (--template) or ``choose_template``'s, checked against the
+    tokenizer. A BayLing name over a tokenizer without that template's tokens falls back to the tokenizer's
+    own chat template (saying so); otherwise the error says exactly which --template would fit."""
+    chosen = explicit or choose_template(source, tokenizer, names, hf)
+    missing = _missing_tokens(chosen, tokenizer, hf)
+    if not missing:
+        return chosen
+    if explicit is None and not _missing_tokens("chat", tokenizer, hf):
+        say(f"the name says BayLing but the tokenizer lacks the {chosen!r} template's tokens {missing}: using its "
+            "own chat template (pass --template to choose another)")
+        return "chat"
+    raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}; "
+                          + _what_to_pass(tokenizer, hf))
+
+
+def _token_info(template: str, tokenizer, hf: Path | None) -> tuple[str | None, bool, list[str]]:
     vocab = tokenizer.get_vocab()
     eos = tokenizer.eos_token
     if template == "bayling":
@@ -209,8 +298,8 @@ def _token_info(template: str, tokenizer, hf: Path) -> tuple[str | None, bool, l
     if template == "bayling-llama3":
         return "<|begin_of_text|>", True, ["<|eot_id|>", "<|end_of_text|>"]
     ends = [eos] if eos else []
-    gen_config = hf / "generation_config.json"
-    if gen_config.is_file():
+    gen_config = hf / "generation_config.json" if hf is not None else None
+    if gen_config is not None and gen_config.is_file():
         ids = json.loads(gen_config.read_text(encoding="utf-8")).get("eos_token_id")
         for i in ids if isinstance(ids, list) else [ids] if ids is not None else []:
             token = tokenizer.convert_ids_to_tokens(int(i))
@@ -236,6 +325,9 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
 
     located = _locate(source, progress)
     base_path = _locate(base, progress) if base else None
+    for what, path in (("the checkpoint", located), ("the base", base_path)):
+        if path is not None:
+            _refuse_overlap(output, path.resolve(), what)
     with _staging(output, force) as stage:
         work = stage / "work"
         work.mkdir()
@@ -254,12 +346,10 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
             except (OSError, ValueError) as exc:
                 raise ConversionError(f"{hf}: no usable tokenizer ({str(exc).splitlines()[0][:200]})") from None
         config = _check_architecture(hf)
-        chosen = template or choose_template(source, tokenizer)
+        own = config if hf is located else _check_architecture(located) if located.is_dir() else {}
+        names = model_names(source, own, _gguf_name(located) if located.is_file() else None)
+        chosen = pick_template(source, tokenizer, names, hf, explicit=template, say=progress)
         bos, add_bos, ends = _token_info(chosen, tokenizer, hf)
-        vocab = tokenizer.get_vocab()
-        missing = [t for t in ends + ([bos] if add_bos and bos else []) if t not in vocab]
-        if missing:
-            raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}")
 
         progress(f"converting to CTranslate2 ({quantization})")
         out = stage / "model"

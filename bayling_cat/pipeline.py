@@ -8,7 +8,8 @@ file atomically -> report.
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import re
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from bayling_cat.document import (COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLAT
                                   repair)
 from bayling_cat.engines.base import BLOCKING_FLAGS
 from bayling_cat.errors import UserError
-from bayling_cat.fileio import write_atomic
+from bayling_cat.fileio import check_distinct, copy_atomic, read_regular, same_file, write_atomic
 
 FLAG_TEXT = {
     "repetition": "runaway repetition (cut)",
@@ -58,6 +59,8 @@ class Options:
     checks: bool = True  # translate-toolkit's quality checks on every machine translation
     max_revisions: int = 2
     term_strategy: str = "none"  # "force": put still-missing terms in as protected placeholders
+    output_folder: bool = False  # -o was written as a folder (a trailing slash): outputs go inside it
+    report: Path | None = None  # the --report file: checked against every file the run reads or writes
 
 
 @dataclass
@@ -84,28 +87,50 @@ class FileResult:
 
 
 def collect_inputs(inputs: Sequence[str], options: Options) -> list[tuple[Path, Path | None]]:
-    """(input file, output file) pairs; output None means 'next to the input, named for the target language'."""
+    """(input file, output file) pairs; output None means 'next to the input, named for the target language'.
+
+    -o is a folder when there are several inputs or a folder of them, when it exists as a folder, or when it
+    was written with a trailing slash (``-o out/``, ``options.output_folder``).
+    """
     pairs: list[tuple[Path, Path | None]] = []
     many = len(inputs) > 1 or any(Path(i).is_dir() for i in inputs)
     out = options.output
-    if many and out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"{out}: several inputs need an output folder, and this is a file")
+    as_folder = out is not None and (many or options.output_folder or out.is_dir())
+    if as_folder and out.exists() and not out.is_dir():
+        raise UserError(f"{out}: several inputs need an output folder, and this is a file" if many else
+                        f"{out}: -o ends with a slash (a folder), but this is a file")
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             if out is None and not options.in_place:
                 raise UserError(f"{path}: translating a folder needs -o OUTPUT_FOLDER or --in-place")
-            for f in sorted(p for p in path.rglob("*") if p.is_file() and _looks_like_document(p)):
+            for f in _folder_documents(path):
                 pairs.append((f, None if out is None else _po_for_pot(out / f.relative_to(path))))
         elif not path.exists():
             pairs.append((path, None))  # reported as a failed file, the others still run
         elif out is None:
             pairs.append((path, None))
-        elif many or out.is_dir() or str(out).endswith(("/", "\\")):
+        elif as_folder:
             pairs.append((path, _po_for_pot(out / path.name)))
         else:
             pairs.append((path, out))
     return pairs
+
+
+def _folder_documents(folder: Path) -> list[Path]:
+    """The documents in a folder tree, sorted. An entry named like a document that is not a regular file (a
+    broken symbolic link, a named pipe, a socket) is listed too, so that it is refused with one line rather
+    than skipped in silence; it is never opened here (a pipe would block)."""
+    found = []
+    for p in folder.rglob("*"):
+        if p.name.startswith(".") or p.is_dir():
+            continue
+        if p.is_file():
+            if _looks_like_document(p):
+                found.append(p)
+        elif p.suffix.lower() in EXTENSIONS:
+            found.append(p)
+    return sorted(found)
 
 
 def _po_for_pot(path: Path) -> Path:
@@ -126,8 +151,31 @@ def _looks_like_document(path: Path) -> bool:
 
 
 def default_output(path: Path, target_lang: str, suffix: str | None = None) -> Path:
-    """report.xlf -> report.de-DE.xlf; app.docx.sdlxliff -> app.docx.de-DE.sdlxliff; messages.pot -> messages.de.po."""
+    """report.xlf -> report.de-DE.xlf; app.docx.sdlxliff -> app.docx.de-DE.sdlxliff; messages.pot -> messages.de.po.
+
+    A file whose name already says the target language (po/fr.po or django_fr.po into French, guide.de.xlf
+    into German) would get it twice (fr.fr.po): it becomes NAME.bayling-cat.EXT (po/fr.bayling-cat.po)
+    instead; only --in-place writes into the file itself.
+    """
+    if named_for(path, target_lang):
+        return path.with_name(f"{path.stem}.bayling-cat{suffix or path.suffix}")
     return path.with_name(f"{path.stem}.{target_lang}{suffix or path.suffix}")
+
+
+def named_for(path: Path, target_lang: str) -> bool:
+    """Whether the file name ends with the language: fr.po, pt_BR.po, django_fr.po, app-de.xlf, guide.de.xlf."""
+    try:
+        wanted = languages.normalize(target_lang)
+    except UserError:
+        return False
+    parts = re.split(r"[._-]", path.stem)
+    for tail in (path.stem, "-".join(parts[-2:]), parts[-1]):
+        try:
+            if languages.normalize(tail) == wanted:
+                return True
+        except UserError:
+            continue
+    return False
 
 
 class Pipeline:
@@ -184,7 +232,7 @@ class Pipeline:
     def read(self, path: Path, output: Path | None) -> FileResult:
         result = FileResult(input=path)
         try:
-            connector = open_document(path, accelerator=self.options.accelerator)
+            connector = open_document(path, read_regular(path), accelerator=self.options.accelerator)
             src = self.options.source_lang or connector.source_lang or connector.default_source_lang
             tgt = self.options.target_lang or connector.target_lang
             if not tgt:
@@ -204,10 +252,14 @@ class Pipeline:
             result.connector = connector
             result.segments = connector.segments()
             if self.options.in_place:
-                result.output = path
+                # through a symbolic link to the file it names, as editors save: the link stays a link
+                result.output = Path(os.path.realpath(path)) if path.is_symlink() else path
             else:
                 result.output = output or default_output(path, tgt, getattr(connector, "output_suffix", None))
-                if result.output.resolve() == path.resolve():
+                if output is None and named_for(path, tgt):
+                    self.say(f"bayling-cat: note: {path} is already named for {tgt}: its translation goes to "
+                             f"{result.output.name} beside it (--in-place fills {path.name} itself, keeping a .bak)")
+                if same_file(result.output, path):
                     raise UserError(f"{path}: the output would overwrite the input; use --in-place to do that "
                                     "(a backup is kept)")
         except UserError as exc:
@@ -233,6 +285,7 @@ class Pipeline:
     def run(self, inputs: Sequence[str]) -> list[FileResult]:
         started = time.monotonic()
         results = [self.read(path, out) for path, out in collect_inputs(inputs, self.options)]
+        check_collisions(results, self.options)  # before the model is loaded and anything is written
         for r in results:
             if r.error:
                 self.say(f"bayling-cat: error: {r.error}")
@@ -262,15 +315,11 @@ class Pipeline:
         todo: dict[tuple[str, str], list] = {}
         for (src, tgt), jobs in wanted.items():
             glossary = self.glossary(src, tgt)
-            fingerprint = glossary.fingerprint if glossary is not None else None
+            fingerprint = self._memory_key(glossary)
             for job in jobs:
                 hit = memory.exact(job[0], src, tgt, self.options.model_id, fingerprint, job[1]) if memory else None
                 if hit is not None:
-                    from bayling_cat.engines.base import Generation
-
-                    gen = Generation(hit.target, list(hit.flags))
-                    gen.memory = hit.origin
-                    answers[(src, tgt) + job] = gen
+                    answers[(src, tgt) + job] = self._from_memory(hit, job[0], glossary)
                 else:
                     todo.setdefault((src, tgt), []).append(job)
         total = sum(len(v) for v in todo.values())
@@ -279,8 +328,7 @@ class Pipeline:
             bar = self.progress_factory(total) if self.progress_factory else None
             chunks = []
             for (src, tgt), jobs in todo.items():
-                glossary = self.glossary(src, tgt)
-                fingerprint = glossary.fingerprint if glossary is not None else None
+                fingerprint = self._memory_key(self.glossary(src, tgt))
                 chunks += [(src, tgt, fingerprint, jobs[start:start + self.options.chunk])
                            for start in range(0, len(jobs), self.options.chunk)]
 
@@ -342,6 +390,28 @@ class Pipeline:
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _memory_key(self, glossary) -> str | None:
+        """What a machine translation made with a glossary is stored under: the glossary's terms, and how hard
+        the run pushed for them (term strategy, revision turns), so that a run asking for more (--term-strategy
+        force, more --max-revisions) is not answered by one that asked for less."""
+        if glossary is None:
+            return None
+        return f"{glossary.fingerprint}/{self.options.term_strategy}/r{self.options.max_revisions}"
+
+    @staticmethod
+    def _from_memory(hit, source: str, glossary):
+        """A memory hit as the model's answer would be: with its flags and, under a glossary, the terminology
+        findings for the stored target, so the notes, the report and the totals are those of the first run."""
+        from bayling_cat.engines.base import Generation
+
+        gen = Generation(hit.target, list(hit.flags))
+        gen.memory = hit.origin
+        if glossary is not None:
+            from bayling_cat.revision import TermReport
+
+            gen.terms = TermReport.from_finding(glossary.check(source, hit.target))
+        return gen
 
     def _translate_chunk(self, jobs, src, tgt, bar) -> list:
         translator = self._translator_for(src, tgt)
@@ -429,7 +499,7 @@ class Pipeline:
             data = result.connector.serialize()
             if self.options.in_place:
                 backup = result.input.with_name(result.input.name + ".bak")
-                shutil.copy2(result.input, backup)
+                copy_atomic(result.input, backup)  # a full disk must not leave a truncated backup
             write_atomic(result.output, data)
         except UserError as exc:
             result.error = str(exc)
@@ -460,7 +530,30 @@ def check_files(inputs: Sequence[str], options: Options) -> list[FileResult]:
             finding = glossary.check(seg.source, seg.current)
             seg.translation = seg.current
             seg.terms = TermReport.from_finding(finding)
+    check_collisions(results, options)  # the report must not replace a file check promises never to write
     return results
+
+
+def check_collisions(results: list[FileResult], options: Options) -> None:
+    """Refuse a run in which a file it writes (an output, the .bak of --in-place, the report) is a file it
+    reads (an input, a glossary, the memory) or another file it writes, whatever the spelling: symbolic
+    links and hard links are followed."""
+    reads: list[tuple[str, Path]] = [(f"the input {r.input}", r.input) for r in results]
+    reads += [(f"the glossary {g}", Path(g)) for g in options.glossaries]
+    if options.memory is not None:
+        reads += [(f"the memory {options.memory}", Path(f"{options.memory}{end}")) for end in ("", "-wal", "-shm")]
+    writes: list[tuple] = []
+    for r in results:
+        if r.error or r.output is None:
+            continue
+        if options.in_place:
+            writes.append((f"the in-place output of {r.input}", r.output, r.input))
+            writes.append((f"the backup of {r.input}", r.input.with_name(r.input.name + ".bak")))
+        else:
+            writes.append((f"the output of {r.input}", r.output))
+    if options.report is not None:
+        writes.append(("the report", Path(options.report)))
+    check_distinct(writes, reads)
 
 
 def _language(path: Path, code: str, which: str) -> str:

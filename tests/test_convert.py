@@ -142,3 +142,77 @@ def test_delta_with_the_wrong_base(tmp_path, tiny_checkpoint):
     with pytest.raises(ConversionError, match="does not match the delta"):
         convert(str(tiny_checkpoint), tmp_path / "out", base=str(wrong))
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def test_template_comes_from_the_model_s_own_name_not_its_parent_folders(tiny_checkpoint, tmp_path):
+    """~/work/bayling-cat/models/my-llama is "my-llama": a parent folder's "bayling" says nothing about it."""
+    from transformers import AutoTokenizer
+
+    src = tmp_path / "work" / "bayling-cat" / "models" / "my-llama"
+    shutil.copytree(tiny_checkpoint, src)
+    tok = AutoTokenizer.from_pretrained(str(src))
+    tok.chat_template = CHATML
+    tok.save_pretrained(str(src))
+    info = convert(str(src), tmp_path / "out", quantization="float32")
+    assert info.template == "chat" and info.chat_template == CHATML
+
+
+def _chatml_tokenizer(with_template=True):
+    """A tokenizer with ChatML's tokens and none of BayLing's (no </s>), like SmolLM2's or Qwen's."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "<|im_start|>": 1, "<|im_end|>": 2, "hello": 3}
+    fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="<unk>")),
+                                   unk_token="<unk>", eos_token="<|im_end|>")
+    if with_template:
+        fast.chat_template = CHATML
+    return fast
+
+
+def test_template_names_a_model_gives_itself(tiny_checkpoint):
+    from transformers import AutoTokenizer
+
+    from bayling_cat.convert import choose_template, model_names, pick_template
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_checkpoint))
+    # a hub snapshot folder is named by a commit hash: the config says what was saved
+    names = model_names("/cache/models--x/snapshots/0123abcd", {"_name_or_path": "ICTNLP/bayling-2-7b"})
+    assert names == ["0123abcd", "bayling-2-7b"] and choose_template("/cache/x", tok, names) == "bayling"
+    assert model_names("/m/bayling-stuff/SmolLM2.Q4.gguf", gguf_name="SmolLM2 135M") == ["SmolLM2.Q4", "SmolLM2 135M"]
+    # a name that says BayLing over a tokenizer without BayLing's tokens: its own chat template, said aloud
+    said = []
+    assert pick_template("ICTNLP/bayling-2-7b", _chatml_tokenizer(), say=said.append) == "chat"
+    assert "lacks the 'bayling' template's tokens ['</s>']" in said[0]
+    # nothing fits: the error says exactly what would
+    with pytest.raises(ConversionError, match=r"lacks the 'bayling' template's tokens \['</s>'\]; no template fits"):
+        pick_template("ICTNLP/bayling-2-7b", _chatml_tokenizer(with_template=False))
+    with pytest.raises(ConversionError, match="is not a BayLing model's; pass --template bayling$"):
+        choose_template("/work/bayling-cat/my-llama", tok)
+
+
+def test_an_explicit_template_the_tokenizer_cannot_serve_says_what_can(tiny_checkpoint, tmp_path):
+    with pytest.raises(ConversionError, match=r"lacks the 'bayling-llama3' template's tokens .*; pass --template "
+                                              r"bayling$"):
+        convert(str(tiny_checkpoint), tmp_path / "out", template="bayling-llama3")
+    with pytest.raises(ConversionError, match=r"lacks the 'chat' template's tokens \['a chat template'\]"):
+        convert(str(tiny_checkpoint), tmp_path / "out", template="chat")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_output_folder_may_not_replace_what_is_converted(tiny_checkpoint, tmp_path):
+    src = tmp_path / "models" / "bayling-2-tiny"
+    shutil.copytree(tiny_checkpoint, src)
+    before = sorted(p.name for p in src.iterdir())
+    for out in (src, tmp_path / "models", tmp_path):
+        with pytest.raises(ConversionError, match="would replace the checkpoint it is converted from"):
+            convert(str(src), out, force=True)
+    link = tmp_path / "link"
+    link.symlink_to(src)
+    with pytest.raises(ConversionError, match="would replace the checkpoint"):
+        convert(str(link), src, force=True)
+    assert sorted(p.name for p in src.iterdir()) == before
