@@ -518,8 +518,17 @@ def evaluate(references, source_lang, target_lang, variants, glossaries, sample,
     """Score models on approved translations: TMX, approved/final/confirmed XLIFF targets, non-fuzzy PO entries,
     or plain-text pairs (SOURCE.txt REFERENCE.txt, one segment a line, with -s and -t)."""
     from bayling_cat import evaluate as evaluation
+    from bayling_cat.fileio import check_distinct
     from bayling_cat.pipeline import progress_bar
 
+    # the reports must never replace a reference, a glossary, the memory, or each other
+    report = _file_to_write(str(report), "--report") if report is not None else None
+    html_path = _file_to_write(str(html_path), "--html", "HTML report") if html_path is not None else None
+    reads = [(f"the reference {r}", Path(r)) for r in references if Path(r).is_file()]
+    reads += [(f"the glossary {g}", Path(g)) for g in glossaries]
+    if memory_path is not None:
+        reads += [(f"the memory {memory_path}", Path(f"{memory_path}{end}")) for end in ("", "-wal", "-shm")]
+    check_distinct([(role, p) for role, p in (("the report", report), ("the HTML report", html_path)) if p], reads)
     settings = evaluation.Settings(list(references), list(models) or [None], list(variants), source_lang,
                                    target_lang, list(glossaries), sample, seed, with_memory, memory_path, comet)
     data = evaluation.evaluate(settings, lambda model: load_engine(model=model, **engine_kw), say=_say,

@@ -468,6 +468,19 @@ def test_cli_errors_are_one_line(tmp_path):
         assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_reports_never_replace_a_reference_or_each_other(tmp_path):
+    src, ref = text_pair(tmp_path)
+    before = Path(ref).read_bytes()
+    for extra, message in [(["--report", ref], "the report would overwrite the reference"),
+                           (["--html", src], "the HTML report would overwrite the reference"),
+                           (["--report", str(tmp_path / "r"), "--html", str(tmp_path / "r")], "are the same file")]:
+        result = run_cli(["evaluate", src, ref, "-s", "en", "-t", "de", *extra],
+                         env_extra={"BAYLING_CAT_HOME": str(tmp_path / "home")})
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert message in result.stderr
+    assert Path(ref).read_bytes() == before
+
+
 def test_cli_end_to_end_on_the_default_model(default_home, tmp_path):
     paths = text_pair(tmp_path)
     report, page = tmp_path / "out" / "r.json", tmp_path / "out" / "r.html"
