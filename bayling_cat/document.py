@@ -24,6 +24,15 @@ FLAGGED = "flagged"  # the model's output was not written (see flags)
 
 # Flags set while restoring codes.
 FLAG_CODES = "codes-repaired"
+FLAG_CHARS = "characters-removed"  # control or non-characters in the model's output were dropped
+
+# What no translation may carry into a file. XML 1.0 forbids the C0 controls other than tab, line feed and
+# carriage return, surrogates and U+FFFE/U+FFFF (lxml refuses them: "All strings must be XML compatible");
+# it discourages DEL, the C1 controls and the non-characters U+FDD0-U+FDEF. None belongs in a PO or a Word
+# file either, and a lone surrogate cannot even be encoded. A sampling model emits them now and then.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]")
+_NEVER = re.compile("[\ud800-\udfff\ufffe\uffff]")  # not even a source may hold these
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass
@@ -64,8 +73,25 @@ class Segment:
         return any(ch.isalpha() for ch in PLACEHOLDER.sub("", self.source))
 
 
+def clean_text(text: str, source: str = "") -> str:
+    """``text`` (untrusted model output) without the characters no file may hold (see ``_UNSAFE``); a control
+    character the source itself holds (a PO msgid may carry a bell or a form feed) is kept."""
+    if not _UNSAFE.search(text):
+        return text
+    allowed = set(_UNSAFE.findall(source)) - set(_NEVER.findall(source))
+    return _UNSAFE.sub(lambda m: m.group(0) if m.group(0) in allowed else "", text)
+
+
+def xml_safe(text: str) -> str:
+    """The last guard where text enters an XML tree: drop what XML 1.0 cannot hold at all."""
+    return _XML_FORBIDDEN.sub("", text) if _XML_FORBIDDEN.search(text) else text
+
+
 def keep_outer_space(source: str, text: str) -> str:
-    """``text`` stripped, then given the leading and trailing whitespace of ``source``."""
+    """``text`` stripped, then given the leading and trailing whitespace of ``source``; a blank source stays
+    exactly as it is (its whitespace is both leading and trailing, and must not be doubled)."""
+    if not source.strip():
+        return source
     lead = source[:len(source) - len(source.lstrip())]
     trail = source[len(source.rstrip()):]
     return lead + text.strip() + trail
@@ -240,6 +266,7 @@ def rebuild(target: etree._Element, text: str, codes: dict[int, Code]) -> None:
     last: list[etree._Element | None] = [None]  # the last child appended at each level
 
     def add_text(s: str):
+        s = xml_safe(s)
         if not s:
             return
         prev = last[-1]

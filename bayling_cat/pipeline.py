@@ -18,9 +18,9 @@ from typing import Callable, Protocol, Sequence
 
 from bayling_cat import __version__, languages
 from bayling_cat.connectors import EXTENSIONS, open_document
-from bayling_cat.document import (COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment, keep_outer_space,
-                                  repair)
-from bayling_cat.engines.base import BLOCKING_FLAGS
+from bayling_cat.document import (COPIED, FLAG_CHARS, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment,
+                                  keep_outer_space, repair)
+from bayling_cat.engines.base import BLOCKING_FLAGS, sanitize
 from bayling_cat.errors import UserError
 from bayling_cat.fileio import write_atomic
 
@@ -33,6 +33,7 @@ FLAG_TEXT = {
     "terms-restored": "do-not-translate terms the model dropped were put back at the end",
     "term-substituted": "a forbidden term the model used was replaced by the glossary's term",
     "retried": "the first answer was degenerate; this is the second try",
+    FLAG_CHARS: "control characters or non-characters in the model's output were removed",
 }
 
 
@@ -294,16 +295,27 @@ class Pipeline:
             finally:
                 if bar:
                     bar.close()
-        for r in results:  # earlier bayling-cat notes go first: a unit's notes may concern several segments
-            for seg in r.segments:
-                if seg.action in (TRANSLATED, COPIED):
-                    r.connector.clear_notes(seg)
         for r in results:
-            for seg in r.segments:
+            self.apply_file(r, answers)
+
+    def apply_file(self, result: FileResult, answers: dict) -> None:
+        """Put the answers into one file; an error there fails that file alone, with one line naming the file
+        and the segment, and never the other files of the run."""
+        seg = None
+        try:
+            for seg in result.segments:  # earlier bayling-cat notes go first: a unit's notes may concern several
+                if seg.action in (TRANSLATED, COPIED):
+                    result.connector.clear_notes(seg)
+            for seg in result.segments:
                 if seg.action == TRANSLATED:
-                    self.apply(r, seg, answers[(r.source_lang, r.target_lang, seg.source.strip(), seg.hint)])
+                    self.apply(result, seg, answers[(result.source_lang, result.target_lang, seg.source.strip(),
+                                                     seg.hint)])
                 elif seg.action == COPIED:
-                    self.apply_copy(r, seg)
+                    self.apply_copy(result, seg)
+        except Exception as exc:  # noqa: BLE001 - any failure in one file must not lose the run's other files
+            where = f"segment {seg.key}: " if seg is not None else ""
+            result.error = f"{result.input}: {where}cannot write the translation ({_describe(exc)}); file not written"
+            self.say(f"bayling-cat: error: {result.error}")
 
     def _translate_chunk(self, jobs, src, tgt, bar) -> list:
         translator = self._translator_for(src, tgt)
@@ -316,6 +328,8 @@ class Pipeline:
                 kwargs["examples"] = shots
         out = translator.translate([t for t, _ in jobs], src, tgt, progress=bar.update if bar else None, **kwargs)
         self.model_calls += len(jobs)
+        for (source, _), gen in zip(jobs, out):  # model output is untrusted: clean before memory or file sees it
+            gen.text = sanitize(gen.text, source, gen.flags)
         for gen, shots in zip(out, kwargs.get("examples", [[]] * len(jobs))):
             gen.examples = [s for s, _ in shots]
         # degenerate answers (empty, looping, a copy of the source, a length far off) get one more try
@@ -328,6 +342,7 @@ class Pipeline:
                                     **({"hints": [jobs[i][1] for i in retry]} if "hints" in kwargs else {}))
             self.model_calls += len(retry)
             for i, gen in zip(retry, again):
+                gen.text = sanitize(gen.text, jobs[i][0], gen.flags)
                 if not degenerate(jobs[i][0], gen.text, gen.flags, src, tgt):
                     gen.flags = list(gen.flags) + ["retried"]
                     gen.examples = getattr(out[i], "examples", [])
@@ -337,6 +352,7 @@ class Pipeline:
     def apply(self, result: FileResult, seg: Segment, generation) -> None:
         connector = result.connector
         flags = list(generation.flags)
+        answer = sanitize(generation.text, seg.source, flags)  # also what a memory filled by older versions holds
         seg.memory = getattr(generation, "memory", None)
         if any(f in BLOCKING_FLAGS for f in flags):
             seg.action, seg.flags = FLAGGED, flags
@@ -344,7 +360,7 @@ class Pipeline:
             return
         seg.terms = getattr(generation, "terms", None)
         seg.examples = getattr(generation, "examples", [])
-        text, changed = repair(keep_outer_space(seg.source, generation.text), seg.codes)
+        text, changed = repair(keep_outer_space(seg.source, answer), seg.codes)
         if changed:
             flags.append(FLAG_CODES)
         if self.options.checks and seg.memory != "human":
@@ -396,6 +412,9 @@ class Pipeline:
         except OSError as exc:
             result.error = f"{result.output}: cannot write ({exc.strerror or exc})"
             self.say(f"bayling-cat: error: {result.error}")
+        except Exception as exc:  # noqa: BLE001 - one file that cannot be serialised must not stop the others
+            result.error = f"{result.input}: cannot write the translation ({_describe(exc)}); file not written"
+            self.say(f"bayling-cat: error: {result.error}")
 
 
 def check_files(inputs: Sequence[str], options: Options) -> list[FileResult]:
@@ -420,6 +439,12 @@ def check_files(inputs: Sequence[str], options: Options) -> list[FileResult]:
             seg.translation = seg.current
             seg.terms = TermReport.from_finding(finding)
     return results
+
+
+def _describe(exc: Exception) -> str:
+    """An unexpected exception as a short phrase for a one-line error."""
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _language(path: Path, code: str, which: str) -> str:

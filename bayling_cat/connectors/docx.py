@@ -20,7 +20,7 @@ from lxml import etree
 
 from bayling_cat.connectors.base import Connector
 from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name
-from bayling_cat.document import Code, Segment
+from bayling_cat.document import Code, Segment, xml_safe
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 CT = "http://schemas.openxmlformats.org/package/2006/content-types"
@@ -279,6 +279,7 @@ class Docx(Connector):
         self._changed.add(name)
 
     def _add_text(self, container, text: str, rpr) -> None:
+        text = xml_safe(text)  # the last guard: lxml refuses what XML cannot hold, and would end the run
         if not text:
             return
         run = etree.SubElement(container, w("r"))

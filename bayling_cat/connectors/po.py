@@ -19,7 +19,7 @@ from translate.storage import pypo
 from bayling_cat import __version__
 from bayling_cat.connectors.base import Connector
 from bayling_cat.connectors.xmlio import DocumentError
-from bayling_cat.document import Segment, protect, restore_literals
+from bayling_cat.document import Segment, clean_text, protect, restore_literals
 
 TOOL = "bayling-cat"
 _CHARSET = re.compile(rb'"Content-Type:[^"\n]*?charset=([^"\s\\;]*)', re.I)
@@ -226,7 +226,8 @@ class Po(Connector):
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         unit, k, key = segment.handle
-        plain = restore_literals(text, segment.codes)
+        # the last guard: no control character the msgid does not hold itself (msgfmt and editors choke on them)
+        plain = clean_text(restore_literals(text, segment.codes), "".join(_forms(unit.source)))
         if key:
             plain = self._place_accelerator(plain, key)
         if k is None:

@@ -1,0 +1,103 @@
+"""What attacking the release found in the file side (issue 10): untrusted model output, hostile packages and
+encodings, blank segments, line endings, languages and PO plural headers. Each test failed before its fix."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from bayling_cat.connectors import open_document
+from bayling_cat.engines.base import Generation
+from bayling_cat.pipeline import Options, Pipeline
+from tests.conftest import SHARED
+from tests.docx_fixture import build
+from tests.fakes import ScriptedTranslator
+
+DATA = Path(__file__).parent / "data"
+FORMATS = {  # (file, target language, a source text of it)
+    "xliff-1.2": (DATA / "inline-1.2.xlf", None),
+    "xliff-2.0": (DATA / "inline-2.0.xlf", None),
+    "sdlxliff": (DATA / "trados.sdlxliff", None),
+    "mqxliff": (DATA / "memoq.mqxliff", None),
+    "po": (DATA / "app.pot", "de"),
+}
+
+
+class Garbage(ScriptedTranslator):
+    """Every answer laced with what a sampling model emits now and then: C0 and C1 controls, DEL, a lone
+    surrogate, non-characters and a carriage return."""
+
+    def translate(self, texts, source_lang, target_lang, progress=None, hints=None, examples=None):
+        self.calls.append((list(texts), source_lang, target_lang))
+        return [Generation(f"\x01X\x0b{t}\x1b[0m\x7f\x85\ud800\ufffe\uffff\ufdd0 ok\x00\r") for t in texts]
+
+
+BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\ufdd0-\ufdef]")
+
+
+def _docx(tmp_path):
+    return build(tmp_path / "features.docx")
+
+
+@pytest.mark.parametrize("fmt", [*FORMATS, "docx"])
+def test_control_characters_in_model_output_never_reach_a_file(fmt, tmp_path):
+    path, lang = FORMATS[fmt] if fmt != "docx" else (_docx(tmp_path), "de-DE")
+    out = tmp_path / "out"
+    result = Pipeline(Garbage(), Options(output=out, checks=False, target_lang=lang)).run([str(path)])[0]
+    assert result.error is None
+    translated = [s for s in result.segments if s.translation is not None and s.action != "copied"]
+    assert translated and all("characters-removed" in s.flags for s in translated)
+    assert all(not BAD.search(s.translation) and "\r" not in s.translation for s in translated)
+    written = result.output
+    if fmt == "docx":
+        import docx
+
+        text = "\n".join(p.text for p in docx.Document(str(written)).paragraphs)
+        assert "X" in text and " ok" in text and not BAD.search(text)
+    elif fmt == "po":
+        data = written.read_bytes().decode("utf-8")
+        assert "XOpen" in data and not BAD.search(data)
+        if shutil.which("msgfmt"):
+            check = subprocess.run(["msgfmt", "-c", "--use-fuzzy", "-o", "/dev/null", str(written)],
+                                   capture_output=True, text=True)
+            assert check.returncode == 0, check.stderr
+    else:
+        reread = open_document(written)
+        texts = [s.current for s in reread.segments() if s.current]
+        assert any(t.startswith("X") for t in texts)
+        assert not any(BAD.search(t) for t in texts)
+
+
+def test_a_file_that_fails_while_written_loses_no_other_file(tmp_path, monkeypatch):
+    from bayling_cat.connectors.xliff2 import Xliff2
+
+    def broken(self, segment, text, copied, origin="mt"):
+        raise ValueError("All strings must be XML compatible")
+
+    monkeypatch.setattr(Xliff2, "write_target", broken)
+    said = []
+    out = tmp_path / "out"
+    results = Pipeline(ScriptedTranslator(), Options(output=out, checks=False), say=said.append).run(
+        [str(DATA / "inline-2.0.xlf"), str(DATA / "inline-1.2.xlf"), str(DATA / "trados.sdlxliff")])
+    assert [r.error is None for r in results] == [False, True, True]
+    assert (out / "inline-1.2.xlf").exists() and (out / "trados.sdlxliff").exists()
+    assert not (out / "inline-2.0.xlf").exists()
+    [line] = said
+    assert line.startswith(f"bayling-cat: error: {DATA / 'inline-2.0.xlf'}: segment ")
+    assert "All strings must be XML compatible" in line and "\n" not in line
+
+
+def test_a_file_that_fails_to_serialise_loses_no_other_file(tmp_path, monkeypatch):
+    from bayling_cat.connectors.po import Po
+
+    monkeypatch.setattr(Po, "serialize", lambda self: (_ for _ in ()).throw(UnicodeEncodeError(
+        "utf-8", "\ud800", 0, 1, "surrogates not allowed")))
+    said = []
+    results = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "out", checks=False, target_lang="de"),
+                       say=said.append).run([str(DATA / "app.pot"), str(DATA / "inline-1.2.xlf")])
+    assert results[0].error and "app.pot" in results[0].error and results[1].error is None
+    assert (tmp_path / "out" / "inline-1.2.xlf").exists()
+    assert len(said) == 1 and "UnicodeEncodeError" in said[0]
