@@ -101,3 +101,78 @@ def test_a_file_that_fails_to_serialise_loses_no_other_file(tmp_path, monkeypatc
     assert results[0].error and "app.pot" in results[0].error and results[1].error is None
     assert (tmp_path / "out" / "inline-1.2.xlf").exists()
     assert len(said) == 1 and "UnicodeEncodeError" in said[0]
+
+
+# -- item 17: a cut inside a character ----------------------------------------------------------------------
+
+def _byte_level_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["Hello world", "hello again"], trainer)
+    return tok
+
+
+def test_a_cut_inside_a_character_never_leaves_a_broken_character(tiny_model):
+    import copy
+
+    from bayling_cat.engines.ctranslate2 import Engine
+
+    engine = copy.copy(Engine(tiny_model, device="cpu", threads=1))
+    engine.tokenizer = _byte_level_tokenizer()
+    ids = engine.tokenizer.encode("你好花花").ids
+    assert len(ids) == 12  # three byte tokens a character: every cut but four falls inside one
+    for cut in range(1, 12):
+        gen = engine._finish(ids[:cut], None, cut, "Hello")
+        assert "\ufffd" not in gen.text and "你好花花".startswith(gen.text), (cut, gen.text)
+        assert gen.text == "你好花花"[:cut // 3] or gen.flags == ["length-limit", "empty"]
+        assert "length-limit" in gen.flags  # the cut stays flagged for the caller
+    whole = engine._finish(ids, None, 100, "Hello")
+    assert whole.text == "你好花花" and whole.flags == []
+
+
+# -- item 10: blank stays blank -----------------------------------------------------------------------------
+
+def test_blank_texts_are_never_sent_to_the_model(tiny_model):
+    from bayling_cat.engines.ctranslate2 import Engine
+
+    engine = Engine(tiny_model, device="cpu", threads=1)
+    done = {}
+    out = engine.translate(["", "   \t ", "Hello world.", "\n"], "en", "de", hints=[None, None, "h", None],
+                           on_done=lambda i, g: done.__setitem__(i, g.text))
+    assert [g.text for g in out[:2]] + [out[3].text] == ["", "   \t ", "\n"]
+    assert out[2].text.strip() and done == {i: g.text for i, g in enumerate(out)}
+
+
+def test_blank_texts_through_the_terminology_stage_and_the_outer_space_rule():
+    from bayling_cat.document import keep_outer_space
+    from bayling_cat.glossary import Glossary, Term
+    from bayling_cat.revision import TermTranslator
+    from tests.fakes import FakeEngine
+
+    engine = FakeEngine(lambda conv: "die Datei")
+    glossary = Glossary([Term("file", targets=["Datei"])], "en", "de")
+    out = TermTranslator(engine, {("en", "de"): glossary}).translate(["   \t ", "the file", ""], "en", "de")
+    assert [g.text for g in out][::2] == ["   \t ", ""] and len(engine.conversations) == 1
+    assert keep_outer_space("   \t ", "collab") == "   \t "
+    assert keep_outer_space("  a ", " b\n") == "  b "
+
+
+def test_empty_and_blank_segments_get_no_translation(tmp_path):
+    xlf = tmp_path / "blank.xlf"
+    xlf.write_text('<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2"><file source-language="en" '
+                   'target-language="de" original="x" datatype="plaintext"><body>'
+                   '<trans-unit id="a"><source></source></trans-unit>'
+                   '<trans-unit id="b" xml:space="preserve"><source>   \t </source></trans-unit>'
+                   '<trans-unit id="c"><source><x id="1"/> </source></trans-unit>'
+                   '<trans-unit id="d"><source>Text.</source></trans-unit></body></file></xliff>')
+    translator = ScriptedTranslator()
+    result = Pipeline(translator, Options(output=tmp_path / "o.xlf", checks=False)).run([str(xlf)])[0]
+    assert translator.calls == [(["Text."], "en", "de")]
+    assert [s.action for s in result.segments] == ["skipped", "skipped", "copied", "translated"]
+    out = (tmp_path / "o.xlf").read_text()
+    assert out.count("<target") == 2 and "   \t </source>\n" not in out
