@@ -204,11 +204,12 @@ def flatten(element: etree._Element, classify: Classifier, start: int = 1) -> tu
 def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
     """Make the placeholders in a translation match the source's codes, deterministically.
 
-    Unknown, duplicated, wrongly formed and unbalanced placeholders are dropped; every code the
-    translation lost is appended at the end in source order (a paired one as an empty pair).
-    Returns the repaired text and whether anything had to change.
+    Unknown, duplicated, wrongly formed and unbalanced placeholders are dropped, and the spaces on either
+    side of a dropped one closed up (never a double space, nor a space before punctuation, where it was);
+    every code the translation lost is appended at the end in source order (a paired one as an empty pair),
+    before any trailing whitespace. Returns the repaired text and whether anything had to change.
     """
-    out: list[str] = []
+    out: list = []  # text, placeholders, and _DROPPED where a placeholder was taken out
     stack: list[tuple[int, int]] = []  # (code id, index of its opening tag in out)
     seen: set[int] = set()
     changed = False
@@ -220,6 +221,7 @@ def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
         code = codes.get(n)
         if code is None or (closing and selfclosing):
             changed = True
+            out.append(_DROPPED)
             continue
         if not code.paired:
             if selfclosing and not closing and n not in seen:
@@ -227,12 +229,15 @@ def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
                 out.append(m.group(0))
             else:
                 changed = True
+                out.append(_DROPPED)
             continue
         if selfclosing:
             changed = True
+            out.append(_DROPPED)
         elif not closing:
             if n in seen:
                 changed = True
+                out.append(_DROPPED)
             else:
                 seen.add(n)
                 stack.append((n, len(out)))
@@ -242,16 +247,40 @@ def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
             out.append(m.group(0))
         else:
             changed = True
+            out.append(_DROPPED)
     out.append(text[pos:])
     for n, index in stack:  # opened, never closed: drop the opening tag, keep the words
-        out[index] = ""
+        out[index] = _DROPPED
         seen.discard(n)
         changed = True
+    joined = _close_up(out)
     missing = [n for n in sorted(codes) if n not in seen]
-    for n in missing:
-        out.append(f"<{n}></{n}>" if codes[n].paired else f"<{n}/>")
+    if missing:
+        body = joined.rstrip()
+        joined = body + "".join(f"<{n}></{n}>" if codes[n].paired else f"<{n}/>" for n in missing) + joined[len(body):]
         changed = True
-    return "".join(out), changed
+    return joined, changed
+
+
+_DROPPED = object()
+_CLOSING_PUNCT = tuple(".,;:!?)]}、。，！？")
+
+
+def _close_up(parts: list) -> str:
+    """Join ``parts``; where a placeholder was dropped between two spaces, or between a space and closing
+    punctuation, the space before it goes too (the model had put spaces around a code it then got wrong)."""
+    text = ""
+    dropped = False
+    for part in parts:
+        if part is _DROPPED:
+            dropped = True
+            continue
+        if dropped and part and text.endswith((" ", "\u00a0")) and (part[:1] in " \u00a0" or part.startswith(_CLOSING_PUNCT)):
+            text = text[:-1]
+        if part:
+            dropped = False
+        text += part
+    return text
 
 
 def rebuild(target: etree._Element, text: str, codes: dict[int, Code]) -> None:
