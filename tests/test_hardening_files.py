@@ -176,3 +176,52 @@ def test_empty_and_blank_segments_get_no_translation(tmp_path):
     assert [s.action for s in result.segments] == ["skipped", "skipped", "copied", "translated"]
     out = (tmp_path / "o.xlf").read_text()
     assert out.count("<target") == 2 and "   \t </source>\n" not in out
+
+
+# -- item 9: entities in any encoding ----------------------------------------------------------------------
+
+ENTITY_XLIFF = '''<?xml version="1.0" encoding="{enc}"?>
+<!DOCTYPE xliff [{decl}]>
+<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2"><file source-language="en" target-language="de"
+ original="x" datatype="plaintext"><body><trans-unit id="1"><source>Hello {ref}</source></trans-unit></body></file>
+</xliff>'''
+
+
+@pytest.mark.parametrize("enc,codec", [("UTF-32", "utf-32"), ("UTF-32BE", "utf-32-be"), ("UTF-16BE", "utf-16-be"),
+                                       ("UTF-16", "utf-16"), ("ISO-8859-1", "latin-1"), ("UTF-8", "utf-8")])
+@pytest.mark.parametrize("decl,ref", [('<!ENTITY xxe SYSTEM "file:///etc/hostname">', "&xxe;"),
+                                      ('<!ENTITY % pe SYSTEM "file:///etc/hostname">', ""),
+                                      ('<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">', "&b;")])
+def test_entity_declarations_are_refused_in_every_encoding(enc, codec, decl, ref, tmp_path):
+    from bayling_cat.errors import UserError
+
+    path = tmp_path / "attack.xlf"
+    path.write_bytes(ENTITY_XLIFF.format(enc=enc, decl=decl, ref=ref).encode(codec))
+    with pytest.raises(UserError, match="entit"):
+        open_document(path)
+    result = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o.xlf")).run([str(path)])[0]
+    assert result.error and "attack.xlf" in result.error and not (tmp_path / "o.xlf").exists()
+
+
+def test_a_reference_to_an_entity_of_an_external_dtd_is_refused(tmp_path):
+    from bayling_cat.errors import UserError
+
+    path = tmp_path / "ext.xlf"
+    path.write_bytes(ENTITY_XLIFF.replace(" [{decl}]", ' SYSTEM "http://127.0.0.1:9/x.dtd"')
+                     .format(enc="UTF-16", ref="&ext;").encode("utf-16"))
+    with pytest.raises(UserError, match="&ext;"):
+        open_document(path)
+
+
+def test_a_tbx_glossary_in_utf16_declaring_an_entity_is_refused(tmp_path):
+    from bayling_cat.errors import UserError
+    from bayling_cat.glossary import load
+
+    tbx = tmp_path / "terms.tbx"
+    tbx.write_bytes('''<?xml version="1.0" encoding="UTF-16"?>
+<!DOCTYPE martif [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>
+<martif type="TBX" xml:lang="en"><text><body><termEntry id="1">
+<langSet xml:lang="en"><tig><term>file &xxe;</term></tig></langSet>
+<langSet xml:lang="de"><tig><term>Datei</term></tig></langSet></termEntry></body></text></martif>'''.encode("utf-16"))
+    with pytest.raises(UserError, match="entit"):
+        load(tbx, "en", "de")

@@ -1,7 +1,7 @@
 """Safe XML parsing and faithful writing for the XML-based connectors.
 
 Parsing never expands entities, never loads a DTD and never touches the network; a file that declares
-entities is refused. Writing keeps the original bytes before and after the root element (BOM, XML
+entities (in any encoding: the parsed DOCTYPE is checked, not the bytes) or refers to undeclared ones is refused. Writing keeps the original bytes before and after the root element (BOM, XML
 declaration, comments, DOCTYPE) and serialises the root in the file's own encoding, so a file read and
 written without changes is the same XML.
 """
@@ -27,6 +27,24 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _ENTITY_DECL16 = re.compile("<!ENTITY".encode("utf-16-le"), re.I)
 
 
+# How an XML document can begin (XML 1.0 appendix F): "<", after an optional byte order mark, in UTF-8,
+# UTF-16 or UTF-32 of either byte order.
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+_NO_BOM = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"\x00<", "utf-16-be"),
+           (b"<\x00", "utf-16-le"))
+
+
+def looks_like_xml(data: bytes) -> bool:
+    """Whether ``data`` begins like an XML document in any encoding XML allows (not only UTF-8); a UTF-16
+    table with a byte order mark (Excel's "Unicode text") is not XML."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            head = data[len(bom):len(bom) + 256]
+            return head.decode(codec, "ignore").lstrip(" \t\r\n\ufeff").startswith("<")
+    return data.lstrip(b" \t\r\n").startswith(b"<") or data.startswith(tuple(p for p, _ in _NO_BOM))
+
+
 def parse(path: str | Path, data: bytes) -> etree._ElementTree:
     if _ENTITY_DECL.search(data) or _ENTITY_DECL16.search(data):
         line = data[:(_ENTITY_DECL.search(data) or _ENTITY_DECL16.search(data)).start()].count(b"\n") + 1
@@ -41,7 +59,25 @@ def parse(path: str | Path, data: bytes) -> etree._ElementTree:
         raise DocumentError(f"{path}: line {line}, column {col}: not well-formed XML ({message})") from None
     if root is None:
         raise DocumentError(f"{path}: no XML content")
-    return root.getroottree()
+    tree = root.getroottree()
+    _refuse_entities(path, tree)
+    return tree
+
+
+def _refuse_entities(path, tree) -> None:
+    """The parsed tree's own word on entities, whatever the file's encoding (UTF-16/32, EBCDIC, Latin-1 hide
+    a declaration from a byte search): an internal subset that declares any entity, or a reference to an
+    entity only an external DTD (never read) could declare, is refused."""
+    dtd = tree.docinfo.internalDTD
+    declared = [e.name for e in dtd.iterentities()] if dtd is not None else []
+    if declared:
+        raise DocumentError(f"{path}: its DOCTYPE declares the entit{'y' if len(declared) == 1 else 'ies'} "
+                            f"{', '.join(declared[:5])}; entity declarations are refused (they can expand "
+                            "without bound or read other files)")
+    for node in tree.getroot().iter(etree.Entity):
+        line = f"line {node.sourceline}: " if node.sourceline else ""
+        raise DocumentError(f"{path}: {line}a reference to the entity &{node.name}; which the file does not "
+                            "declare (an external DTD is never read)")
 
 
 def local_name(element) -> str:
