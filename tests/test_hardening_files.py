@@ -225,3 +225,100 @@ def test_a_tbx_glossary_in_utf16_declaring_an_entity_is_refused(tmp_path):
 <langSet xml:lang="de"><tig><term>Datei</term></tig></langSet></termEntry></body></text></martif>'''.encode("utf-16"))
     with pytest.raises(UserError, match="entit"):
         load(tbx, "en", "de")
+
+
+# -- item 8: ZIP bombs --------------------------------------------------------------------------------------
+
+def _declare(data: bytes, name: bytes, size: int) -> bytes:
+    """The package with ``name``'s uncompressed size rewritten in its local header and the central directory
+    (what a 2.4 KB bomb does: a small bzip2 stream that claims gigabytes)."""
+    import struct
+
+    out = bytearray(data)
+    pos = 0
+    while True:
+        local = out.find(b"PK\x03\x04", pos)
+        if local < 0:
+            break
+        n = struct.unpack_from("<H", out, local + 26)[0]
+        if bytes(out[local + 30:local + 30 + n]) == name:
+            struct.pack_into("<I", out, local + 22, size)
+        pos = local + 4
+    pos = 0
+    while True:
+        central = out.find(b"PK\x01\x02", pos)
+        if central < 0:
+            break
+        n = struct.unpack_from("<H", out, central + 28)[0]
+        if bytes(out[central + 46:central + 46 + n]) == name:
+            struct.pack_into("<I", out, central + 24, size)
+        pos = central + 4
+    return bytes(out)
+
+
+def _bomb(tmp_path, entry_size=0, declare=None, entries=0):
+    import zipfile
+
+    src = build(tmp_path / "base.docx")
+    path = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info.filename))
+        if entry_size:
+            zout.writestr("word/media/zeros.bin", b"\0" * entry_size, compress_type=zipfile.ZIP_BZIP2)
+        for i in range(entries):
+            zout.writestr(f"bomb/item{i}.xml", b"<a/>")
+    if declare:
+        path.write_bytes(_declare(path.read_bytes(), b"word/media/zeros.bin", declare))
+    return path
+
+
+def _peak_memory_of(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("kind", ["declared 2 GiB", "ratio", "entries"])
+def test_zip_bombs_are_refused_before_anything_is_decompressed(kind, tmp_path):
+    from bayling_cat.errors import UserError
+
+    path = {"declared 2 GiB": lambda: _bomb(tmp_path, entry_size=1 << 16, declare=(2 << 30) - 1),
+            "ratio": lambda: _bomb(tmp_path, entry_size=64 << 20),
+            "entries": lambda: _bomb(tmp_path, entries=10_001)}[kind]()
+    assert path.stat().st_size < 2 << 20
+    errors = []
+
+    def read():
+        try:
+            open_document(path)
+        except UserError as exc:
+            errors.append(str(exc))
+
+    assert _peak_memory_of(read) < 32 << 20
+    [message] = errors
+    assert message.startswith(f"{path}: ") and "refused" in message and "\n" not in message
+
+
+def test_a_large_but_honest_package_is_still_translated_and_streamed(tmp_path):
+    import os
+    import zipfile
+
+    src = build(tmp_path / "base.docx")
+    path = tmp_path / "media.docx"
+    noise = os.urandom(8 << 20)  # incompressible media: ratio ~1
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info.filename))
+        zout.writestr("word/media/big.bin", noise, compress_type=zipfile.ZIP_DEFLATED)
+    result = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o.docx", checks=False,
+                                                    target_lang="de")).run([str(path)])[0]
+    assert result.error is None
+    with zipfile.ZipFile(tmp_path / "o.docx") as z:
+        assert z.read("word/media/big.bin") == noise and "[de] " in z.read("word/document.xml").decode()

@@ -9,8 +9,11 @@ translate are copied unchanged. python-docx is the reference reader the tests op
 
 from __future__ import annotations
 
+import copy
 import io
+import lzma
 import re
+import shutil
 import zipfile
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -39,6 +42,15 @@ DROPPED = {"proofErr", "lastRenderedPageBreak"}  # layout and spelling caches Wo
 AFTER_LANG = {"eastAsianLayout", "specVanish", "oMath", "rPrChange"}
 EAST_ASIAN = {"zh", "ja", "ko"}
 BIDI = {"ar", "he", "fa", "ur", "yi", "ps", "dv"}
+# What a package may expand to before anything is decompressed (a 2.4 KB bzip2 entry can declare 2 GiB).
+# zipfile never reads past an entry's declared size (a lie ends in a CRC error), so the declared sizes bound
+# what is read. The largest Word documents seen hold a few hundred MB of media and far fewer parts.
+MAX_ENTRIES = 10_000
+MAX_TOTAL = 1 << 30  # all entries together, uncompressed
+MAX_XML_PART = 256 << 20  # one XML part, parsed in memory
+# what a damaged entry raises: zipfile's own errors, zlib and bz2 (OSError), lzma, an unsupported method
+_ZIP_ERRORS = (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, NotImplementedError, lzma.LZMAError)
+MAX_RATIO = 1000  # uncompressed / compressed, for an entry over 1 MiB: XML compresses 5-30x, media ~1x
 
 
 def w(name: str) -> str:
@@ -80,6 +92,7 @@ class Docx(Connector):
             names = set(self.zip.namelist())
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise DocumentError(f"{path}: a damaged or truncated ZIP package, not a readable DOCX ({exc})") from None
+        check_package(path, self.zip)
         if "[Content_Types].xml" not in names:
             raise DocumentError(f"{path}: a ZIP file but not an Office document (no [Content_Types].xml)")
         types = self._content_types(self._read("[Content_Types].xml"))
@@ -103,8 +116,13 @@ class Docx(Connector):
 
     def _read(self, name: str) -> bytes:
         try:
-            return self.zip.read(name)
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError) as exc:
+            info = self.zip.getinfo(name)
+            if info.file_size > MAX_XML_PART:
+                raise DocumentError(f"{self.path}: {name} would expand to {_size(info.file_size)}, more than the "
+                                    f"{_size(MAX_XML_PART)} a part may hold; refused")
+            with self.zip.open(info) as fh:
+                return fh.read(info.file_size + 1)
+        except _ZIP_ERRORS as exc:
             raise DocumentError(f"{self.path}: cannot read {name} from the package ({exc})") from None
 
     def _content_types(self, data: bytes) -> dict[str, str]:
@@ -313,9 +331,38 @@ class Docx(Connector):
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as target:
             for info in self.zip.infolist():
+                entry = copy.copy(info)  # writing sets offsets and sizes: the package read stays intact
                 if info.filename in self._changed:
-                    data = self.parts[info.filename].serialize_root()
-                else:
-                    data = self.zip.read(info.filename)
-                target.writestr(info, data, compress_type=info.compress_type)
+                    target.writestr(entry, self.parts[info.filename].serialize_root(), compress_type=info.compress_type)
+                else:  # streamed, never a whole entry in memory
+                    try:
+                        with self.zip.open(info) as src, target.open(entry, "w") as dst:
+                            shutil.copyfileobj(src, dst, 1 << 20)
+                    except _ZIP_ERRORS as exc:
+                        raise DocumentError(f"{self.path}: cannot read {info.filename} from the package ({exc})") from None
         return out.getvalue()
+
+
+def check_package(path, package: zipfile.ZipFile) -> None:
+    """Refuse a ZIP bomb from its directory alone, before anything is decompressed: too many entries, too much
+    in all, or one entry that expands far beyond what any real content compresses to."""
+    infos = package.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise DocumentError(f"{path}: the package holds {len(infos)} entries, more than the {MAX_ENTRIES} a Word "
+                            "document may have; refused")
+    total = sum(i.file_size for i in infos)
+    for info in infos:
+        if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise DocumentError(f"{path}: {info.filename} would expand from {_size(info.compress_size)} to "
+                                f"{_size(info.file_size)} (a ZIP bomb); refused")
+    if total > MAX_TOTAL:
+        raise DocumentError(f"{path}: the package would expand to {_size(total)}, more than the {_size(MAX_TOTAL)} "
+                            "bayling-cat reads; refused")
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
