@@ -322,3 +322,41 @@ def test_a_large_but_honest_package_is_still_translated_and_streamed(tmp_path):
     assert result.error is None
     with zipfile.ZipFile(tmp_path / "o.docx") as z:
         assert z.read("word/media/big.bin") == noise and "[de] " in z.read("word/document.xml").decode()
+
+
+# -- item 20: line endings and attribute line breaks --------------------------------------------------------
+
+CRLF_XLIFF2 = ('<?xml version="1.0" encoding="{enc}"?>\r\n<xliff xmlns="urn:oasis:names:tc:xliff:document:2.0" '
+               'version="2.0" srcLang="en" trgLang="de">\r\n <file id="f1">\r\n  <unit id="1">\r\n   <segment>\r\n'
+               '    <source>Press <ph id="1" equiv="a&#10;b&#13;c&#9;d" disp="x\ny\r\nz\tw"/> now.</source>\r\n'
+               '   </segment>\r\n  </unit>\r\n  <unit id="2" translate="no">\r\n   <segment>\r\n'
+               '    <source>Other.</source>\r\n   </segment>\r\n  </unit>\r\n </file>\r\n</xliff>\r\n')
+
+
+@pytest.mark.parametrize("enc,codec", [("UTF-8", "utf-8"), ("UTF-16", "utf-16")])
+def test_rewritten_units_keep_crlf_and_attribute_line_breaks(enc, codec, tmp_path):
+    path = tmp_path / "crlf.xlf"
+    path.write_bytes(CRLF_XLIFF2.format(enc=enc).encode(codec))
+    result = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o.xlf", checks=False)).run([str(path)])[0]
+    assert result.error is None
+    text = (tmp_path / "o.xlf").read_bytes().decode(codec)
+    assert "[de] Press" in text and "\r\n" in text
+    assert re.search("(?<!\r)\n", text) is None  # no bare line feed anywhere
+    # the raw line break in disp= is now &#10;, and the new target is one more line
+    assert text.count("\r\n") == CRLF_XLIFF2.count("\r\n") - 1 + 1
+    ph = etree.fromstring(text.encode(codec)).findall(".//{*}ph")
+    assert [p.get("equiv") for p in ph] == ["a\nb\rc\td"] * 2
+    assert [p.get("disp") for p in ph] == ["x\ny\nz\tw"] * 2  # as written, not as spaces
+
+
+def test_a_crlf_xliff_1_2_gets_crlf_in_units_and_in_a_rewritten_header(tmp_path):
+    path = tmp_path / "crlf12.xlf"
+    src = (DATA / "inline-1.2.xlf").read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    path.write_bytes(src)
+    for target, name in (("de", "same.xlf"), (None, "lang.xlf")):
+        out = tmp_path / name
+        Pipeline(ScriptedTranslator(), Options(output=out, checks=False, target_lang=target)).run([str(path)])
+        data = out.read_bytes()
+        assert b"[de] " in data and re.search(rb"(?<!\r)\n", data) is None
+    unchanged = tmp_path / "unchanged.xlf"
+    Pipeline(ScriptedTranslator(), Options(output=unchanged, checks=False)).run([str(path)])

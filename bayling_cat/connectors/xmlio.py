@@ -35,6 +35,15 @@ _NO_BOM = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"
            (b"<\x00", "utf-16-le"))
 
 
+def _codec(data: bytes) -> str:
+    """A codec that decodes ``data`` character by character: its UTF-16/32 byte order when it has a byte
+    order mark, else latin-1 (one character per byte, enough for the markup of ASCII-compatible encodings)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom) and codec != "utf-8":
+            return codec
+    return "latin-1"
+
+
 def looks_like_xml(data: bytes) -> bool:
     """Whether ``data`` begins like an XML document in any encoding XML allows (not only UTF-8); a UTF-16
     table with a byte order mark (Excel's "Unicode text") is not XML."""
@@ -52,7 +61,7 @@ def parse(path: str | Path, data: bytes) -> etree._ElementTree:
                             "bound or read other files)")
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(_escape_attribute_breaks(data), parser)
     except etree.XMLSyntaxError as exc:
         line, col = exc.position if exc.position else (exc.lineno, exc.offset)
         message = str(exc.msg or exc).split(", line ")[0]
@@ -62,6 +71,38 @@ def parse(path: str | Path, data: bytes) -> etree._ElementTree:
     tree = root.getroottree()
     _refuse_entities(path, tree)
     return tree
+
+
+_START_TAG = re.compile(r"""<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<!DOCTYPE(?:[^\[>]|\[.*?\])*>"""
+                        r"""|<[A-Za-z_:](?:[^>"']|"[^"]*"|'[^']*')*>""", re.S)
+_ATTR_VALUE = re.compile(r"""("[^"]*"|'[^']*')""")
+_RAW_BREAK_IN_VALUE = re.compile(r"""=\s*(?:"[^"<]*[\r\n\t]|'[^'<]*[\r\n\t])""")
+
+
+def _escape_attribute_breaks(data: bytes) -> bytes:
+    """Raw line breaks and tabs inside attribute values as character references.
+
+    XML reads a raw line break in an attribute as a space, and lxml would write the space: a rewritten unit
+    would then say ``equiv-text="a b"`` where the file said "a", a line break, "b" (Angular writes such
+    values; its tools and the npm xliff parser read them as line breaks). Escaped before parsing, the value
+    keeps its break and is written as ``&#10;``, which every parser reads back the same.
+    """
+    codec = _codec(data)
+    if codec == "latin-1" and b"\x00" in data[:4]:
+        return data  # UTF-16/32 without a byte order mark: left as XML reads it
+    text = data.decode(codec, "surrogatepass") if codec != "latin-1" else data.decode("latin-1")
+    if not _RAW_BREAK_IN_VALUE.search(text):
+        return data
+
+    def tag(m):
+        token = m.group(0)
+        if token[1:2] in ("!", "?"):
+            return token
+        return _ATTR_VALUE.sub(lambda v: v.group(0).replace("\r\n", "&#10;").replace("\r", "&#10;")
+                               .replace("\n", "&#10;").replace("\t", "&#9;"), token)
+
+    return _START_TAG.sub(tag, text).encode(codec, "surrogatepass") if codec != "latin-1" else \
+        _START_TAG.sub(tag, text).encode("latin-1")
 
 
 def _refuse_entities(path, tree) -> None:
@@ -102,6 +143,9 @@ class XmlDocument:
         self.root = self.tree.getroot()
         self.encoding = self.tree.docinfo.encoding or "UTF-8"
         self._bounds = self._root_bounds()
+        # the file's line-ending convention, which lxml (writing line feeds) would not keep in rewritten parts
+        text = self.raw.decode(_codec(self.raw), "replace")
+        self.crlf = text.count("\r\n") * 2 > text.count("\n") > 0
         self._dirty: set = set()
         self._structure = False
 
@@ -170,9 +214,15 @@ class XmlDocument:
         return self.serialize_root()
 
     def serialize_root(self) -> bytes:
-        body = etree.tostring(self.root, encoding=self.encoding, xml_declaration=False, with_tail=False)
-        if self._bounds is None:
-            return etree.tostring(self.tree, encoding=self.encoding, xml_declaration=True)
+        body = self._line_ends(etree.tostring(self.root, encoding=self.encoding, xml_declaration=False,
+                                              with_tail=False))
+        if self._bounds is None:  # UTF-16/32: rewritten whole, the file's final line break kept
+            data = self._line_ends(etree.tostring(self.tree, encoding=self.encoding, xml_declaration=True))
+            codec = _codec(data)
+            original = self.raw.decode(_codec(self.raw), "replace")
+            if codec != "latin-1" and original.endswith("\n"):
+                data += original[len(original.rstrip()):].encode(codec)
+            return data
         start, end = self._bounds
         return self.raw[:start] + body + self.raw[end:]
 
@@ -196,8 +246,19 @@ class XmlDocument:
         out.append(self.raw[pos:])
         return b"".join(out)
 
+    def _line_ends(self, data: bytes) -> bytes:
+        """lxml's output with the file's own line endings (lxml writes a carriage return in content as
+        &#13;, so every raw line feed it wrote is a line break of the markup or of text)."""
+        if not self.crlf:
+            return data
+        codec = _codec(data)
+        if codec == "latin-1":
+            return data.replace(b"\n", b"\r\n")
+        return data.decode(codec).replace("\n", "\r\n").encode(codec)
+
     def _serialize_unit(self, element) -> bytes:
-        data = etree.tostring(element, encoding=self.encoding, xml_declaration=False, with_tail=False)
+        data = self._line_ends(etree.tostring(element, encoding=self.encoding, xml_declaration=False,
+                                              with_tail=False))
         parent = element.getparent()
         inherited = parent.nsmap if parent is not None else {}
         own = {p: u for p, u in element.nsmap.items() if inherited.get(p) != u}
