@@ -70,6 +70,7 @@ class FileResult:
     error: str | None = None
     segments: list[Segment] = field(default_factory=list)
     connector: object = None
+    declared_target_lang: str | None = None  # what the file declared when -t changed it
 
     def totals(self) -> dict:
         counts = {TRANSLATED: 0, COPIED: 0, SKIPPED: 0, FLAGGED: 0, "not_written": 0}
@@ -202,6 +203,7 @@ class Pipeline:
             result.format = connector.format
             result.connector = connector
             result.segments = connector.segments()
+            self._retarget(result, connector)
             if self.options.in_place:
                 result.output = path
             else:
@@ -214,6 +216,30 @@ class Pipeline:
         for seg in result.segments:
             self.decide(seg)
         return result
+
+    def _retarget(self, result: FileResult, connector) -> None:
+        """-t naming another language than the file declares: a file holding translations in another language
+        is refused (one file, one target language); one without is re-declared, and the user told."""
+        declared = connector.declared_target_language()
+        if not declared or not self.options.target_lang:
+            return
+        try:
+            same = languages.normalize(declared) == result.target_lang
+            other_language = languages.normalize(declared).split("-")[0] != result.target_lang.split("-")[0]
+        except UserError:
+            same, other_language = False, True
+        if same:
+            return
+        held = sum(1 for s in result.segments if s.current and s.current.strip())
+        if held and other_language:
+            raise UserError(f"{result.input}: the file's target language is {declared} and it holds {held} "
+                            f"translation{'s' if held != 1 else ''}; writing {result.target_lang} beside them "
+                            f"would mix two languages in one file (pass -t {declared}, or start from the "
+                            "untranslated file)")
+        connector.set_target_language(result.target_lang, replace=True)
+        result.declared_target_lang = declared
+        self.say(f"bayling-cat: note: {result.input}: the file declared target language {declared}; "
+                 f"it now declares {result.target_lang}, the language of its new translations")
 
     def decide(self, seg: Segment) -> None:
         if seg.skip:
@@ -462,7 +488,8 @@ def report(results: list[FileResult], seconds: float, model: str) -> dict:
               FLAGGED: 0, "not_written": 0}
     for r in results:
         entry = {"input": str(r.input), "output": str(r.output) if r.output and not r.error else None,
-                 "format": r.format, "source_lang": r.source_lang, "target_lang": r.target_lang, "error": r.error}
+                 "format": r.format, "source_lang": r.source_lang, "target_lang": r.target_lang, "error": r.error,
+                 **({"declared_target_lang": r.declared_target_lang} if r.declared_target_lang else {})}
         if r.error:
             totals["failed_files"] += 1
         else:

@@ -360,3 +360,75 @@ def test_a_crlf_xliff_1_2_gets_crlf_in_units_and_in_a_rewritten_header(tmp_path)
         assert b"[de] " in data and re.search(rb"(?<!\r)\n", data) is None
     unchanged = tmp_path / "unchanged.xlf"
     Pipeline(ScriptedTranslator(), Options(output=unchanged, checks=False)).run([str(path)])
+
+
+# -- item 21: -t names another language than the file declares ----------------------------------------------
+
+LANG_FILES = {"xliff-1.2": "inline-1.2.xlf", "xliff-2.0": "inline-2.0.xlf", "sdlxliff": "trados.sdlxliff",
+              "mqxliff": "memoq.mqxliff", "po": "de-latin1.po"}
+
+
+def _declared(path: Path) -> str:
+    data = path.read_bytes()
+    if path.suffix == ".po":
+        return re.search(rb'"Language: ([^\\"]*)', data).group(1).decode()
+    root = etree.fromstring(data)
+    return root.get("trgLang") or root.find("{*}file").get("target-language")
+
+
+def _without_targets(src: Path, dest: Path) -> Path:
+    if src.suffix == ".po":
+        from translate.storage import pypo
+
+        store = pypo.pofile.parsefile(str(src))
+        for unit in store.units:
+            if not unit.isheader():
+                unit.target = ""
+        dest.write_bytes(bytes(store))
+        return dest
+    tree = etree.parse(str(src))
+    for target in list(tree.iter("{*}target")):
+        target.getparent().remove(target)
+    tree.write(str(dest), xml_declaration=True, encoding="UTF-8")
+    return dest
+
+
+@pytest.mark.parametrize("fmt", LANG_FILES)
+def test_a_file_holding_translations_in_another_language_is_refused(fmt, tmp_path):
+    src = DATA / LANG_FILES[fmt]
+    said = []
+    declared = open_document(src).declared_target_language()
+    wanted = "ja" if not declared.startswith("ja") else "ko"
+    result = Pipeline(ScriptedTranslator(), Options(output=tmp_path / src.name, target_lang=wanted),
+                      say=said.append).run([str(src)])[0]
+    assert result.error and result.error.startswith(f"{src}: the file's target language is {declared}")
+    assert f"pass -t {declared}" in result.error and not (tmp_path / src.name).exists()
+
+
+@pytest.mark.parametrize("fmt", LANG_FILES)
+def test_a_file_without_translations_is_re_declared_and_the_user_told(fmt, tmp_path):
+    src = _without_targets(DATA / LANG_FILES[fmt], tmp_path / LANG_FILES[fmt])
+    declared = open_document(src).declared_target_language()
+    said = []
+    out = tmp_path / "out" / src.name
+    result = Pipeline(ScriptedTranslator(), Options(output=out, target_lang="ja", checks=False),
+                      say=said.append).run([str(src)])[0]
+    assert result.error is None and result.declared_target_lang == declared
+    assert _declared(out) == "ja"
+    assert any(f"declared target language {declared}" in line and "now declares ja" in line for line in said)
+    from bayling_cat.pipeline import report
+
+    assert report([result], 0.0, "m")["files"][0]["declared_target_lang"] == declared
+    if fmt == "po":
+        assert b"Plural-Forms: nplurals=1; plural=0;" in out.read_bytes()
+
+
+def test_a_regional_variant_of_the_same_language_is_re_declared_even_with_translations(tmp_path):
+    src = DATA / "trados.sdlxliff"  # declares de-DE and holds German translations
+    said = []
+    result = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o.sdlxliff", target_lang="de-AT", checks=False),
+                      say=said.append).run([str(src)])[0]
+    assert result.error is None and _declared(tmp_path / "o.sdlxliff") == "de-AT" and said
+    same = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "p.sdlxliff", target_lang="de-de", checks=False),
+                    say=said.append).run([str(src)])[0]
+    assert same.declared_target_lang is None and _declared(tmp_path / "p.sdlxliff") == "de-DE"

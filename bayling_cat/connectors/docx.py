@@ -148,8 +148,11 @@ class Docx(Connector):
         except UserError:
             return None
 
-    def set_target_language(self, lang: str) -> None:
-        self.target_lang = lang
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
+        self.target_lang = lang  # Word declares no document language: each translated run gets w:lang
+
+    def declared_target_language(self) -> str | None:
+        return None
 
     # -- reading -------------------------------------------------------------------------------------
 

@@ -106,6 +106,18 @@ def _forms(value) -> list[str]:
     return [str(value)] if value else []
 
 
+def _same_edges(msgid: str, msgstr: str) -> str:
+    """``msgstr`` beginning and ending with a line break exactly where ``msgid`` does (msgfmt -c insists;
+    a line break the model moved, or a lost code appended at the end, would break the catalogue)."""
+    if not msgstr:
+        return msgstr
+    if msgid.startswith("\n") != msgstr.startswith("\n"):
+        msgstr = "\n" + msgstr if msgid.startswith("\n") else msgstr.lstrip("\n")
+    if msgid.endswith("\n") != msgstr.endswith("\n"):
+        msgstr = msgstr + "\n" if msgid.endswith("\n") else msgstr.rstrip("\n")
+    return msgstr
+
+
 class Po(Connector):
     format = "po"
     output_suffix = ".po"
@@ -127,6 +139,7 @@ class Po(Connector):
         self.source_lang = None  # gettext msgids carry no language: English unless --source-lang says
         self._plural: tuple[int, str] | None = None
         self._targets: dict[int, list[str]] = {}
+        self._retargeted = False  # -t named another language than the file's: its header follows -t
 
     def _language_from_file(self) -> str | None:
         from bayling_cat import languages
@@ -145,19 +158,31 @@ class Po(Connector):
                     continue
         return None
 
-    def set_target_language(self, lang: str) -> None:
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
+        self._retargeted = self._retargeted or (replace and lang != self.target_lang)
         self.target_lang = lang
+        self._plural = None
+
+    def declared_target_language(self) -> str | None:
+        """The header's Language (a language guessed from the file name declares nothing)."""
+        value = (self.header.get("Language") or "").strip()
+        return value if value and value.upper() != "LANGUAGE" else None
 
     # -- reading -------------------------------------------------------------------------------------
 
     def plurals(self) -> tuple[int, str]:
+        """The plural forms every entry of the output has, and the header then declares: the file's own
+        Plural-Forms for a catalogue in its own language; the target language's for a template (whose
+        header, if filled at all, speaks of the source language) or a catalogue re-targeted with -t."""
         if self._plural is None:
             header = self.store.getheaderplural() if self.store.header() else (None, None)
             nplurals, expr = header
-            if nplurals and expr and str(nplurals).strip().isdigit() and "INTEGER" not in str(nplurals):
-                self._plural = (int(nplurals), expr.strip().rstrip(";"))
+            valid = bool(nplurals and expr and str(nplurals).strip().isdigit() and "INTEGER" not in str(nplurals))
+            own = (int(nplurals), expr.strip().rstrip(";")) if valid else None
+            if own and not self.template and not self._retargeted:
+                self._plural = own
             else:
-                self._plural = plural_info(self.target_lang or "en") or (2, "(n != 1)")
+                self._plural = plural_info(self.target_lang or "en") or own or (2, "(n != 1)")
         return self._plural
 
     def segments(self) -> list[Segment]:
@@ -230,6 +255,7 @@ class Po(Connector):
         plain = clean_text(restore_literals(text, segment.codes), "".join(_forms(unit.source)))
         if key:
             plain = self._place_accelerator(plain, key)
+        plain = _same_edges(_forms(unit.source)[0] if _forms(unit.source) else "", plain)
         if k is None:
             unit.target = plain
         else:
@@ -263,12 +289,14 @@ class Po(Connector):
             self.store.updateheader(add=True, Content_Type="text/plain; charset=UTF-8",
                                     Content_Transfer_Encoding="8bit", MIME_Version="1.0")
         header = self.store.parseheader()
-        nplurals, expr = plural_info(self.target_lang) or self.plurals()
+        nplurals, expr = self.plurals()  # what the entries were written with: the header never contradicts them
         fields = {}
-        if self.template or not header.get("Language", "").strip() or header.get("Language") == "LANGUAGE":
+        if self.template or self._retargeted or not header.get("Language", "").strip() or \
+                header.get("Language") == "LANGUAGE":
             fields["Language"] = self.target_lang.replace("-", "_")
         plural_forms = header.get("Plural-Forms", "")
-        if self.template or not plural_forms or "INTEGER" in plural_forms or "EXPRESSION" in plural_forms:
+        if self.template or self._retargeted or not plural_forms or "INTEGER" in plural_forms or \
+                "EXPRESSION" in plural_forms:
             fields["Plural_Forms"] = f"nplurals={nplurals}; plural={expr};"
         if self.template or not header.get("X-Generator"):
             fields["X_Generator"] = f"{TOOL} {__version__}"
@@ -283,7 +311,34 @@ class Po(Connector):
             if header_unit is not None and header_unit.isfuzzy():
                 header_unit.markfuzzy(False)  # a filled-in header is no longer the template's
 
+    def _complete_plurals(self) -> None:
+        """Every plural entry with exactly the header's number of forms (msgfmt -c refuses any other count),
+        and none half translated: a form the model gave no usable answer for takes the translation of the
+        nearest form made from the same msgid (a fuzzy draft, with a note), never an empty msgstr[k]."""
+        nplurals, _ = self.plurals()
+        for unit in self.store.units:
+            if unit.isheader() or unit.isobsolete() or not unit.hasplural():
+                continue
+            forms = self._targets.get(id(unit), _forms(unit.target))
+            if len(forms) == nplurals and (id(unit) not in self._targets or all(forms) or not any(forms)):
+                continue
+            if any(forms[nplurals:]) and id(unit) not in self._targets:
+                continue  # the file's own entry, as it came: not bayling-cat's to cut
+            forms = (forms + [""] * nplurals)[:nplurals]
+            if id(unit) in self._targets and any(forms) and not all(forms):
+                examples = plural_examples(*self.plurals())
+                same_msgid = [nplurals > 1 and 1 in examples[k] for k in range(nplurals)]
+                for k in [k for k in range(nplurals) if not forms[k]]:
+                    donors = sorted((j for j in range(nplurals) if forms[j]),
+                                    key=lambda j: (same_msgid[j] != same_msgid[k], abs(j - k)))
+                    forms[k] = forms[donors[0]]
+                    unit.addnote(f"{TOOL}: plural form {k + 1}: no machine translation; form {donors[0] + 1} "
+                                 "copied, to review", origin="translator")
+                unit.markfuzzy(True)
+            unit.target = multistring(forms)
+
     def serialize(self) -> bytes:
+        self._complete_plurals()
         self._update_header()
         self.store.encoding = "UTF-8"
         data = bytes(self.store)

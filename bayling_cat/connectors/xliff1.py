@@ -145,12 +145,12 @@ class Xliff1(Connector):
 
     # -- writing --------------------------------------------------------------------------------------
 
-    def set_target_language(self, lang: str) -> None:
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
         for file in self.files:
-            if not file.get("target-language"):
+            if not file.get("target-language") or (replace and file.get("target-language") != lang):
                 file.set("target-language", lang)
                 self.xml.touch_structure()
-        self.target_lang = self.target_lang or lang
+        self.target_lang = lang if replace else self.target_lang or lang
 
     def _ensure_target(self, unit):
         target = unit.find(self.q("target"))

@@ -82,11 +82,11 @@ class Xliff2(Connector):
                                    handle=(unit, child), target_codes=tcodes))
         return out
 
-    def set_target_language(self, lang: str) -> None:
-        if not self.xml.root.get("trgLang"):
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
+        if not self.xml.root.get("trgLang") or (replace and self.xml.root.get("trgLang") != lang):
             self.xml.root.set("trgLang", lang)
             self.xml.touch_structure()
-        self.target_lang = self.target_lang or lang
+        self.target_lang = lang if replace else self.target_lang or lang
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         _, seg = segment.handle
