@@ -140,6 +140,7 @@ class Po(Connector):
         self._plural: tuple[int, str] | None = None
         self._targets: dict[int, list[str]] = {}
         self._retargeted = False  # -t named another language than the file's: its header follows -t
+        self._singular: dict[int, list[bool]] = {}  # per plural entry: which forms were made from the msgid
 
     def _language_from_file(self) -> str | None:
         from bayling_cat import languages
@@ -187,6 +188,7 @@ class Po(Connector):
 
     def segments(self) -> list[Segment]:
         out: list[Segment] = []
+        self._singular = {}
         for index, unit in enumerate(self.store.units):
             if unit.isheader() or unit.isobsolete():
                 continue
@@ -203,7 +205,13 @@ class Po(Connector):
                 singular, plural = sources[0], sources[1]
                 for k in range(nplurals):
                     counts = examples[k]
-                    text = singular if nplurals > 1 and 1 in counts else plural
+                    # the singular msgid for the form of n = 1, unless that form also serves 21 or 0 and the
+                    # singular lacks the plural's placeholders ("One file" / "%d files"): msgfmt -c refuses a
+                    # msgstr[k] without the %d its counts need
+                    same_codes = sorted(pattern.findall(singular)) == sorted(pattern.findall(plural))
+                    use_singular = nplurals > 1 and 1 in counts and (counts == [1] or same_codes)
+                    self._singular.setdefault(id(unit), []).append(use_singular)
+                    text = singular if use_singular else plural
                     codes: dict = {}
                     text, key = self._strip_accelerator(text)
                     source = protect(text, pattern, codes)
@@ -326,15 +334,19 @@ class Po(Connector):
                 continue  # the file's own entry, as it came: not bayling-cat's to cut
             forms = (forms + [""] * nplurals)[:nplurals]
             if id(unit) in self._targets and any(forms) and not all(forms):
-                examples = plural_examples(*self.plurals())
-                same_msgid = [nplurals > 1 and 1 in examples[k] for k in range(nplurals)]
+                singular = (self._singular.get(id(unit), []) + [False] * nplurals)[:nplurals]  # see segments()
                 for k in [k for k in range(nplurals) if not forms[k]]:
-                    donors = sorted((j for j in range(nplurals) if forms[j]),
-                                    key=lambda j: (same_msgid[j] != same_msgid[k], abs(j - k)))
-                    forms[k] = forms[donors[0]]
-                    unit.addnote(f"{TOOL}: plural form {k + 1}: no machine translation; form {donors[0] + 1} "
-                                 "copied, to review", origin="translator")
-                unit.markfuzzy(True)
+                    donors = [j for j in range(nplurals) if forms[j] and singular[j] == singular[k]]
+                    if not donors:  # only a form of the other msgid: its placeholders would not fit
+                        forms = [""] * nplurals
+                        unit.addnote(f"{TOOL}: plural form {k + 1} got no usable machine translation; the entry "
+                                     "is left untranslated", origin="translator")
+                        break
+                    donor = min(donors, key=lambda j: abs(j - k))
+                    forms[k] = forms[donor]
+                    unit.addnote(f"{TOOL}: plural form {k + 1}: no machine translation; form {donor + 1} copied, "
+                                 "to review", origin="translator")
+                unit.markfuzzy(any(forms))
             unit.target = multistring(forms)
 
     def serialize(self) -> bytes:
