@@ -541,3 +541,54 @@ def test_corpus_po_outputs_pass_msgfmt_when_their_inputs_do(path, translator, tm
     assert fatal(out) <= fatal(path), _msgfmt(out, "--use-fuzzy").stderr
     if fatal(path) == 0:
         assert _msgfmt(out, "--use-fuzzy").returncode == 0
+
+
+# -- item 18: Strict OOXML ----------------------------------------------------------------------------------
+
+STRICT = {b"http://schemas.openxmlformats.org/wordprocessingml/2006/main": b"http://purl.oclc.org/ooxml/wordprocessingml/main",
+          b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+              b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+          b"http://schemas.openxmlformats.org/drawingml/2006/main": b"http://purl.oclc.org/ooxml/drawingml/main"}
+
+
+def _convert_namespaces(src: Path, dest: Path, mapping: dict) -> Path:
+    """The package with every XML part's namespaces renamed (how Word saves "Strict Open XML Document")."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename.endswith((".xml", ".rels")):
+                for old, new in mapping.items():
+                    data = data.replace(old, new)
+            zout.writestr(info, data)
+    return dest
+
+
+def test_a_strict_ooxml_document_is_translated_in_its_own_namespace(tmp_path):
+    import zipfile
+
+    strict = _convert_namespaces(_docx(tmp_path), tmp_path / "strict.docx", STRICT)
+    connector = open_document(strict)
+    texts = [s.source for s in connector.segments() if s.has_text]
+    assert len(texts) > 5 and any("Click" in t for t in texts)
+    out = tmp_path / "out.docx"
+    result = Pipeline(ScriptedTranslator(), Options(output=out, checks=False, target_lang="de-DE")).run([str(strict)])[0]
+    assert result.error is None and result.totals()["translated"] == len(texts)
+    with zipfile.ZipFile(out) as z:
+        body = z.read("word/document.xml")
+    assert b"schemas.openxmlformats.org/wordprocessingml" not in body
+    root = etree.fromstring(body)
+    ns = "{http://purl.oclc.org/ooxml/wordprocessingml/main}"
+    words = "".join(t.text for t in root.iter(f"{ns}t"))
+    assert "[de-DE] Click" in words and "Save" in words
+    assert any(lang.get(f"{ns}val") == "de-DE" for lang in root.iter(f"{ns}lang"))
+
+
+def test_a_package_whose_main_part_is_in_no_known_namespace_is_refused(tmp_path):
+    from bayling_cat.errors import UserError
+
+    odd = _convert_namespaces(_docx(tmp_path), tmp_path / "odd.docx",
+                              {b"http://schemas.openxmlformats.org/wordprocessingml/2006/main": b"urn:example:odd"})
+    with pytest.raises(UserError, match=r"odd.docx: word/document.xml is in the namespace urn:example:odd"):
+        open_document(odd)

@@ -22,10 +22,11 @@ from pathlib import Path
 from lxml import etree
 
 from bayling_cat.connectors.base import Connector
-from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name
+from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name, namespace
 from bayling_cat.document import Code, Segment, xml_safe
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+W_STRICT = "http://purl.oclc.org/ooxml/wordprocessingml/main"  # ISO/IEC 29500 Strict: same names, own namespace
 CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 WML = "application/vnd.openxmlformats-officedocument.wordprocessingml."
@@ -53,11 +54,11 @@ _ZIP_ERRORS = (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, NotI
 MAX_RATIO = 1000  # uncompressed / compressed, for an entry over 1 MiB: XML compresses 5-30x, media ~1x
 
 
-def w(name: str) -> str:
-    return f"{{{W}}}{name}"
+def w(name: str, ns: str = W) -> str:
+    return f"{{{ns}}}{name}"
 
 
-def _fmt_key(rpr) -> str:
+def _fmt_key(rpr, ns: str = W) -> str:
     """What makes two runs look different; rsids and language do not."""
     if rpr is None:
         return ""
@@ -65,7 +66,7 @@ def _fmt_key(rpr) -> str:
     for el in copy.iter():
         for attr in [a for a in el.attrib if "rsid" in a]:
             del el.attrib[attr]
-    for lang in copy.findall(w("lang")):
+    for lang in copy.findall(w("lang", ns)):
         copy.remove(lang)
     if len(copy) == 0 and not copy.attrib:
         return ""  # an empty w:rPr formats nothing
@@ -105,14 +106,33 @@ class Docx(Connector):
             if name not in names:
                 raise DocumentError(f"{path}: the package lists {name} but does not contain it")
             self.parts[name] = XmlDocument(f"{path}:{name}", self._read(name))
+        self.ns = self._namespace(main[0])
         for name, part in self.parts.items():
             for el in part.root.iter():
-                if isinstance(el.tag, str) and el.tag.startswith(f"{{{W}}}") and local_name(el) in TRACKED:
+                if isinstance(el.tag, str) and el.tag.startswith(f"{{{self.ns}}}") and local_name(el) in TRACKED:
                     raise DocumentError(f"{path}: {name} contains tracked changes (w:{local_name(el)}); accept or "
                                         "reject them in Word first, then translate")
         self.source_lang = self._default_language(names)
         self._changed: set[str] = set()
         self._lang: str | None = None
+
+    def w(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}"
+
+    def _namespace(self, main: str) -> str:
+        """The WordprocessingML namespace of the package: Transitional, or Strict (purl.oclc.org), which has
+        the same elements under another name. Anything else is refused, never passed through as
+        "0 segments"."""
+        found = {name: namespace(part.root) for name, part in self.parts.items()}
+        ns = found[main]
+        if ns not in (W, W_STRICT):
+            raise DocumentError(f"{self.path}: {main} is in the namespace {ns or 'none'}, not WordprocessingML "
+                                "(Transitional or Strict); not a Word document bayling-cat can translate")
+        for name, other in found.items():
+            if other != ns and other in (W, W_STRICT):
+                raise DocumentError(f"{self.path}: {name} mixes Strict and Transitional WordprocessingML with "
+                                    f"{main}; save the document again in Word")
+        return ns
 
     def _read(self, name: str) -> bytes:
         try:
@@ -140,11 +160,11 @@ class Docx(Connector):
             root = XmlDocument(f"{self.path}:word/styles.xml", self._read("word/styles.xml")).root
         except DocumentError:
             return None
-        lang = root.find(f"{w('docDefaults')}/{w('rPrDefault')}/{w('rPr')}/{w('lang')}")
-        if lang is None or not lang.get(w("val")):
+        lang = root.find(f"{self.w('docDefaults')}/{self.w('rPrDefault')}/{self.w('rPr')}/{self.w('lang')}")
+        if lang is None or not lang.get(self.w("val")):
             return None
         try:
-            return languages.normalize(lang.get(w("val")))
+            return languages.normalize(lang.get(self.w("val")))
         except UserError:
             return None
 
@@ -159,7 +179,7 @@ class Docx(Connector):
     def segments(self) -> list[Segment]:
         out = []
         for name, part in self.parts.items():
-            for index, paragraph in enumerate(part.root.iter(w("p"))):
+            for index, paragraph in enumerate(part.root.iter(self.w("p"))):
                 text, codes, plan = self._flatten(paragraph)
                 out.append(Segment(key=f"{name}#p{index + 1}", source=text, codes=codes, handle=(name, plan)))
         return out
@@ -183,18 +203,18 @@ class Docx(Connector):
                 name = local_name(child) if isinstance(child.tag, str) else ""
                 if name == "pPr" or name in DROPPED:
                     continue
-                if name == "r" and child.find(f"{w('fldChar')}[@{w('fldCharType')}='begin']") is not None:
+                if name == "r" and child.find(f"{self.w('fldChar')}[@{self.w('fldCharType')}='begin']") is not None:
                     group, depth = [], 0  # a complex field, begin to end: one opaque code
                     for run in [child] + children[i:]:
                         group.append(run)
-                        for fc in run.iter(w("fldChar")):
-                            depth += {"begin": 1, "end": -1}.get(fc.get(w("fldCharType")), 0)
+                        for fc in run.iter(self.w("fldChar")):
+                            depth += {"begin": 1, "end": -1}.get(fc.get(self.w("fldCharType")), 0)
                         if depth <= 0:
                             break
                     i += len(group) - 1
                     tokens.append(("code", new_code(("elements", group))))
                 elif name == "r":
-                    rpr = child.find(w("rPr"))
+                    rpr = child.find(self.w("rPr"))
                     for part in child:
                         pname = local_name(part) if isinstance(part.tag, str) else ""
                         if pname in ("rPr", *DROPPED):
@@ -217,7 +237,7 @@ class Docx(Connector):
         first_rpr: dict[str, object] = {}
         for tok in tokens:
             if tok[0] == "text":
-                key = _fmt_key(tok[2])
+                key = _fmt_key(tok[2], self.ns)
                 counts[key] = counts.get(key, 0) + len(tok[1])
                 first_rpr.setdefault(key, tok[2])
         base = max(counts, key=lambda k: (counts[k], k == "")) if counts else ""
@@ -233,7 +253,7 @@ class Docx(Connector):
 
         for tok in tokens:
             if tok[0] == "text":
-                key = _fmt_key(tok[2])
+                key = _fmt_key(tok[2], self.ns)
                 if key == base:
                     close_fmt()
                 elif open_fmt is None or open_fmt[1] != key:
@@ -278,7 +298,7 @@ class Docx(Connector):
             elif selfclosing:
                 kind = entry[0]
                 if kind == "runpart":
-                    run = etree.SubElement(containers[-1], w("r"))
+                    run = etree.SubElement(containers[-1], self.w("r"))
                     if entry[1] is not None:
                         run.append(deepcopy(entry[1]))
                     run.append(entry[2])  # the original element moves: nested text boxes keep their text
@@ -303,11 +323,11 @@ class Docx(Connector):
         text = xml_safe(text)  # the last guard: lxml refuses what XML cannot hold, and would end the run
         if not text:
             return
-        run = etree.SubElement(container, w("r"))
-        props = deepcopy(rpr) if rpr is not None else etree.Element(w("rPr"))
+        run = etree.SubElement(container, self.w("r"))
+        props = deepcopy(rpr) if rpr is not None else etree.Element(self.w("rPr"))
         self._set_language(props)
         run.append(props)
-        t = etree.SubElement(run, w("t"))
+        t = etree.SubElement(run, self.w("t"))
         t.text = text
         t.set(XML_SPACE, "preserve")
 
@@ -315,9 +335,9 @@ class Docx(Connector):
         """Mark translated text with the target language, so Word spell-checks it as such."""
         if not self.target_lang:
             return
-        lang = rpr.find(w("lang"))
+        lang = rpr.find(self.w("lang"))
         if lang is None:
-            lang = etree.Element(w("lang"))
+            lang = etree.Element(self.w("lang"))
             after = next((c for c in rpr if isinstance(c.tag, str) and local_name(c) in AFTER_LANG), None)
             if after is None:
                 rpr.append(lang)
@@ -325,7 +345,7 @@ class Docx(Connector):
                 after.addprevious(lang)
         primary = self.target_lang.split("-")[0]
         slot = "eastAsia" if primary in EAST_ASIAN else "bidi" if primary in BIDI else "val"
-        lang.set(w(slot), self.target_lang)
+        lang.set(self.w(slot), self.target_lang)
 
     def write_suggestion(self, segment: Segment, text: str) -> None:
         raise NotImplementedError
