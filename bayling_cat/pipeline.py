@@ -213,6 +213,9 @@ class Pipeline:
                                     "(a backup is kept)")
         except UserError as exc:
             result.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a file no connector can read fails alone, the others still run
+            result.error = f"{path}: cannot read ({_describe(exc)})"
+            result.segments = []
         for seg in result.segments:
             self.decide(seg)
         return result

@@ -592,3 +592,23 @@ def test_a_package_whose_main_part_is_in_no_known_namespace_is_refused(tmp_path)
                               {b"http://schemas.openxmlformats.org/wordprocessingml/2006/main": b"urn:example:odd"})
     with pytest.raises(UserError, match=r"odd.docx: word/document.xml is in the namespace urn:example:odd"):
         open_document(odd)
+
+
+def test_a_file_no_connector_can_read_fails_alone(tmp_path, monkeypatch):
+    from bayling_cat.connectors.xliff2 import Xliff2
+
+    monkeypatch.setattr(Xliff2, "segments", lambda self: {}["unit"])
+    results = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "out", checks=False)).run(
+        [str(DATA / "inline-2.0.xlf"), str(DATA / "inline-1.2.xlf")])
+    assert results[0].error == f"{DATA / 'inline-2.0.xlf'}: cannot read (KeyError: 'unit')"
+    assert results[1].error is None and (tmp_path / "out" / "inline-1.2.xlf").exists()
+
+
+@pytest.mark.parametrize("name", ["inline-1.2.xlf", "inline-2.0.xlf"])
+def test_notes_never_carry_what_xml_cannot_hold(name, tmp_path):
+    connector = open_document(DATA / name)
+    seg = next(s for s in connector.segments() if not s.skip)
+    connector.add_note(seg, "term \x01'Datei'\x1b is missing \ud800")
+    out = tmp_path / name
+    out.write_bytes(connector.serialize())
+    assert "term 'Datei' is missing " in out.read_text(encoding="utf-8-sig")

@@ -8,7 +8,7 @@ from lxml import etree
 
 from bayling_cat.connectors.base import Connector
 from bayling_cat.connectors.xmlio import XmlDocument, insert_after, local_name, namespace
-from bayling_cat.document import Segment, flatten, rebuild
+from bayling_cat.document import Segment, flatten, rebuild, xml_safe
 
 MTC_NS = "urn:oasis:names:tc:xliff:matches:2.0"
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
@@ -150,7 +150,7 @@ class Xliff2(Connector):
         note.set("appliesTo", "target")
         segments = [c for c in unit if c.tag == self.q("segment")]
         prefix = f"segment {seg.get('id') or segments.index(seg) + 1}: " if len(segments) > 1 else ""
-        note.text = prefix + text
+        note.text = xml_safe(prefix + text)  # notes quote glossary terms and checker messages: text from outside
         self.xml.touch(unit)
 
     def clear_notes(self, segment: Segment) -> None:
