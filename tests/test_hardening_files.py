@@ -612,3 +612,19 @@ def test_notes_never_carry_what_xml_cannot_hold(name, tmp_path):
     out = tmp_path / name
     out.write_bytes(connector.serialize())
     assert "term 'Datei' is missing " in out.read_text(encoding="utf-8-sig")
+
+
+def test_the_engine_cleans_control_characters_it_decodes(tiny_model):
+    """What a sampling model with a byte-level vocabulary emits now and then, through the engine's own
+    post-processing (the tiny test model's vocabulary has no control characters to sample)."""
+    import copy
+
+    from bayling_cat.engines.ctranslate2 import Engine
+
+    engine = copy.copy(Engine(tiny_model, device="cpu", threads=1))
+    engine.tokenizer = _byte_level_tokenizer()
+    ids = engine.tokenizer.encode("Hallo\x01 Welt\x1b[0m\x0c und\x7f\u0085 mehr\r\nzwei").ids
+    gen = engine._finish(ids, None, 1000, "Hello world and more\ntwo")
+    assert gen.text == "Hallo Welt[0m und mehr\nzwei" and gen.flags == ["characters-removed"]
+    bell = engine._finish(engine.tokenizer.encode("Ding\x07").ids, None, 1000, "Ding\x07")
+    assert bell.text == "Ding\x07" and bell.flags == []  # the source's own control character stays
