@@ -224,7 +224,11 @@ class Pipeline:
         """-t naming another language than the file declares: a file holding translations in another language
         is refused (one file, one target language); one without is re-declared, and the user told."""
         declared = connector.declared_target_language()
-        if not declared or not self.options.target_lang:
+        if not self.options.target_lang:
+            return
+        if not declared:  # a language guessed (a PO's file name) gives way to -t without a word
+            if connector.target_lang and connector.target_lang != result.target_lang:
+                connector.set_target_language(result.target_lang, replace=True)
             return
         try:
             same = languages.normalize(declared) == result.target_lang

@@ -628,3 +628,22 @@ def test_the_engine_cleans_control_characters_it_decodes(tiny_model):
     assert gen.text == "Hallo Welt[0m und mehr\nzwei" and gen.flags == ["characters-removed"]
     bell = engine._finish(engine.tokenizer.encode("Ding\x07").ids, None, 1000, "Ding\x07")
     assert bell.text == "Ding\x07" and bell.flags == []  # the source's own control character stays
+
+
+def test_a_po_named_for_one_language_translated_into_another_says_the_other(tmp_path):
+    po = tmp_path / "de.po"
+    po.write_bytes(b'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: \\n"\n\n'
+                   b'msgid "One file"\nmsgid_plural "%d files"\nmsgstr[0] ""\nmsgstr[1] ""\n')
+    out = tmp_path / "out.po"
+    Pipeline(ScriptedTranslator(), Options(output=out, target_lang="ru", checks=False)).run([str(po)])
+    data = out.read_text()
+    assert '"Language: ru\\n"' in data and "nplurals=3;" in data and "msgstr[2]" in data
+
+
+def test_a_syntax_error_after_an_attribute_line_break_names_the_files_own_line(tmp_path):
+    from bayling_cat.errors import UserError
+
+    path = tmp_path / "bad.xlf"
+    path.write_bytes(b'<xliff version="1.2">\n<file a="x\ny\nz">\n<oops>\n</file></xliff>\n')
+    with pytest.raises(UserError, match=r"bad.xlf: line 6, column"):
+        open_document(path)

@@ -61,7 +61,13 @@ def parse(path: str | Path, data: bytes) -> etree._ElementTree:
                             "bound or read other files)")
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(_escape_attribute_breaks(data), parser)
+        escaped = _escape_attribute_breaks(data)
+        try:
+            root = etree.fromstring(escaped, parser)
+        except etree.XMLSyntaxError:
+            if escaped is data:
+                raise
+            root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))  # the error at the file's own line
     except etree.XMLSyntaxError as exc:
         line, col = exc.position if exc.position else (exc.lineno, exc.offset)
         message = str(exc.msg or exc).split(", line ")[0]
