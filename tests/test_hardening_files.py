@@ -604,14 +604,15 @@ def test_a_file_no_connector_can_read_fails_alone(tmp_path, monkeypatch):
     assert results[1].error is None and (tmp_path / "out" / "inline-1.2.xlf").exists()
 
 
-@pytest.mark.parametrize("name", ["inline-1.2.xlf", "inline-2.0.xlf"])
-def test_notes_never_carry_what_xml_cannot_hold(name, tmp_path):
+@pytest.mark.parametrize("name", ["inline-1.2.xlf", "inline-2.0.xlf", "de-latin1.po"])
+def test_notes_never_carry_what_a_file_cannot_hold(name, tmp_path):
     connector = open_document(DATA / name)
     seg = next(s for s in connector.segments() if not s.skip)
     connector.add_note(seg, "term \x01'Datei'\x1b is missing \ud800")
     out = tmp_path / name
     out.write_bytes(connector.serialize())
-    assert "term 'Datei' is missing " in out.read_text(encoding="utf-8-sig")
+    text = out.read_text(encoding="utf-8-sig")
+    assert "term 'Datei' is missing " in text and not BAD.search(text)
 
 
 def test_the_engine_cleans_control_characters_it_decodes(tiny_model):

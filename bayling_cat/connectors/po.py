@@ -280,6 +280,8 @@ class Po(Connector):
     def add_note(self, segment: Segment, text: str) -> None:
         unit, k, _ = segment.handle
         prefix = f"plural form {k + 1}: " if k is not None else ""
+        # one comment line each: notes quote glossary terms and checker messages, text from outside too
+        text = " ".join(clean_text(text).split("\n"))
         unit.addnote(f"{TOOL}: {prefix}{text}", origin="translator")
 
     def clear_notes(self, segment: Segment) -> None:
