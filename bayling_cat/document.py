@@ -275,7 +275,8 @@ def _close_up(parts: list) -> str:
         if part is _DROPPED:
             dropped = True
             continue
-        if dropped and part and text.endswith((" ", "\u00a0")) and (part[:1] in " \u00a0" or part.startswith(_CLOSING_PUNCT)):
+        if dropped and part and text.endswith((" ", "\u00a0")) and (
+                part[:1] in " \u00a0" or part.startswith(_CLOSING_PUNCT)):
             text = text[:-1]
         if part:
             dropped = False

@@ -17,7 +17,7 @@ from tests.docx_fixture import build
 from tests.fakes import ScriptedTranslator
 
 DATA = Path(__file__).parent / "data"
-FORMATS = {  # (file, target language, a source text of it)
+FORMATS = {  # (file, target language when the file names none)
     "xliff-1.2": (DATA / "inline-1.2.xlf", None),
     "xliff-2.0": (DATA / "inline-2.0.xlf", None),
     "sdlxliff": (DATA / "trados.sdlxliff", None),

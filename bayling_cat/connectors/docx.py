@@ -362,7 +362,8 @@ class Docx(Connector):
                         with self.zip.open(info) as src, target.open(entry, "w") as dst:
                             shutil.copyfileobj(src, dst, 1 << 20)
                     except _ZIP_ERRORS as exc:
-                        raise DocumentError(f"{self.path}: cannot read {info.filename} from the package ({exc})") from None
+                        raise DocumentError(f"{self.path}: cannot read {info.filename} from the package "
+                                            f"({exc})") from None
         return out.getvalue()
 
 

@@ -1,8 +1,9 @@
 """Safe XML parsing and faithful writing for the XML-based connectors.
 
 Parsing never expands entities, never loads a DTD and never touches the network; a file that declares
-entities (in any encoding: the parsed DOCTYPE is checked, not the bytes) or refers to undeclared ones is refused. Writing keeps the original bytes before and after the root element (BOM, XML
-declaration, comments, DOCTYPE) and serialises the root in the file's own encoding, so a file read and
+entities (in any encoding: the parsed DOCTYPE is checked, not the bytes) or refers to undeclared ones is
+refused. Writing keeps the original bytes before and after the root element (BOM, XML declaration,
+comments, DOCTYPE) and serialises the root in the file's own encoding and line endings, so a file read and
 written without changes is the same XML.
 """
 
