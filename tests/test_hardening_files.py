@@ -353,13 +353,14 @@ def test_a_crlf_xliff_1_2_gets_crlf_in_units_and_in_a_rewritten_header(tmp_path)
     path = tmp_path / "crlf12.xlf"
     src = (DATA / "inline-1.2.xlf").read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     path.write_bytes(src)
-    for target, name in (("de", "same.xlf"), (None, "lang.xlf")):
+    for target, name in (("de", "same.xlf"), ("de-AT", "redeclared.xlf")):  # units spliced; root rewritten
         out = tmp_path / name
-        Pipeline(ScriptedTranslator(), Options(output=out, checks=False, target_lang=target)).run([str(path)])
+        result = Pipeline(ScriptedTranslator(), Options(output=out, checks=False, target_lang=target)).run(
+            [str(path)])[0]
+        assert result.error is None
         data = out.read_bytes()
-        assert b"[de] " in data and re.search(rb"(?<!\r)\n", data) is None
-    unchanged = tmp_path / "unchanged.xlf"
-    Pipeline(ScriptedTranslator(), Options(output=unchanged, checks=False)).run([str(path)])
+        assert f"[{target}] ".encode() in data and re.search(rb"(?<!\r)\n", data) is None
+    assert b'target-language="de-AT"' in (tmp_path / "redeclared.xlf").read_bytes()
 
 
 # -- item 21: -t names another language than the file declares ----------------------------------------------
