@@ -306,6 +306,20 @@ def test_zip_bombs_are_refused_before_anything_is_decompressed(kind, tmp_path):
     assert message.startswith(f"{path}: ") and "refused" in message and "\n" not in message
 
 
+def test_a_directory_declaring_millions_of_entries_is_refused_before_it_is_read(tmp_path):
+    import struct
+
+    from bayling_cat.errors import UserError
+
+    path = _bomb(tmp_path)
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, end + 8, 0xFFFE, 0xFFFE)  # what a directory of 65,534 entries says
+    path.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="declares 65534 entries"):
+        open_document(path)
+
+
 def test_a_large_but_honest_package_is_still_translated_and_streamed(tmp_path):
     import os
     import zipfile

@@ -88,6 +88,10 @@ class Docx(Connector):
 
     def __init__(self, path: Path, data: bytes):
         super().__init__(path, data)
+        entries = declared_entries(data)
+        if entries is not None and entries > MAX_ENTRIES:  # before zipfile builds an object for each of them
+            raise DocumentError(f"{path}: the package declares {entries} entries, more than the {MAX_ENTRIES} a "
+                                "Word document may have; refused")
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             names = set(self.zip.namelist())
@@ -365,6 +369,26 @@ class Docx(Connector):
                         raise DocumentError(f"{self.path}: cannot read {info.filename} from the package "
                                             f"({exc})") from None
         return out.getvalue()
+
+
+def declared_entries(data: bytes) -> int | None:
+    """The entry count the ZIP's end-of-central-directory record declares (its ZIP64 form when the classic
+    field is saturated), read without parsing the directory; None when there is no such record."""
+    import struct
+
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - (1 << 16) - 22))
+    if end < 0 or end + 22 > len(data):
+        return None
+    count = struct.unpack_from("<H", data, end + 10)[0]
+    if count != 0xFFFF:
+        return count
+    locator = end - 20
+    if locator < 0 or data[locator:locator + 4] != b"PK\x06\x07":
+        return count
+    record = struct.unpack_from("<Q", data, locator + 8)[0]
+    if record + 40 > len(data) or data[record:record + 4] != b"PK\x06\x06":
+        return count
+    return struct.unpack_from("<Q", data, record + 32)[0]
 
 
 def check_package(path, package: zipfile.ZipFile) -> None:
