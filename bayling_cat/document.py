@@ -24,6 +24,15 @@ FLAGGED = "flagged"  # the model's output was not written (see flags)
 
 # Flags set while restoring codes.
 FLAG_CODES = "codes-repaired"
+FLAG_CHARS = "characters-removed"  # control or non-characters in the model's output were dropped
+
+# What no translation may carry into a file. XML 1.0 forbids the C0 controls other than tab, line feed and
+# carriage return, surrogates and U+FFFE/U+FFFF (lxml refuses them: "All strings must be XML compatible");
+# it discourages DEL, the C1 controls and the non-characters U+FDD0-U+FDEF. None belongs in a PO or a Word
+# file either, and a lone surrogate cannot even be encoded. A sampling model emits them now and then.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]")
+_NEVER = re.compile("[\ud800-\udfff\ufffe\uffff]")  # not even a source may hold these
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass
@@ -64,8 +73,25 @@ class Segment:
         return any(ch.isalpha() for ch in PLACEHOLDER.sub("", self.source))
 
 
+def clean_text(text: str, source: str = "") -> str:
+    """``text`` (untrusted model output) without the characters no file may hold (see ``_UNSAFE``); a control
+    character the source itself holds (a PO msgid may carry a bell or a form feed) is kept."""
+    if not _UNSAFE.search(text):
+        return text
+    allowed = set(_UNSAFE.findall(source)) - set(_NEVER.findall(source))
+    return _UNSAFE.sub(lambda m: m.group(0) if m.group(0) in allowed else "", text)
+
+
+def xml_safe(text: str) -> str:
+    """The last guard where text enters an XML tree: drop what XML 1.0 cannot hold at all."""
+    return _XML_FORBIDDEN.sub("", text) if _XML_FORBIDDEN.search(text) else text
+
+
 def keep_outer_space(source: str, text: str) -> str:
-    """``text`` stripped, then given the leading and trailing whitespace of ``source``."""
+    """``text`` stripped, then given the leading and trailing whitespace of ``source``; a blank source stays
+    exactly as it is (its whitespace is both leading and trailing, and must not be doubled)."""
+    if not source.strip():
+        return source
     lead = source[:len(source) - len(source.lstrip())]
     trail = source[len(source.rstrip()):]
     return lead + text.strip() + trail
@@ -178,11 +204,12 @@ def flatten(element: etree._Element, classify: Classifier, start: int = 1) -> tu
 def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
     """Make the placeholders in a translation match the source's codes, deterministically.
 
-    Unknown, duplicated, wrongly formed and unbalanced placeholders are dropped; every code the
-    translation lost is appended at the end in source order (a paired one as an empty pair).
-    Returns the repaired text and whether anything had to change.
+    Unknown, duplicated, wrongly formed and unbalanced placeholders are dropped, and the spaces on either
+    side of a dropped one closed up (never a double space, nor a space before punctuation, where it was);
+    every code the translation lost is appended at the end in source order (a paired one as an empty pair),
+    before any trailing whitespace. Returns the repaired text and whether anything had to change.
     """
-    out: list[str] = []
+    out: list = []  # text, placeholders, and _DROPPED where a placeholder was taken out
     stack: list[tuple[int, int]] = []  # (code id, index of its opening tag in out)
     seen: set[int] = set()
     changed = False
@@ -194,6 +221,7 @@ def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
         code = codes.get(n)
         if code is None or (closing and selfclosing):
             changed = True
+            out.append(_DROPPED)
             continue
         if not code.paired:
             if selfclosing and not closing and n not in seen:
@@ -201,12 +229,15 @@ def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
                 out.append(m.group(0))
             else:
                 changed = True
+                out.append(_DROPPED)
             continue
         if selfclosing:
             changed = True
+            out.append(_DROPPED)
         elif not closing:
             if n in seen:
                 changed = True
+                out.append(_DROPPED)
             else:
                 seen.add(n)
                 stack.append((n, len(out)))
@@ -216,16 +247,41 @@ def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
             out.append(m.group(0))
         else:
             changed = True
+            out.append(_DROPPED)
     out.append(text[pos:])
     for n, index in stack:  # opened, never closed: drop the opening tag, keep the words
-        out[index] = ""
+        out[index] = _DROPPED
         seen.discard(n)
         changed = True
+    joined = _close_up(out)
     missing = [n for n in sorted(codes) if n not in seen]
-    for n in missing:
-        out.append(f"<{n}></{n}>" if codes[n].paired else f"<{n}/>")
+    if missing:
+        body = joined.rstrip()
+        joined = body + "".join(f"<{n}></{n}>" if codes[n].paired else f"<{n}/>" for n in missing) + joined[len(body):]
         changed = True
-    return "".join(out), changed
+    return joined, changed
+
+
+_DROPPED = object()
+_CLOSING_PUNCT = tuple(".,;:!?)]}、。，！？")
+
+
+def _close_up(parts: list) -> str:
+    """Join ``parts``; where a placeholder was dropped between two spaces, or between a space and closing
+    punctuation, the space before it goes too (the model had put spaces around a code it then got wrong)."""
+    text = ""
+    dropped = False
+    for part in parts:
+        if part is _DROPPED:
+            dropped = True
+            continue
+        if dropped and part and text.endswith((" ", "\u00a0")) and (
+                part[:1] in " \u00a0" or part.startswith(_CLOSING_PUNCT)):
+            text = text[:-1]
+        if part:
+            dropped = False
+        text += part
+    return text
 
 
 def rebuild(target: etree._Element, text: str, codes: dict[int, Code]) -> None:
@@ -240,6 +296,7 @@ def rebuild(target: etree._Element, text: str, codes: dict[int, Code]) -> None:
     last: list[etree._Element | None] = [None]  # the last child appended at each level
 
     def add_text(s: str):
+        s = xml_safe(s)
         if not s:
             return
         prev = last[-1]

@@ -221,8 +221,9 @@ def load(path: str | Path, source_lang: str, target_lang: str) -> Glossary:
         data = path.read_bytes()
     except OSError as exc:
         raise GlossaryError(f"{path}: cannot read the glossary ({exc.strerror or exc})") from None
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if head == b"<":
+    from bayling_cat.connectors.xmlio import looks_like_xml
+
+    if looks_like_xml(data):  # UTF-16 and UTF-32 TBX too, never read as a table
         terms = _load_tbx(path, data, source_lang, target_lang)
     else:
         terms = _load_table(path, data, source_lang, target_lang)
@@ -238,7 +239,9 @@ def check_file(path: str | Path) -> None:
         data = path.read_bytes()
     except OSError as exc:
         raise GlossaryError(f"{path}: cannot read the glossary ({exc.strerror or exc})") from None
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+    from bayling_cat.connectors.xmlio import looks_like_xml
+
+    if looks_like_xml(data):
         _tbx_root(path, data)
     elif not data.strip():
         raise GlossaryError(f"{path}: empty glossary")

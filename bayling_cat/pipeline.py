@@ -20,9 +20,9 @@ from typing import Callable, Protocol, Sequence
 
 from bayling_cat import __version__, languages
 from bayling_cat.connectors import EXTENSIONS, open_document
-from bayling_cat.document import (COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment, keep_outer_space,
-                                  repair)
-from bayling_cat.engines.base import BLOCKING_FLAGS
+from bayling_cat.document import (COPIED, FLAG_CHARS, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment,
+                                  keep_outer_space, repair)
+from bayling_cat.engines.base import BLOCKING_FLAGS, sanitize
 from bayling_cat.errors import UserError
 from bayling_cat.fileio import check_distinct, copy_atomic, read_regular, same_file, write_atomic
 
@@ -35,6 +35,7 @@ FLAG_TEXT = {
     "terms-restored": "do-not-translate terms the model dropped were put back at the end",
     "term-substituted": "a forbidden term the model used was replaced by the glossary's term",
     "retried": "the first answer was degenerate; this is the second try",
+    FLAG_CHARS: "control characters or non-characters in the model's output were removed",
 }
 
 
@@ -73,6 +74,7 @@ class FileResult:
     error: str | None = None
     segments: list[Segment] = field(default_factory=list)
     connector: object = None
+    declared_target_lang: str | None = None  # what the file declared when -t changed it
 
     def totals(self) -> dict:
         counts = {TRANSLATED: 0, COPIED: 0, SKIPPED: 0, FLAGGED: 0, "not_written": 0}
@@ -251,6 +253,7 @@ class Pipeline:
             result.format = connector.format
             result.connector = connector
             result.segments = connector.segments()
+            self._retarget(result, connector)
             if self.options.in_place:
                 # through a symbolic link to the file it names, as editors save: the link stays a link
                 result.output = Path(os.path.realpath(path)) if path.is_symlink() else path
@@ -264,9 +267,40 @@ class Pipeline:
                                     "(a backup is kept)")
         except UserError as exc:
             result.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a file no connector can read fails alone, the others still run
+            result.error = f"{path}: cannot read ({_describe(exc)})"
+            result.segments = []
         for seg in result.segments:
             self.decide(seg)
         return result
+
+    def _retarget(self, result: FileResult, connector) -> None:
+        """-t naming another language than the file declares: a file holding translations in another language
+        is refused (one file, one target language); one without is re-declared, and the user told."""
+        declared = connector.declared_target_language()
+        if not self.options.target_lang:
+            return
+        if not declared:  # a language guessed (a PO's file name) gives way to -t without a word
+            if connector.target_lang and connector.target_lang != result.target_lang:
+                connector.set_target_language(result.target_lang, replace=True)
+            return
+        try:
+            same = languages.normalize(declared) == result.target_lang
+            other_language = languages.normalize(declared).split("-")[0] != result.target_lang.split("-")[0]
+        except UserError:
+            same, other_language = False, True
+        if same:
+            return
+        held = sum(1 for s in result.segments if s.current and s.current.strip())
+        if held and other_language:
+            raise UserError(f"{result.input}: the file's target language is {declared} and it holds {held} "
+                            f"translation{'s' if held != 1 else ''}; writing {result.target_lang} beside them "
+                            f"would mix two languages in one file (pass -t {declared}, or start from the "
+                            "untranslated file)")
+        connector.set_target_language(result.target_lang, replace=True)
+        result.declared_target_lang = declared
+        self.say(f"bayling-cat: note: {result.input}: the file declared target language {declared}; "
+                 f"it now declares {result.target_lang}, the language of its new translations")
 
     def decide(self, seg: Segment) -> None:
         if seg.skip:
@@ -349,16 +383,27 @@ class Pipeline:
             finally:
                 if bar:
                     bar.close()
-        for r in results:  # earlier bayling-cat notes go first: a unit's notes may concern several segments
-            for seg in r.segments:
-                if seg.action in (TRANSLATED, COPIED):
-                    r.connector.clear_notes(seg)
         for r in results:
-            for seg in r.segments:
+            self.apply_file(r, answers)
+
+    def apply_file(self, result: FileResult, answers: dict) -> None:
+        """Put the answers into one file; an error there fails that file alone, with one line naming the file
+        and the segment, and never the other files of the run."""
+        seg = None
+        try:
+            for seg in result.segments:  # earlier bayling-cat notes go first: a unit's notes may concern several
+                if seg.action in (TRANSLATED, COPIED):
+                    result.connector.clear_notes(seg)
+            for seg in result.segments:
                 if seg.action == TRANSLATED:
-                    self.apply(r, seg, answers[(r.source_lang, r.target_lang, seg.source.strip(), seg.hint)])
+                    self.apply(result, seg, answers[(result.source_lang, result.target_lang, seg.source.strip(),
+                                                     seg.hint)])
                 elif seg.action == COPIED:
-                    self.apply_copy(r, seg)
+                    self.apply_copy(result, seg)
+        except Exception as exc:  # noqa: BLE001 - any failure in one file must not lose the run's other files
+            where = f"segment {seg.key}: " if seg is not None else ""
+            result.error = f"{result.input}: {where}cannot write the translation ({_describe(exc)}); file not written"
+            self.say(f"bayling-cat: error: {result.error}")
 
     def _run_chunks(self, chunks, bar, store) -> None:
         """Translate the chunks and ``store`` each one's results as it finishes. A translator that can run
@@ -426,6 +471,8 @@ class Pipeline:
         out = translator.translate([t for t, _ in jobs], src, tgt, progress=bar.update if bar else None, **kwargs)
         with self._lock:
             self.model_calls += len(jobs)
+        for (source, _), gen in zip(jobs, out):  # model output is untrusted: clean before memory or file sees it
+            gen.text = sanitize(gen.text, source, gen.flags)
         for gen, shots in zip(out, kwargs.get("examples", [[]] * len(jobs))):
             gen.examples = [s for s, _ in shots]
         # degenerate answers (empty, looping, a copy of the source, a length far off) get one more try
@@ -439,6 +486,7 @@ class Pipeline:
             with self._lock:
                 self.model_calls += len(retry)
             for i, gen in zip(retry, again):
+                gen.text = sanitize(gen.text, jobs[i][0], gen.flags)
                 if not degenerate(jobs[i][0], gen.text, gen.flags, src, tgt):
                     gen.flags = list(gen.flags) + ["retried"]
                     gen.examples = getattr(out[i], "examples", [])
@@ -448,6 +496,7 @@ class Pipeline:
     def apply(self, result: FileResult, seg: Segment, generation) -> None:
         connector = result.connector
         flags = list(generation.flags)
+        answer = sanitize(generation.text, seg.source, flags)  # also what a memory filled by older versions holds
         seg.memory = getattr(generation, "memory", None)
         if any(f in BLOCKING_FLAGS for f in flags):
             seg.action, seg.flags = FLAGGED, flags
@@ -455,7 +504,7 @@ class Pipeline:
             return
         seg.terms = getattr(generation, "terms", None)
         seg.examples = getattr(generation, "examples", [])
-        text, changed = repair(keep_outer_space(seg.source, generation.text), seg.codes)
+        text, changed = repair(keep_outer_space(seg.source, answer), seg.codes)
         if changed:
             flags.append(FLAG_CODES)
         if self.options.checks and seg.memory != "human":
@@ -507,6 +556,9 @@ class Pipeline:
         except OSError as exc:
             result.error = f"{result.output}: cannot write ({exc.strerror or exc})"
             self.say(f"bayling-cat: error: {result.error}")
+        except Exception as exc:  # noqa: BLE001 - one file that cannot be serialised must not stop the others
+            result.error = f"{result.input}: cannot write the translation ({_describe(exc)}); file not written"
+            self.say(f"bayling-cat: error: {result.error}")
 
 
 def check_files(inputs: Sequence[str], options: Options) -> list[FileResult]:
@@ -556,6 +608,12 @@ def check_collisions(results: list[FileResult], options: Options) -> None:
     check_distinct(writes, reads)
 
 
+def _describe(exc: Exception) -> str:
+    """An unexpected exception as a short phrase for a one-line error."""
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _language(path: Path, code: str, which: str) -> str:
     try:
         return languages.normalize(code)
@@ -571,7 +629,8 @@ def report(results: list[FileResult], seconds: float, model: str) -> dict:
               FLAGGED: 0, "not_written": 0}
     for r in results:
         entry = {"input": str(r.input), "output": str(r.output) if r.output and not r.error else None,
-                 "format": r.format, "source_lang": r.source_lang, "target_lang": r.target_lang, "error": r.error}
+                 "format": r.format, "source_lang": r.source_lang, "target_lang": r.target_lang, "error": r.error,
+                 **({"declared_target_lang": r.declared_target_lang} if r.declared_target_lang else {})}
         if r.error:
             totals["failed_files"] += 1
         else:

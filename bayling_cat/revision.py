@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from bayling_cat.document import PLACEHOLDER
-from bayling_cat.engines.base import BLOCKING_FLAGS as BLOCKING, Generation
+from bayling_cat.engines.base import BLOCKING_FLAGS as BLOCKING, Generation, blank_stays_blank
 from bayling_cat.glossary import Finding, Glossary, Match
 from bayling_cat.templates import Message
 
@@ -127,6 +127,9 @@ class TermTranslator:
 
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, progress=None,
                   hints: Sequence[str | None] | None = None, examples=None) -> list[Generation]:
+        if not all(t.strip() for t in texts):
+            return blank_stays_blank(lambda _, t, h, e, __: self.translate(t, source_lang, target_lang, progress, h, e),
+                                     texts, hints, examples)
         glossary = self.glossary(source_lang, target_lang)
         if glossary is None:
             return self.engine.translate(texts, source_lang, target_lang, progress=progress, hints=hints,

@@ -36,11 +36,32 @@ def test_repair_keeps_a_correct_translation():
 def test_repair_lost_duplicated_invented_and_unbalanced_codes():
     _, codes = flatten(source('A <g id="1">b</g> <x id="2"/> <g id="3">c</g>'), classify)
     assert repair("X y", codes) == ("X y<1></1><2/><3></3>", True)  # lost: appended in source order
-    assert repair("X <2/> <2/> <1>y</1> <3>z</3>", codes) == ("X <2/>  <1>y</1> <3>z</3>", True)
-    assert repair("X <7/> <1>y</1><2/><3>z</3>", codes) == ("X  <1>y</1><2/><3>z</3>", True)
+    # a dropped placeholder takes one of the spaces around it along: never a double space
+    assert repair("X <2/> <2/> <1>y</1> <3>z</3>", codes) == ("X <2/> <1>y</1> <3>z</3>", True)
+    assert repair("X <7/> <1>y</1><2/><3>z</3>", codes) == ("X <1>y</1><2/><3>z</3>", True)
     # misnested: the pair closed properly wins, the other is dropped and re-added at the end
     assert repair("<1>a <3>b</1> c</3><2/>", codes) == ("a <3>b c</3><2/><1></1>", True)
     assert repair("<1>open <2/><3>z</3>", codes) == ("open <2/><3>z</3><1></1>", True)
+
+
+def test_repair_never_leaves_a_double_space_nor_a_space_before_punctuation():
+    _, codes = flatten(source('Click <ph id="1">&lt;b&gt;</ph> to <x id="2"/> continue.'), classify)
+    # issue 10, item 25: "weiß  zu klicken.<ph…>"
+    assert repair("Sie weiß <9/> zu klicken.", codes) == ("Sie weiß zu klicken.<1/><2/>", True)
+    assert repair("Sie weiß <1> zu <2/> klicken <1/>.", codes) == ("Sie weiß zu <2/> klicken <1/>.", True)
+    assert repair("Klicken <2/> <7/> <1/> weiter", codes) == ("Klicken <2/> <1/> weiter", True)
+    assert repair("Klicken <2/> <1/> weiter. ", codes) == ("Klicken <2/> <1/> weiter. ", False)
+    assert repair("Weiter. ", codes) == ("Weiter.<1/><2/> ", True)  # lost codes go before trailing space
+    assert repair("a\u00a0<8/>\u00a0b", codes)[0] == "a\u00a0b<1/><2/>"
+
+
+def test_the_double_space_check_sees_spaces_doubled_around_a_removed_code():
+    from bayling_cat.quality import plain, run_checks
+
+    text, codes = flatten(source('Click <x id="1"/> to continue.'), classify)
+    assert plain(text, codes) == "Click to continue."
+    assert "doublespacing" in run_checks(plain(text, codes), plain("Klicken  <1/> weiter.", codes), "de")
+    assert "doublespacing" not in run_checks(plain(text, codes), plain("Klicken <1/> weiter.", codes), "de")
 
 
 def test_rebuild_restores_elements_with_attributes_and_content():

@@ -119,7 +119,9 @@ def test_lost_newline_is_repaired_not_written_silently(tmp_path):
     script = {"Read the <1/>guide<2/> first.<3/>Then start.": "Lies die <1/>Anleitung<2/> zuerst. Dann los."}
     result, out, _ = run(DATA / "app.pot", tmp_path, ScriptedTranslator(script), target_lang="de")
     unit = units(out)[("", 'Read the <a href="/guide">guide</a> first.\nThen start.')]
-    assert unit.target == 'Lies die <a href="/guide">Anleitung</a> zuerst. Dann los.\n'
+    # the lost line break is not appended at the end: a msgstr ending in \n where the msgid does not fails
+    # msgfmt -c (issue 10, item 19); the note says the codes were repaired
+    assert unit.target == 'Lies die <a href="/guide">Anleitung</a> zuerst. Dann los.'
     assert "inline codes" in unit.getnotes("translator")
 
 

@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 
 from bayling_cat.connectors import open_document
-from bayling_cat.connectors.xmlio import DocumentError, XmlDocument
+from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, _escape_attribute_breaks
 from bayling_cat.pipeline import Options, Pipeline
 from tests.conftest import SHARED
 from tests.fakes import ScriptedTranslator
@@ -220,7 +220,9 @@ def test_corpus_round_trip_is_the_same_xml(path):
     connector = open_document(path)
     assert connector.serialize() == data  # nothing changed: nothing rewritten
     rewritten = connector.xml.serialize_root()
-    assert c14n(rewritten) == c14n(data)
+    # the same XML, except that a raw line break in an attribute value is kept as a line break (&#10;), not
+    # turned into the space XML would read (issue 10, item 20)
+    assert c14n(rewritten) == c14n(_escape_attribute_breaks(data))
     prolog = connector.xml._bounds[0]
     assert prolog > 0 or not data.startswith((b"<?", b"\xef"))
     assert rewritten[:prolog] == data[:prolog]  # BOM, XML declaration, comments, DOCTYPE byte for byte

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bayling_cat.connectors.base import Connector
-from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name, namespace
+from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name, looks_like_xml, namespace
 
 XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:names:tc:xliff:document:1.1",
                      "urn:oasis:names:tc:xliff:document:1.0"}
@@ -40,13 +40,11 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise DocumentError(f"{path}: an OLE compound file (a password-protected or old binary Office "
                             "document), not a supported format")
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head.startswith(b"<"):
+    if not looks_like_xml(data):
         from bayling_cat.connectors.po import Po, looks_like_po
 
         if looks_like_po(data):
             return Po(path, data, accelerator=accelerator)
-    if not head.startswith(b"<") and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError(f"{path}: not an XML file (and not a supported format)")
     xml = XmlDocument(path, data)
     root = xml.root

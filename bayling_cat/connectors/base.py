@@ -22,8 +22,12 @@ class Connector:
     def segments(self) -> list[Segment]:
         raise NotImplementedError
 
-    def set_target_language(self, lang: str) -> None:
-        """Record the target language in the file where it says none."""
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
+        """Record the target language in the file where it says none (``replace``: also where it says another)."""
+
+    def declared_target_language(self) -> str | None:
+        """The target language the file itself declares (not one guessed from its name), as written."""
+        return self.target_lang
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         """Put ``text`` (balanced placeholders) into the segment's target and mark it as machine output."""

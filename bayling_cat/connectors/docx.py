@@ -9,8 +9,11 @@ translate are copied unchanged. python-docx is the reference reader the tests op
 
 from __future__ import annotations
 
+import copy
 import io
+import lzma
 import re
+import shutil
 import zipfile
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -19,10 +22,11 @@ from pathlib import Path
 from lxml import etree
 
 from bayling_cat.connectors.base import Connector
-from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name
-from bayling_cat.document import Code, Segment
+from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name, namespace
+from bayling_cat.document import Code, Segment, xml_safe
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+W_STRICT = "http://purl.oclc.org/ooxml/wordprocessingml/main"  # ISO/IEC 29500 Strict: same names, own namespace
 CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 WML = "application/vnd.openxmlformats-officedocument.wordprocessingml."
@@ -39,13 +43,22 @@ DROPPED = {"proofErr", "lastRenderedPageBreak"}  # layout and spelling caches Wo
 AFTER_LANG = {"eastAsianLayout", "specVanish", "oMath", "rPrChange"}
 EAST_ASIAN = {"zh", "ja", "ko"}
 BIDI = {"ar", "he", "fa", "ur", "yi", "ps", "dv"}
+# What a package may expand to before anything is decompressed (a 2.4 KB bzip2 entry can declare 2 GiB).
+# zipfile never reads past an entry's declared size (a lie ends in a CRC error), so the declared sizes bound
+# what is read. The largest Word documents seen hold a few hundred MB of media and far fewer parts.
+MAX_ENTRIES = 10_000
+MAX_TOTAL = 1 << 30  # all entries together, uncompressed
+MAX_XML_PART = 256 << 20  # one XML part, parsed in memory
+# what a damaged entry raises: zipfile's own errors, zlib and bz2 (OSError), lzma, an unsupported method
+_ZIP_ERRORS = (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, NotImplementedError, lzma.LZMAError)
+MAX_RATIO = 1000  # uncompressed / compressed, for an entry over 1 MiB: XML compresses 5-30x, media ~1x
 
 
-def w(name: str) -> str:
-    return f"{{{W}}}{name}"
+def w(name: str, ns: str = W) -> str:
+    return f"{{{ns}}}{name}"
 
 
-def _fmt_key(rpr) -> str:
+def _fmt_key(rpr, ns: str = W) -> str:
     """What makes two runs look different; rsids and language do not."""
     if rpr is None:
         return ""
@@ -53,7 +66,7 @@ def _fmt_key(rpr) -> str:
     for el in copy.iter():
         for attr in [a for a in el.attrib if "rsid" in a]:
             del el.attrib[attr]
-    for lang in copy.findall(w("lang")):
+    for lang in copy.findall(w("lang", ns)):
         copy.remove(lang)
     if len(copy) == 0 and not copy.attrib:
         return ""  # an empty w:rPr formats nothing
@@ -75,11 +88,16 @@ class Docx(Connector):
 
     def __init__(self, path: Path, data: bytes):
         super().__init__(path, data)
+        entries = declared_entries(data)
+        if entries is not None and entries > MAX_ENTRIES:  # before zipfile builds an object for each of them
+            raise DocumentError(f"{path}: the package declares {entries} entries, more than the {MAX_ENTRIES} a "
+                                "Word document may have; refused")
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             names = set(self.zip.namelist())
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise DocumentError(f"{path}: a damaged or truncated ZIP package, not a readable DOCX ({exc})") from None
+        check_package(path, self.zip)
         if "[Content_Types].xml" not in names:
             raise DocumentError(f"{path}: a ZIP file but not an Office document (no [Content_Types].xml)")
         types = self._content_types(self._read("[Content_Types].xml"))
@@ -92,19 +110,43 @@ class Docx(Connector):
             if name not in names:
                 raise DocumentError(f"{path}: the package lists {name} but does not contain it")
             self.parts[name] = XmlDocument(f"{path}:{name}", self._read(name))
+        self.ns = self._namespace(main[0])
         for name, part in self.parts.items():
             for el in part.root.iter():
-                if isinstance(el.tag, str) and el.tag.startswith(f"{{{W}}}") and local_name(el) in TRACKED:
+                if isinstance(el.tag, str) and el.tag.startswith(f"{{{self.ns}}}") and local_name(el) in TRACKED:
                     raise DocumentError(f"{path}: {name} contains tracked changes (w:{local_name(el)}); accept or "
                                         "reject them in Word first, then translate")
         self.source_lang = self._default_language(names)
         self._changed: set[str] = set()
         self._lang: str | None = None
 
+    def w(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}"
+
+    def _namespace(self, main: str) -> str:
+        """The WordprocessingML namespace of the package: Transitional, or Strict (purl.oclc.org), which has
+        the same elements under another name. Anything else is refused, never passed through as
+        "0 segments"."""
+        found = {name: namespace(part.root) for name, part in self.parts.items()}
+        ns = found[main]
+        if ns not in (W, W_STRICT):
+            raise DocumentError(f"{self.path}: {main} is in the namespace {ns or 'none'}, not WordprocessingML "
+                                "(Transitional or Strict); not a Word document bayling-cat can translate")
+        for name, other in found.items():
+            if other != ns and other in (W, W_STRICT):
+                raise DocumentError(f"{self.path}: {name} mixes Strict and Transitional WordprocessingML with "
+                                    f"{main}; save the document again in Word")
+        return ns
+
     def _read(self, name: str) -> bytes:
         try:
-            return self.zip.read(name)
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError) as exc:
+            info = self.zip.getinfo(name)
+            if info.file_size > MAX_XML_PART:
+                raise DocumentError(f"{self.path}: {name} would expand to {_size(info.file_size)}, more than the "
+                                    f"{_size(MAX_XML_PART)} a part may hold; refused")
+            with self.zip.open(info) as fh:
+                return fh.read(info.file_size + 1)
+        except _ZIP_ERRORS as exc:
             raise DocumentError(f"{self.path}: cannot read {name} from the package ({exc})") from None
 
     def _content_types(self, data: bytes) -> dict[str, str]:
@@ -122,23 +164,26 @@ class Docx(Connector):
             root = XmlDocument(f"{self.path}:word/styles.xml", self._read("word/styles.xml")).root
         except DocumentError:
             return None
-        lang = root.find(f"{w('docDefaults')}/{w('rPrDefault')}/{w('rPr')}/{w('lang')}")
-        if lang is None or not lang.get(w("val")):
+        lang = root.find(f"{self.w('docDefaults')}/{self.w('rPrDefault')}/{self.w('rPr')}/{self.w('lang')}")
+        if lang is None or not lang.get(self.w("val")):
             return None
         try:
-            return languages.normalize(lang.get(w("val")))
+            return languages.normalize(lang.get(self.w("val")))
         except UserError:
             return None
 
-    def set_target_language(self, lang: str) -> None:
-        self.target_lang = lang
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
+        self.target_lang = lang  # Word declares no document language: each translated run gets w:lang
+
+    def declared_target_language(self) -> str | None:
+        return None
 
     # -- reading -------------------------------------------------------------------------------------
 
     def segments(self) -> list[Segment]:
         out = []
         for name, part in self.parts.items():
-            for index, paragraph in enumerate(part.root.iter(w("p"))):
+            for index, paragraph in enumerate(part.root.iter(self.w("p"))):
                 text, codes, plan = self._flatten(paragraph)
                 out.append(Segment(key=f"{name}#p{index + 1}", source=text, codes=codes, handle=(name, plan)))
         return out
@@ -162,18 +207,18 @@ class Docx(Connector):
                 name = local_name(child) if isinstance(child.tag, str) else ""
                 if name == "pPr" or name in DROPPED:
                     continue
-                if name == "r" and child.find(f"{w('fldChar')}[@{w('fldCharType')}='begin']") is not None:
+                if name == "r" and child.find(f"{self.w('fldChar')}[@{self.w('fldCharType')}='begin']") is not None:
                     group, depth = [], 0  # a complex field, begin to end: one opaque code
                     for run in [child] + children[i:]:
                         group.append(run)
-                        for fc in run.iter(w("fldChar")):
-                            depth += {"begin": 1, "end": -1}.get(fc.get(w("fldCharType")), 0)
+                        for fc in run.iter(self.w("fldChar")):
+                            depth += {"begin": 1, "end": -1}.get(fc.get(self.w("fldCharType")), 0)
                         if depth <= 0:
                             break
                     i += len(group) - 1
                     tokens.append(("code", new_code(("elements", group))))
                 elif name == "r":
-                    rpr = child.find(w("rPr"))
+                    rpr = child.find(self.w("rPr"))
                     for part in child:
                         pname = local_name(part) if isinstance(part.tag, str) else ""
                         if pname in ("rPr", *DROPPED):
@@ -196,7 +241,7 @@ class Docx(Connector):
         first_rpr: dict[str, object] = {}
         for tok in tokens:
             if tok[0] == "text":
-                key = _fmt_key(tok[2])
+                key = _fmt_key(tok[2], self.ns)
                 counts[key] = counts.get(key, 0) + len(tok[1])
                 first_rpr.setdefault(key, tok[2])
         base = max(counts, key=lambda k: (counts[k], k == "")) if counts else ""
@@ -212,7 +257,7 @@ class Docx(Connector):
 
         for tok in tokens:
             if tok[0] == "text":
-                key = _fmt_key(tok[2])
+                key = _fmt_key(tok[2], self.ns)
                 if key == base:
                     close_fmt()
                 elif open_fmt is None or open_fmt[1] != key:
@@ -257,7 +302,7 @@ class Docx(Connector):
             elif selfclosing:
                 kind = entry[0]
                 if kind == "runpart":
-                    run = etree.SubElement(containers[-1], w("r"))
+                    run = etree.SubElement(containers[-1], self.w("r"))
                     if entry[1] is not None:
                         run.append(deepcopy(entry[1]))
                     run.append(entry[2])  # the original element moves: nested text boxes keep their text
@@ -279,13 +324,14 @@ class Docx(Connector):
         self._changed.add(name)
 
     def _add_text(self, container, text: str, rpr) -> None:
+        text = xml_safe(text)  # the last guard: lxml refuses what XML cannot hold, and would end the run
         if not text:
             return
-        run = etree.SubElement(container, w("r"))
-        props = deepcopy(rpr) if rpr is not None else etree.Element(w("rPr"))
+        run = etree.SubElement(container, self.w("r"))
+        props = deepcopy(rpr) if rpr is not None else etree.Element(self.w("rPr"))
         self._set_language(props)
         run.append(props)
-        t = etree.SubElement(run, w("t"))
+        t = etree.SubElement(run, self.w("t"))
         t.text = text
         t.set(XML_SPACE, "preserve")
 
@@ -293,9 +339,9 @@ class Docx(Connector):
         """Mark translated text with the target language, so Word spell-checks it as such."""
         if not self.target_lang:
             return
-        lang = rpr.find(w("lang"))
+        lang = rpr.find(self.w("lang"))
         if lang is None:
-            lang = etree.Element(w("lang"))
+            lang = etree.Element(self.w("lang"))
             after = next((c for c in rpr if isinstance(c.tag, str) and local_name(c) in AFTER_LANG), None)
             if after is None:
                 rpr.append(lang)
@@ -303,7 +349,7 @@ class Docx(Connector):
                 after.addprevious(lang)
         primary = self.target_lang.split("-")[0]
         slot = "eastAsia" if primary in EAST_ASIAN else "bidi" if primary in BIDI else "val"
-        lang.set(w(slot), self.target_lang)
+        lang.set(self.w(slot), self.target_lang)
 
     def write_suggestion(self, segment: Segment, text: str) -> None:
         raise NotImplementedError
@@ -312,9 +358,59 @@ class Docx(Connector):
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as target:
             for info in self.zip.infolist():
+                entry = copy.copy(info)  # writing sets offsets and sizes: the package read stays intact
                 if info.filename in self._changed:
-                    data = self.parts[info.filename].serialize_root()
-                else:
-                    data = self.zip.read(info.filename)
-                target.writestr(info, data, compress_type=info.compress_type)
+                    target.writestr(entry, self.parts[info.filename].serialize_root(), compress_type=info.compress_type)
+                else:  # streamed, never a whole entry in memory
+                    try:
+                        with self.zip.open(info) as src, target.open(entry, "w") as dst:
+                            shutil.copyfileobj(src, dst, 1 << 20)
+                    except _ZIP_ERRORS as exc:
+                        raise DocumentError(f"{self.path}: cannot read {info.filename} from the package "
+                                            f"({exc})") from None
         return out.getvalue()
+
+
+def declared_entries(data: bytes) -> int | None:
+    """The entry count the ZIP's end-of-central-directory record declares (its ZIP64 form when the classic
+    field is saturated), read without parsing the directory; None when there is no such record."""
+    import struct
+
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - (1 << 16) - 22))
+    if end < 0 or end + 22 > len(data):
+        return None
+    count = struct.unpack_from("<H", data, end + 10)[0]
+    if count != 0xFFFF:
+        return count
+    locator = end - 20
+    if locator < 0 or data[locator:locator + 4] != b"PK\x06\x07":
+        return count
+    record = struct.unpack_from("<Q", data, locator + 8)[0]
+    if record + 40 > len(data) or data[record:record + 4] != b"PK\x06\x06":
+        return count
+    return struct.unpack_from("<Q", data, record + 32)[0]
+
+
+def check_package(path, package: zipfile.ZipFile) -> None:
+    """Refuse a ZIP bomb from its directory alone, before anything is decompressed: too many entries, too much
+    in all, or one entry that expands far beyond what any real content compresses to."""
+    infos = package.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise DocumentError(f"{path}: the package holds {len(infos)} entries, more than the {MAX_ENTRIES} a Word "
+                            "document may have; refused")
+    total = sum(i.file_size for i in infos)
+    for info in infos:
+        if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise DocumentError(f"{path}: {info.filename} would expand from {_size(info.compress_size)} to "
+                                f"{_size(info.file_size)} (a ZIP bomb); refused")
+    if total > MAX_TOTAL:
+        raise DocumentError(f"{path}: the package would expand to {_size(total)}, more than the {_size(MAX_TOTAL)} "
+                            "bayling-cat reads; refused")
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"

@@ -19,7 +19,7 @@ from translate.storage import pypo
 from bayling_cat import __version__
 from bayling_cat.connectors.base import Connector
 from bayling_cat.connectors.xmlio import DocumentError
-from bayling_cat.document import Segment, protect, restore_literals
+from bayling_cat.document import Segment, clean_text, protect, restore_literals
 
 TOOL = "bayling-cat"
 _CHARSET = re.compile(rb'"Content-Type:[^"\n]*?charset=([^"\s\\;]*)', re.I)
@@ -106,6 +106,18 @@ def _forms(value) -> list[str]:
     return [str(value)] if value else []
 
 
+def _same_edges(msgid: str, msgstr: str) -> str:
+    """``msgstr`` beginning and ending with a line break exactly where ``msgid`` does (msgfmt -c insists;
+    a line break the model moved, or a lost code appended at the end, would break the catalogue)."""
+    if not msgstr:
+        return msgstr
+    if msgid.startswith("\n") != msgstr.startswith("\n"):
+        msgstr = "\n" + msgstr if msgid.startswith("\n") else msgstr.lstrip("\n")
+    if msgid.endswith("\n") != msgstr.endswith("\n"):
+        msgstr = msgstr + "\n" if msgid.endswith("\n") else msgstr.rstrip("\n")
+    return msgstr
+
+
 class Po(Connector):
     format = "po"
     output_suffix = ".po"
@@ -127,6 +139,8 @@ class Po(Connector):
         self.source_lang = None  # gettext msgids carry no language: English unless --source-lang says
         self._plural: tuple[int, str] | None = None
         self._targets: dict[int, list[str]] = {}
+        self._retargeted = False  # -t named another language than the file's: its header follows -t
+        self._singular: dict[int, list[bool]] = {}  # per plural entry: which forms were made from the msgid
 
     def _language_from_file(self) -> str | None:
         from bayling_cat import languages
@@ -145,23 +159,36 @@ class Po(Connector):
                     continue
         return None
 
-    def set_target_language(self, lang: str) -> None:
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
+        self._retargeted = self._retargeted or (replace and lang != self.target_lang)
         self.target_lang = lang
+        self._plural = None
+
+    def declared_target_language(self) -> str | None:
+        """The header's Language (a language guessed from the file name declares nothing)."""
+        value = (self.header.get("Language") or "").strip()
+        return value if value and value.upper() != "LANGUAGE" else None
 
     # -- reading -------------------------------------------------------------------------------------
 
     def plurals(self) -> tuple[int, str]:
+        """The plural forms every entry of the output has, and the header then declares: the file's own
+        Plural-Forms for a catalogue in its own language; the target language's for a template (whose
+        header, if filled at all, speaks of the source language) or a catalogue re-targeted with -t."""
         if self._plural is None:
             header = self.store.getheaderplural() if self.store.header() else (None, None)
             nplurals, expr = header
-            if nplurals and expr and str(nplurals).strip().isdigit() and "INTEGER" not in str(nplurals):
-                self._plural = (int(nplurals), expr.strip().rstrip(";"))
+            valid = bool(nplurals and expr and str(nplurals).strip().isdigit() and "INTEGER" not in str(nplurals))
+            own = (int(nplurals), expr.strip().rstrip(";")) if valid else None
+            if own and not self.template and not self._retargeted:
+                self._plural = own
             else:
-                self._plural = plural_info(self.target_lang or "en") or (2, "(n != 1)")
+                self._plural = plural_info(self.target_lang or "en") or own or (2, "(n != 1)")
         return self._plural
 
     def segments(self) -> list[Segment]:
         out: list[Segment] = []
+        self._singular = {}
         for index, unit in enumerate(self.store.units):
             if unit.isheader() or unit.isobsolete():
                 continue
@@ -178,7 +205,13 @@ class Po(Connector):
                 singular, plural = sources[0], sources[1]
                 for k in range(nplurals):
                     counts = examples[k]
-                    text = singular if nplurals > 1 and 1 in counts else plural
+                    # the singular msgid for the form of n = 1, unless that form also serves 21 or 0 and the
+                    # singular lacks the plural's placeholders ("One file" / "%d files"): msgfmt -c refuses a
+                    # msgstr[k] without the %d its counts need
+                    same_codes = sorted(pattern.findall(singular)) == sorted(pattern.findall(plural))
+                    use_singular = nplurals > 1 and 1 in counts and (counts == [1] or same_codes)
+                    self._singular.setdefault(id(unit), []).append(use_singular)
+                    text = singular if use_singular else plural
                     codes: dict = {}
                     text, key = self._strip_accelerator(text)
                     source = protect(text, pattern, codes)
@@ -226,9 +259,11 @@ class Po(Connector):
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         unit, k, key = segment.handle
-        plain = restore_literals(text, segment.codes)
+        # the last guard: no control character the msgid does not hold itself (msgfmt and editors choke on them)
+        plain = clean_text(restore_literals(text, segment.codes), "".join(_forms(unit.source)))
         if key:
             plain = self._place_accelerator(plain, key)
+        plain = _same_edges(_forms(unit.source)[0] if _forms(unit.source) else "", plain)
         if k is None:
             unit.target = plain
         else:
@@ -245,6 +280,8 @@ class Po(Connector):
     def add_note(self, segment: Segment, text: str) -> None:
         unit, k, _ = segment.handle
         prefix = f"plural form {k + 1}: " if k is not None else ""
+        # one comment line each: notes quote glossary terms and checker messages, text from outside too
+        text = " ".join(clean_text(text).split("\n"))
         unit.addnote(f"{TOOL}: {prefix}{text}", origin="translator")
 
     def clear_notes(self, segment: Segment) -> None:
@@ -262,12 +299,14 @@ class Po(Connector):
             self.store.updateheader(add=True, Content_Type="text/plain; charset=UTF-8",
                                     Content_Transfer_Encoding="8bit", MIME_Version="1.0")
         header = self.store.parseheader()
-        nplurals, expr = plural_info(self.target_lang) or self.plurals()
+        nplurals, expr = self.plurals()  # what the entries were written with: the header never contradicts them
         fields = {}
-        if self.template or not header.get("Language", "").strip() or header.get("Language") == "LANGUAGE":
+        if self.template or self._retargeted or not header.get("Language", "").strip() or \
+                header.get("Language") == "LANGUAGE":
             fields["Language"] = self.target_lang.replace("-", "_")
         plural_forms = header.get("Plural-Forms", "")
-        if self.template or not plural_forms or "INTEGER" in plural_forms or "EXPRESSION" in plural_forms:
+        if self.template or self._retargeted or not plural_forms or "INTEGER" in plural_forms or \
+                "EXPRESSION" in plural_forms:
             fields["Plural_Forms"] = f"nplurals={nplurals}; plural={expr};"
         if self.template or not header.get("X-Generator"):
             fields["X_Generator"] = f"{TOOL} {__version__}"
@@ -282,7 +321,38 @@ class Po(Connector):
             if header_unit is not None and header_unit.isfuzzy():
                 header_unit.markfuzzy(False)  # a filled-in header is no longer the template's
 
+    def _complete_plurals(self) -> None:
+        """Every plural entry with exactly the header's number of forms (msgfmt -c refuses any other count),
+        and none half translated: a form the model gave no usable answer for takes the translation of the
+        nearest form made from the same msgid (a fuzzy draft, with a note), never an empty msgstr[k]."""
+        nplurals, _ = self.plurals()
+        for unit in self.store.units:
+            if unit.isheader() or unit.isobsolete() or not unit.hasplural():
+                continue
+            forms = self._targets.get(id(unit), _forms(unit.target))
+            if len(forms) == nplurals and (id(unit) not in self._targets or all(forms) or not any(forms)):
+                continue
+            if any(forms[nplurals:]) and id(unit) not in self._targets:
+                continue  # the file's own entry, as it came: not bayling-cat's to cut
+            forms = (forms + [""] * nplurals)[:nplurals]
+            if id(unit) in self._targets and any(forms) and not all(forms):
+                singular = (self._singular.get(id(unit), []) + [False] * nplurals)[:nplurals]  # see segments()
+                for k in [k for k in range(nplurals) if not forms[k]]:
+                    donors = [j for j in range(nplurals) if forms[j] and singular[j] == singular[k]]
+                    if not donors:  # only a form of the other msgid: its placeholders would not fit
+                        forms = [""] * nplurals
+                        unit.addnote(f"{TOOL}: plural form {k + 1} got no usable machine translation; the entry "
+                                     "is left untranslated", origin="translator")
+                        break
+                    donor = min(donors, key=lambda j: abs(j - k))
+                    forms[k] = forms[donor]
+                    unit.addnote(f"{TOOL}: plural form {k + 1}: no machine translation; form {donor + 1} copied, "
+                                 "to review", origin="translator")
+                unit.markfuzzy(any(forms))
+            unit.target = multistring(forms)
+
     def serialize(self) -> bytes:
+        self._complete_plurals()
         self._update_header()
         self.store.encoding = "UTF-8"
         data = bytes(self.store)

@@ -13,7 +13,7 @@ from lxml import etree
 
 from bayling_cat.connectors.base import Connector
 from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, insert_after, local_name, namespace
-from bayling_cat.document import Segment, flatten, rebuild
+from bayling_cat.document import Segment, flatten, rebuild, xml_safe
 
 SDL_NS = "http://sdl.com/FileTypes/SdlXliff/1.0"
 MQ_NS = "MQXliff"
@@ -145,12 +145,12 @@ class Xliff1(Connector):
 
     # -- writing --------------------------------------------------------------------------------------
 
-    def set_target_language(self, lang: str) -> None:
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
         for file in self.files:
-            if not file.get("target-language"):
+            if not file.get("target-language") or (replace and file.get("target-language") != lang):
                 file.set("target-language", lang)
                 self.xml.touch_structure()
-        self.target_lang = self.target_lang or lang
+        self.target_lang = lang if replace else self.target_lang or lang
 
     def _ensure_target(self, unit):
         target = unit.find(self.q("target"))
@@ -224,6 +224,7 @@ class Xliff1(Connector):
 
     def add_note(self, segment: Segment, text: str) -> None:
         unit, _ = segment.handle
+        text = xml_safe(text)  # notes quote glossary terms and checker messages: text from outside too
         note = None
         for n in unit.findall(self.q("note")):
             if n.get("from") == TOOL:

@@ -8,7 +8,7 @@ from lxml import etree
 
 from bayling_cat.connectors.base import Connector
 from bayling_cat.connectors.xmlio import XmlDocument, insert_after, local_name, namespace
-from bayling_cat.document import Segment, flatten, rebuild
+from bayling_cat.document import Segment, flatten, rebuild, xml_safe
 
 MTC_NS = "urn:oasis:names:tc:xliff:matches:2.0"
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
@@ -82,11 +82,11 @@ class Xliff2(Connector):
                                    handle=(unit, child), target_codes=tcodes))
         return out
 
-    def set_target_language(self, lang: str) -> None:
-        if not self.xml.root.get("trgLang"):
+    def set_target_language(self, lang: str, replace: bool = False) -> None:
+        if not self.xml.root.get("trgLang") or (replace and self.xml.root.get("trgLang") != lang):
             self.xml.root.set("trgLang", lang)
             self.xml.touch_structure()
-        self.target_lang = self.target_lang or lang
+        self.target_lang = lang if replace else self.target_lang or lang
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         _, seg = segment.handle
@@ -150,7 +150,7 @@ class Xliff2(Connector):
         note.set("appliesTo", "target")
         segments = [c for c in unit if c.tag == self.q("segment")]
         prefix = f"segment {seg.get('id') or segments.index(seg) + 1}: " if len(segments) > 1 else ""
-        note.text = prefix + text
+        note.text = xml_safe(prefix + text)  # notes quote glossary terms and checker messages: text from outside
         self.xml.touch(unit)
 
     def clear_notes(self, segment: Segment) -> None:

@@ -1,8 +1,9 @@
 """Safe XML parsing and faithful writing for the XML-based connectors.
 
 Parsing never expands entities, never loads a DTD and never touches the network; a file that declares
-entities is refused. Writing keeps the original bytes before and after the root element (BOM, XML
-declaration, comments, DOCTYPE) and serialises the root in the file's own encoding, so a file read and
+entities (in any encoding: the parsed DOCTYPE is checked, not the bytes) or refers to undeclared ones is
+refused. Writing keeps the original bytes before and after the root element (BOM, XML declaration,
+comments, DOCTYPE) and serialises the root in the file's own encoding and line endings, so a file read and
 written without changes is the same XML.
 """
 
@@ -27,6 +28,33 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _ENTITY_DECL16 = re.compile("<!ENTITY".encode("utf-16-le"), re.I)
 
 
+# How an XML document can begin (XML 1.0 appendix F): "<", after an optional byte order mark, in UTF-8,
+# UTF-16 or UTF-32 of either byte order.
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+_NO_BOM = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"\x00<", "utf-16-be"),
+           (b"<\x00", "utf-16-le"))
+
+
+def _codec(data: bytes) -> str:
+    """A codec that decodes ``data`` character by character: its UTF-16/32 byte order when it has a byte
+    order mark, else latin-1 (one character per byte, enough for the markup of ASCII-compatible encodings)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom) and codec != "utf-8":
+            return codec
+    return "latin-1"
+
+
+def looks_like_xml(data: bytes) -> bool:
+    """Whether ``data`` begins like an XML document in any encoding XML allows (not only UTF-8); a UTF-16
+    table with a byte order mark (Excel's "Unicode text") is not XML."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            head = data[len(bom):len(bom) + 256]
+            return head.decode(codec, "ignore").lstrip(" \t\r\n\ufeff").startswith("<")
+    return data.lstrip(b" \t\r\n").startswith(b"<") or data.startswith(tuple(p for p, _ in _NO_BOM))
+
+
 def parse(path: str | Path, data: bytes) -> etree._ElementTree:
     if _ENTITY_DECL.search(data) or _ENTITY_DECL16.search(data):
         line = data[:(_ENTITY_DECL.search(data) or _ENTITY_DECL16.search(data)).start()].count(b"\n") + 1
@@ -34,14 +62,70 @@ def parse(path: str | Path, data: bytes) -> etree._ElementTree:
                             "bound or read other files)")
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(data, parser)
+        escaped = _escape_attribute_breaks(data)
+        try:
+            root = etree.fromstring(escaped, parser)
+        except etree.XMLSyntaxError:
+            if escaped is data:
+                raise
+            root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))  # the error at the file's own line
     except etree.XMLSyntaxError as exc:
         line, col = exc.position if exc.position else (exc.lineno, exc.offset)
         message = str(exc.msg or exc).split(", line ")[0]
         raise DocumentError(f"{path}: line {line}, column {col}: not well-formed XML ({message})") from None
     if root is None:
         raise DocumentError(f"{path}: no XML content")
-    return root.getroottree()
+    tree = root.getroottree()
+    _refuse_entities(path, tree)
+    return tree
+
+
+_START_TAG = re.compile(r"""<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<!DOCTYPE(?:[^\[>]|\[.*?\])*>"""
+                        r"""|<[A-Za-z_:](?:[^>"']|"[^"]*"|'[^']*')*>""", re.S)
+_ATTR_VALUE = re.compile(r"""("[^"]*"|'[^']*')""")
+_RAW_BREAK_IN_VALUE = re.compile(r"""=\s*(?:"[^"<]*[\r\n\t]|'[^'<]*[\r\n\t])""")
+
+
+def _escape_attribute_breaks(data: bytes) -> bytes:
+    """Raw line breaks and tabs inside attribute values as character references.
+
+    XML reads a raw line break in an attribute as a space, and lxml would write the space: a rewritten unit
+    would then say ``equiv-text="a b"`` where the file said "a", a line break, "b" (Angular writes such
+    values; its tools and the npm xliff parser read them as line breaks). Escaped before parsing, the value
+    keeps its break and is written as ``&#10;``, which every parser reads back the same.
+    """
+    codec = _codec(data)
+    if codec == "latin-1" and b"\x00" in data[:4]:
+        return data  # UTF-16/32 without a byte order mark: left as XML reads it
+    text = data.decode(codec, "surrogatepass") if codec != "latin-1" else data.decode("latin-1")
+    if not _RAW_BREAK_IN_VALUE.search(text):
+        return data
+
+    def tag(m):
+        token = m.group(0)
+        if token[1:2] in ("!", "?"):
+            return token
+        return _ATTR_VALUE.sub(lambda v: v.group(0).replace("\r\n", "&#10;").replace("\r", "&#10;")
+                               .replace("\n", "&#10;").replace("\t", "&#9;"), token)
+
+    return _START_TAG.sub(tag, text).encode(codec, "surrogatepass") if codec != "latin-1" else \
+        _START_TAG.sub(tag, text).encode("latin-1")
+
+
+def _refuse_entities(path, tree) -> None:
+    """The parsed tree's own word on entities, whatever the file's encoding (UTF-16/32, EBCDIC, Latin-1 hide
+    a declaration from a byte search): an internal subset that declares any entity, or a reference to an
+    entity only an external DTD (never read) could declare, is refused."""
+    dtd = tree.docinfo.internalDTD
+    declared = [e.name for e in dtd.iterentities()] if dtd is not None else []
+    if declared:
+        raise DocumentError(f"{path}: its DOCTYPE declares the entit{'y' if len(declared) == 1 else 'ies'} "
+                            f"{', '.join(declared[:5])}; entity declarations are refused (they can expand "
+                            "without bound or read other files)")
+    for node in tree.getroot().iter(etree.Entity):
+        line = f"line {node.sourceline}: " if node.sourceline else ""
+        raise DocumentError(f"{path}: {line}a reference to the entity &{node.name}; which the file does not "
+                            "declare (an external DTD is never read)")
 
 
 def local_name(element) -> str:
@@ -66,6 +150,9 @@ class XmlDocument:
         self.root = self.tree.getroot()
         self.encoding = self.tree.docinfo.encoding or "UTF-8"
         self._bounds = self._root_bounds()
+        # the file's line-ending convention, which lxml (writing line feeds) would not keep in rewritten parts
+        text = self.raw.decode(_codec(self.raw), "replace")
+        self.crlf = text.count("\r\n") * 2 > text.count("\n") > 0
         self._dirty: set = set()
         self._structure = False
 
@@ -134,9 +221,15 @@ class XmlDocument:
         return self.serialize_root()
 
     def serialize_root(self) -> bytes:
-        body = etree.tostring(self.root, encoding=self.encoding, xml_declaration=False, with_tail=False)
-        if self._bounds is None:
-            return etree.tostring(self.tree, encoding=self.encoding, xml_declaration=True)
+        body = self._line_ends(etree.tostring(self.root, encoding=self.encoding, xml_declaration=False,
+                                              with_tail=False))
+        if self._bounds is None:  # UTF-16/32: rewritten whole, the file's final line break kept
+            data = self._line_ends(etree.tostring(self.tree, encoding=self.encoding, xml_declaration=True))
+            codec = _codec(data)
+            original = self.raw.decode(_codec(self.raw), "replace")
+            if codec != "latin-1" and original.endswith("\n"):
+                data += original[len(original.rstrip()):].encode(codec)
+            return data
         start, end = self._bounds
         return self.raw[:start] + body + self.raw[end:]
 
@@ -160,8 +253,19 @@ class XmlDocument:
         out.append(self.raw[pos:])
         return b"".join(out)
 
+    def _line_ends(self, data: bytes) -> bytes:
+        """lxml's output with the file's own line endings (lxml writes a carriage return in content as
+        &#13;, so every raw line feed it wrote is a line break of the markup or of text)."""
+        if not self.crlf:
+            return data
+        codec = _codec(data)
+        if codec == "latin-1":
+            return data.replace(b"\n", b"\r\n")
+        return data.decode(codec).replace("\n", "\r\n").encode(codec)
+
     def _serialize_unit(self, element) -> bytes:
-        data = etree.tostring(element, encoding=self.encoding, xml_declaration=False, with_tail=False)
+        data = self._line_ends(etree.tostring(element, encoding=self.encoding, xml_declaration=False,
+                                              with_tail=False))
         parent = element.getparent()
         inherited = parent.nsmap if parent is not None else {}
         own = {p: u for p, u in element.nsmap.items() if inherited.get(p) != u}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from bayling_cat import languages
-from bayling_cat.document import PLACEHOLDER
+from bayling_cat.document import FLAG_CHARS, PLACEHOLDER, clean_text
 from bayling_cat.templates import Message
 
 # BayLing's released weights are anonymised; its own inference puts the model card back.
@@ -164,6 +164,35 @@ def strip_added_quotes(text: str, source: str) -> str:
     return text
 
 
+def sanitize(text: str, source: str, flags: list[str]) -> str:
+    """Model output as text a file can hold: line breaks as line feeds, and no control characters or
+    non-characters the source does not have itself (flagged, for a reviewer to look at)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text and "\r" not in source else text
+    cleaned = clean_text(text, source)
+    if cleaned != text and FLAG_CHARS not in flags:
+        flags.append(FLAG_CHARS)
+    return cleaned
+
+
+def blank_stays_blank(run, texts, *per_text, on_done=None) -> list[Generation]:
+    """Call ``run(indices, texts, *per_text, on_done)`` for the texts that hold something and answer each blank
+    text with itself: a model asked to translate nothing invents something. ``per_text`` are lists with one
+    entry per text (or None); ``on_done(i, generation)`` keeps the caller's numbering."""
+    idx = [i for i, t in enumerate(texts) if t.strip()]
+    if len(idx) == len(texts):
+        return run(idx, list(texts), *per_text, on_done)
+    out: list[Generation | None] = [Generation(t) if not t.strip() else None for t in texts]
+    if on_done is not None:
+        for i, gen in enumerate(out):
+            if gen is not None:
+                on_done(i, gen)
+    if idx:
+        inner = (lambda k, gen: on_done(idx[k], gen)) if on_done is not None else None
+        picked = [None if values is None else [values[i] for i in idx] for values in per_text]
+        for i, gen in zip(idx, run(idx, [texts[i] for i in idx], *picked, inner)):
+            out[i] = gen
+    return out  # type: ignore[return-value]
+
 
 class BaseEngine:
     """The engine interface. Attributes every backend sets: ``path`` (the model), ``info`` (its ModelInfo),
@@ -215,6 +244,7 @@ class BaseEngine:
         return "\n" not in text.strip()
 
     def postprocess(self, text: str, source: str, flags: list[str]) -> str:
+        text = sanitize(text, source, flags)
         if self.info.template.startswith("bayling"):
             for token, value in ANONYMISED.items():
                 if token in text and token not in source:
@@ -275,6 +305,9 @@ class BaseEngine:
         ``terms`` (one list of (source, target) pairs per text) are glossary terms to use; ``banned`` target
         words are never generated.
         """
-        conversations = self.requests(texts, source_lang, target_lang, hints, terms, examples)
-        return self.generate(conversations, texts, suppress_sequences=banned, progress=progress, on_done=on_done)
+        def run(idx, texts, hints, terms, examples, on_done):
+            conversations = self.requests(texts, source_lang, target_lang, hints, terms, examples)
+            return self.generate(conversations, texts, suppress_sequences=banned, progress=progress, on_done=on_done)
+
+        return blank_stays_blank(run, texts, hints, terms, examples, on_done=on_done)
 

@@ -7,6 +7,7 @@ and the ``tokenizers`` library; it never imports torch or transformers.
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Sequence
 
 from bayling_cat.engines.base import (ANONYMISED, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
@@ -180,6 +181,10 @@ class Engine(BaseEngine):
         limit, where its decoding also stops) instead of when the whole batch does."""
         tokens: dict[int, list[int]] = {}
         delivered: set[int] = set()
+        # CTranslate2 may release this callback in one of its own threads after the call returned; were it to
+        # hold the last reference to the engine, the generator would be destroyed there, join its own thread
+        # and abort the process (std::system_error). So the callback holds the engine weakly.
+        engine = weakref.ref(self)
 
         def step(result) -> bool:
             i = runnable[result.batch_id]
@@ -188,7 +193,7 @@ class Engine(BaseEngine):
             stop = len(got) >= limits[i]
             if (result.is_last or stop) and i not in delivered:
                 delivered.add(i)
-                on_done(i, self._finish(got[:limits[i]], None, limits[i], source_texts[i]))
+                on_done(i, engine()._finish(got[:limits[i]], None, limits[i], source_texts[i]))
             return stop
 
         return step
@@ -225,11 +230,29 @@ class Engine(BaseEngine):
                 flags.append(FLAG_REPETITION)
         if FLAG_REPETITION not in flags and len(ids) >= limit:
             flags.append(FLAG_LENGTH)
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        text = self.decode_whole(ids)
         text = self.postprocess(text, source, flags)
         if not text.strip():
             flags.append(FLAG_EMPTY)
         return Generation(text, flags, score, len(ids))
+
+    def decode_whole(self, ids: Sequence[int]) -> str:
+        """The text of ``ids`` without a broken last character.
+
+        A byte-level or byte-fallback tokenizer spells one character with up to four tokens; a cut (the
+        generation limit, a loop cut, a sampling model's stray byte) can fall between them, and the decoder
+        then ends the text with U+FFFD. The tokens of that incomplete character are dropped; whatever
+        flag the cut set (length-limit) stays for the caller to report.
+        """
+        ids = list(ids)
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        if not text.endswith("\ufffd"):
+            return text
+        for drop in range(1, min(4, len(ids)) + 1):
+            shorter = self.tokenizer.decode(ids[:-drop], skip_special_tokens=True)
+            if not shorter.endswith("\ufffd"):
+                return shorter
+        return text.rstrip("\ufffd")
 
     def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,
                  alternatives: int = 5) -> tuple[str, list[str]]:
@@ -255,8 +278,8 @@ class Engine(BaseEngine):
         prefix_ids = [self.tokenizer.token_to_id(t) for t in prefix_tokens]
         decoded_prefix = self.tokenizer.decode(prefix_ids)
 
-        def after_prefix(ids):
-            text = self.tokenizer.decode(prefix_ids + list(ids))
+        def after_prefix(ids):  # never a broken last character (see decode_whole), as in translations
+            text = self.decode_whole(prefix_ids + list(ids))
             return text[len(decoded_prefix):] if text.startswith(decoded_prefix) else text
 
         ids = best.sequences_ids[0]
