@@ -284,3 +284,166 @@ def test_segment_length_and_completion_length_are_bounded(hostile_app):
     r = client.post("/v1/complete", json={"source": "Save the file. " * 600, "prefix": "Speichern " * 600,
                                           "source_lang": "en", "target_lang": "de"})
     assert r.status_code == 413 and "tokens" in r.get_json()["error"]["message"]
+
+
+# -- flags a client can see in every protocol (item 17) -----------------------------------------------------------
+
+def test_a_translation_cut_at_the_generation_limit_is_flagged_in_every_protocol(hostile_app):
+    """The tiny model rarely ends on its own, and max_new_tokens is 3: every translation is cut."""
+    client = hostile_app.test_client()
+    text = "Click the button to open a new window and save your changes before closing."
+    native = client.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": [text],
+                                                "max_revisions": 0}).get_json()["translations"][0]
+    assert "length-limit" in native["flags"]
+    deepl = client.post("/v2/translate", json={"text": [text], "source_lang": "EN", "target_lang": "DE"}).get_json()
+    [d] = deepl["translations"]
+    assert d["flags"] == native["flags"] and d["text"] == native["text"]
+    lt = client.post("/translate", json={"q": text, "source": "en", "target": "de"}).get_json()
+    assert lt["flags"] == native["flags"] and lt["translatedText"] == native["text"]
+    lt = client.post("/translate", json={"q": [text, text], "source": "en", "target": "de"}).get_json()
+    assert lt["flags"] == [native["flags"], native["flags"]]
+
+
+# -- start-up glossaries are listed, read-only (item 13) ------------------------------------------------------------
+
+def test_startup_glossaries_are_listed_and_read_only():
+    fake = FakeEngine(lambda c: "x")
+    client = create_app(fake, [DE]).test_client()
+    # one record per language pair the file holds, as the file applies to both directions
+    native, reverse = client.get("/v1/glossaries").get_json()["glossaries"]
+    assert native == {"id": "startup-1-en-de", "name": "software-ui.en-de.tbx", "source_lang": "en",
+                      "target_lang": "de", "entry_count": 40}
+    assert (reverse["id"], reverse["source_lang"], reverse["target_lang"]) == ("startup-1-de-en", "de", "en")
+    deepl, _ = client.get("/v2/glossaries").get_json()["glossaries"]
+    assert (deepl["glossary_id"], deepl["source_lang"], deepl["target_lang"], deepl["entry_count"]) == (
+        "startup-1-en-de", "en", "de", 40)
+    assert client.get("/v1/glossaries/startup-1-en-de").get_json()["entries"][0]["source"]
+    r = client.delete("/v1/glossaries/startup-1-en-de")
+    assert r.status_code == 409 and "read-only" in r.get_json()["error"]["message"]
+    r = client.delete("/v2/glossaries/startup-1-en-de")
+    assert r.status_code == 409 and "serve --glossary" in r.get_json()["message"]
+    # naming it explicitly is harmless: it applies once, as it does to every en -> de request
+    r = client.post("/v1/translate", json={**T, "glossaries": ["startup-1-en-de"], "max_revisions": 0})
+    assert r.status_code == 200 and r.get_json()["translations"][0]["terms"]["matched"] == ["save", "file"]
+
+
+# -- document jobs expire (item 11) ---------------------------------------------------------------------------------
+
+def echo(conv):
+    return "[tr] " + conv[0].content.rsplit("\n\n", 1)[-1]
+
+
+def test_document_jobs_expire_and_their_files_are_deleted():
+    app = create_app(FakeEngine(echo), job_ttl=0.3)
+    service = app.extensions["bayling_cat"]
+    client = app.test_client()
+    r = client.post("/v1/documents", data={"file": (io.BytesIO(SAMPLE.read_bytes()), "sample.xlf"),
+                                           "target_lang": "de"})
+    assert r.status_code == 200
+    [job_id] = service.jobs
+    folder = service.workdir / job_id
+    assert (folder / "sample.xlf").is_file()
+    deadline = time.time() + 5
+    while folder.exists() and time.time() < deadline:
+        time.sleep(0.05)  # no request needed: a sweeper expires jobs
+    assert not folder.exists() and service.jobs == {}
+    assert client.get(f"/v1/documents/{job_id}").status_code == 404
+    service.close()
+    assert not service.workdir.exists()
+
+
+def test_document_jobs_are_capped_oldest_finished_first():
+    app = create_app(FakeEngine(echo))
+    service = app.extensions["bayling_cat"]
+    service.max_jobs = 3
+    client = app.test_client()
+    ids = []
+    for i in range(6):
+        r = client.post("/v1/documents?async=1", data={"file": (io.BytesIO(SAMPLE.read_bytes()), f"s{i}.xlf"),
+                                                       "target_lang": "de"})
+        ids.append(r.get_json()["id"])
+        service.document(ids[-1], wait=10)
+    assert list(service.jobs) == ids[-3:]
+    assert sorted(p.name for p in service.workdir.iterdir()) == sorted(ids[-3:])
+    assert client.get(f"/v1/documents/{ids[0]}").status_code == 404
+
+
+# -- a real server process: exit, start-up errors, the HTTP layer's own errors (items 11, 12, 13) ------------------
+
+def start(tiny_model, tmp_path, *args):
+    env = dict(os.environ, BAYLING_CAT_HOME=str(tmp_path / "home"), BAYLING_CAT_MODEL=str(tiny_model),
+               TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "bayling_cat", "serve", "--port", "0", "--max-new-tokens", "4",
+                             *args], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        m = re.search(r"serving on http://([\d.]+):(\d+)/", proc.stderr.readline())
+        if m:
+            return proc, (m.group(1), int(m.group(2)))
+    proc.kill()
+    raise AssertionError("the server did not start")
+
+
+def raw_http(address, request: bytes) -> tuple[int, dict, dict]:
+    with socket.create_connection(address, timeout=30) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, json.loads(body)
+
+
+def test_http_layer_errors_are_json_and_the_temporary_folder_goes_on_sigterm(tiny_model, tmp_path):
+    proc, address = start(tiny_model, tmp_path)
+    try:
+        status, headers, body = raw_http(address, b"GARBAGE\r\n\r\n")
+        assert status == 400 and headers["Content-Type"] == "application/json"
+        assert body["error"]["code"] == 400 and body["error"]["message"].startswith("Bad Request")
+        status, headers, body = raw_http(address, b"POST /v2/translate HTTP/1.1\r\nHost: x\r\n"
+                                                  b"Content-Length: 99999999999999\r\n\r\n")
+        assert status == 413 and set(body) == {"message"} and "Request Entity Too Large" in body["message"]
+        status, headers, body = raw_http(address, b"POST /translate HTTP/1.1\r\nHost: x\r\n"
+                                                  b"Content-Length: -5\r\n\r\n")
+        assert status == 400 and isinstance(body["error"], str)
+        # a document job leaves files in the server's temporary folder...
+        boundary = "b0undary"
+        part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"target_lang\"\r\n\r\nde\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sample.xlf\"\r\n"
+                "Content-Type: application/xml\r\n\r\n").encode() + SAMPLE.read_bytes() + \
+            f"\r\n--{boundary}--\r\n".encode()
+        status, _, body = raw_http(address, b"POST /v1/documents?async=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                            + f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                                              f"Content-Length: {len(part)}\r\n\r\n".encode() + part)
+        assert status == 202
+        [workdir] = tmp_path.glob("bayling-cat-serve-*")
+        assert (workdir / body["id"] / "sample.xlf").is_file()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    # ...which SIGTERM deletes
+    assert list(tmp_path.glob("bayling-cat-serve-*")) == []
+
+
+def test_startup_errors_are_one_line(tiny_model, tmp_path):
+    from tests.conftest import run_cli
+
+    env = {"BAYLING_CAT_MODEL": str(tiny_model), "BAYLING_CAT_HOME": str(tmp_path)}
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        cases = [(["--port", str(port)], f"cannot listen on 127.0.0.1:{port}: Address already in use"),
+                 (["--host", ""], "--host is empty"),
+                 (["--host", "no-such-host.invalid"], "cannot listen on no-such-host.invalid:5000: the host name "
+                                                      "does not resolve")]
+        for args, message in cases:
+            result = run_cli(["serve", *args], env_extra=env, timeout=120)
+            assert result.returncode == 1, (args, result.stderr)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"bayling-cat: error: {message}"), (args, result.stderr)
+    finally:
+        busy.close()

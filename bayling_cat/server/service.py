@@ -254,7 +254,7 @@ class Service:
 
     def start_document(self, data: bytes, filename: str, source_lang, target_lang, glossary_ids=()) -> str:
         """``filename``: a name common.file_name has checked. Jobs expire ``job_ttl`` seconds after they end."""
-        self.expire_jobs()
+        self.expire_jobs(room=1)
         with self.lock:
             if len(self.jobs) >= self.max_jobs:
                 raise ApiError(503, f"{len(self.jobs)} documents are being translated; try again shortly",
@@ -272,15 +272,15 @@ class Service:
                          daemon=True).start()
         return job_id
 
-    def expire_jobs(self, now: float | None = None) -> None:
-        """Forget finished jobs older than ``job_ttl`` and delete their files; beyond ``max_jobs`` jobs, the
-        oldest finished ones go first."""
+    def expire_jobs(self, now: float | None = None, room: int = 0) -> None:
+        """Forget finished jobs older than ``job_ttl`` and delete their files; beyond ``max_jobs`` jobs (less
+        ``room`` for new ones), the oldest finished ones go first."""
         now = time.time() if now is None else now
         with self.lock:
             ended = sorted((j for j in self.jobs.values() if j["ended"] is not None), key=lambda j: j["ended"])
             gone = [j for j in ended if now - j["ended"] > self.job_ttl]
             keep = [j for j in ended if j not in gone]
-            excess = len(self.jobs) - len(gone) - self.max_jobs + 1  # room for one more
+            excess = len(self.jobs) - len(gone) - self.max_jobs + room
             gone += keep[:max(0, excess)]
             for job in gone:
                 del self.jobs[job["id"]]
