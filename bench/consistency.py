@@ -1,6 +1,6 @@
 """Does a segment's translation depend on the traffic it was batched with? On the default model, greedy.
 
-    python bench/consistency.py [--rounds 3] [--max-batch 32]
+    python bench/consistency.py [--rounds 3] [--max-batch 32] [--mixed-batches]
 
 Each of the 60 benchmark segments is first translated alone (one request, a batch of one), then all of them
 are sent again at once from concurrent clients, in a different order each round, so that the server's
@@ -45,26 +45,25 @@ def main():
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--window", type=float, default=0.2, help="seconds a request waits for others")
     parser.add_argument("--model", default=None, help="a converted model (default: the default model)")
-    parser.add_argument("--cache", type=int, default=None,
-                        help="the server's translation cache size (default: the server's default; 0: off)")
+    parser.add_argument("--mixed-batches", action="store_true",
+                        help="batch prompts of different lengths together (serve --mixed-batches; the old behaviour)")
     args = parser.parse_args()
 
     from bayling_cat.cli import load_engine
     from bayling_cat.server.service import Service
 
     engine = load_engine(args.model, "cpu", 0, "auto", 0, 1, 0.0, 1.0, 32, 256)
-    kwargs = {} if args.cache is None else {"cache_size": args.cache}
+    engine.decoding.same_length_batches = not args.mixed_batches
     texts = list(SEGMENTS)
     started = time.perf_counter()
-    alone_service = Service(engine, max_batch=1, window=0.0, **kwargs)
+    alone_service = Service(engine, max_batch=1, window=0.0)
     alone = [alone_service.translate([t], "en", "de")[0].text for t in texts]
     alone_service.close()
     print(f"alone: {len(texts)} segments in {time.perf_counter() - started:.1f} s")
     rng = random.Random(7)
     shares = []
     for r in range(args.rounds):
-        # a fresh service each round: its cache (if any) holds nothing from the alone pass
-        service = Service(engine, max_batch=args.max_batch, window=args.window, **kwargs)
+        service = Service(engine, max_batch=args.max_batch, window=args.window)
         order = list(range(len(texts)))
         rng.shuffle(order)
         started = time.perf_counter()
@@ -74,7 +73,8 @@ def main():
         print(f"round {r + 1}: {same}/{len(texts)} identical ({100 * same / len(texts):.0f} %), "
               f"{service.batcher.batches} batches, {time.perf_counter() - started:.1f} s")
         service.close()
-    print(f"identical alone vs mixed batches: {100 * sum(shares) / len(shares):.1f} % "
+    mode = "mixed-length batches" if args.mixed_batches else "same-length batches (the default)"
+    print(f"{mode}: identical alone vs batched with other traffic: {100 * sum(shares) / len(shares):.1f} % "
           f"(min {100 * min(shares):.0f} %, {args.rounds} rounds, max batch {args.max_batch})")
 
 

@@ -447,3 +447,34 @@ def test_startup_errors_are_one_line(tiny_model, tmp_path):
             assert len(lines) == 1 and lines[0].startswith(f"bayling-cat: error: {message}"), (args, result.stderr)
     finally:
         busy.close()
+
+
+# -- answers do not depend on other traffic (item 14) ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def default_engine(default_home):
+    """The real default model (SmolLM2-135M, int8): where batch composition used to flip greedy choices."""
+    from bayling_cat.engines.base import DecodingOptions
+    from bayling_cat.engines.ctranslate2 import Engine
+    from bayling_cat.models import ensure_default_model
+
+    old = os.environ.get("BAYLING_CAT_HOME")
+    os.environ["BAYLING_CAT_HOME"] = str(default_home)
+    try:
+        folder = ensure_default_model()
+    finally:
+        if old is None:
+            del os.environ["BAYLING_CAT_HOME"]
+        else:
+            os.environ["BAYLING_CAT_HOME"] = old
+    return Engine(folder, device="cpu", decoding=DecodingOptions(max_new_tokens=16, max_batch_size=32))
+
+
+def test_a_segment_translates_the_same_alone_and_batched_with_others(default_engine):
+    from bench.segments import SEGMENTS
+
+    texts = SEGMENTS[8:16]
+    conversations = default_engine.requests(texts, "en", "de")
+    alone = [default_engine.generate([c], [t])[0].text for c, t in zip(conversations, texts)]
+    together = [g.text for g in default_engine.generate(conversations, texts)]
+    assert together == alone

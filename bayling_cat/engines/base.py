@@ -47,6 +47,9 @@ class DecodingOptions:
     length_ratio: float = 3.0
     length_extra: int = 16
     max_new_tokens: int = 1024
+    # batch only prompts of equal length (no padding): a segment's translation then never depends on the
+    # other segments it is batched with; off, batches are fuller (faster) but answers vary with the traffic
+    same_length_batches: bool = True
 
     def ct2_kwargs(self) -> dict:
         kw = dict(beam_size=self.beam_size, repetition_penalty=self.repetition_penalty,
