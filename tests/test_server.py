@@ -292,9 +292,13 @@ def test_deepl_sdk(server, tmp_path):
     entries = translator.get_glossary_entries(glossary)
     assert getattr(entries, "dictionary", entries) == {"file": "Datei", "folder": "Ordner"}
     translator.translate_text("Save the file.", source_lang="EN", target_lang="DE", glossary=glossary)
-    assert [g.glossary_id for g in translator.list_glossaries()] == [glossary.glossary_id]
+    # the --glossary given at start is listed too, read-only
+    startup = ["startup-1-en-de", "startup-1-de-en"]
+    assert [g.glossary_id for g in translator.list_glossaries()] == startup + [glossary.glossary_id]
     translator.delete_glossary(glossary)
-    assert translator.list_glossaries() == []
+    assert [g.glossary_id for g in translator.list_glossaries()] == startup
+    with pytest.raises(deepl.DeepLException, match="read-only"):
+        translator.delete_glossary("startup-1-en-de")
     out = tmp_path / "sample.de.xlf"
     translator.translate_document_from_filepath(str(SAMPLE), str(out), target_lang="DE")
     assert b'state-qualifier="x-bayling-cat-copy">1,024</target>' in out.read_bytes()

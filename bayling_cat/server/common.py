@@ -160,4 +160,12 @@ def document_result(job):
         raise ApiError(422, job["error"])
     if job["status"] != "done":
         raise ApiError(409, "the document is not translated yet", retry_after=2)
-    return send_file(job["output"], as_attachment=True, download_name=job["output"].name)
+    return send_document(job, job["output"].name)
+
+
+def send_document(job, name: str):
+    """A finished job's translated file, or 404 when it expired meanwhile (its files are deleted)."""
+    try:
+        return send_file(job["output"], as_attachment=True, download_name=name)
+    except FileNotFoundError:
+        raise ApiError(404, "the document has expired: upload it again") from None

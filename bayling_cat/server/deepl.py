@@ -7,12 +7,13 @@ import re
 import secrets
 import time
 
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import languages
 from bayling_cat.document import keep_outer_space
 from bayling_cat.errors import UserError
-from bayling_cat.server.common import body, boolean, service, string, string_list, text_list, upload
+from bayling_cat.server.common import (body, boolean, send_document, service, string, string_list, text_list,
+                                      upload)
 from bayling_cat.server.service import LANGUAGES, MAX_BODY, MAX_TEXT, ApiError, GlossaryRecord, entries_glossary
 
 bp = Blueprint("deepl", __name__)
@@ -202,7 +203,7 @@ def document_result_deepl(job_id):
     job = deepl_job(job_id)
     if job["status"] != "done":
         raise ApiError(503, "Document not ready.", retry_after=2)
-    return send_file(job["output"], as_attachment=True, download_name=job["name"])
+    return send_document(job, job["name"])
 
 
 def deepl_lang(value, name: str) -> str:
