@@ -5,6 +5,7 @@ engine or a connector themselves.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -78,7 +79,8 @@ class Service:
         self.job_ttl, self.max_jobs = job_ttl, max_jobs
         self._closed = threading.Event()
         self.characters = 0
-        self.workdir = Path(tempfile.mkdtemp(prefix="bayling-cat-serve-"))
+        remove_stale_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"bayling-cat-serve-{os.getpid()}-"))
         self.batcher = Batcher(self._run_batch, max_batch=max_batch, window=window, max_pending=max_pending,
                                workers=getattr(engine, "inter_threads", 1))
         for number, path in enumerate(self.files, 1):
@@ -328,6 +330,21 @@ class Service:
         while job["status"] in ("queued", "translating") and time.time() < deadline:
             time.sleep(0.05)
         return job
+
+
+def remove_stale_workdirs() -> None:
+    """Delete the temporary folders of servers that were killed (kill -9 leaves no chance to clean up): those
+    whose process no longer exists. A folder of a live process, anyone's, is left alone."""
+    for folder in Path(tempfile.gettempdir()).glob("bayling-cat-serve-*-*"):
+        pid = folder.name.split("-")[3]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError, OSError):
+            continue  # alive under another user, or not a pid at all
 
 
 def glossary_languages(path: Path) -> list[str]:
