@@ -32,7 +32,7 @@ def translate_deepl():
         raise ApiError(400, "Parameter 'text' not specified.")
     texts = text_list(data["text"], "text")
     tgt = deepl_lang(data.get("target_lang"), "target_lang")
-    src = deepl_lang(data["source_lang"], "source_lang") if data.get("source_lang") is not None else None
+    src = deepl_lang(data["source_lang"], "source_lang") if data.get("source_lang") not in (None, "") else None
     glossary_id = string(data.get("glossary_id"), "glossary_id", required=False, max_chars=100)
     glossary_ids = (glossary_id,) if glossary_id else ()
     if glossary_ids and src is None:
