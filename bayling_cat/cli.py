@@ -418,9 +418,8 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     if not parallel:
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
     engine = load_engine(**engine_kw, inter_threads=parallel)
-    engine.decoding.same_length_batches = not mixed_batches
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
-                     max_pending=max_queue, cors=cors, job_ttl=job_ttl)
+                     max_pending=max_queue, cors=cors, job_ttl=job_ttl, same_length_batches=not mixed_batches)
     run_server(app, host, port, threads=server_threads, say=_say)
 
 

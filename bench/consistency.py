@@ -53,17 +53,17 @@ def main():
     from bayling_cat.server.service import Service
 
     engine = load_engine(args.model, "cpu", 0, "auto", 0, 1, 0.0, 1.0, 32, 256)
-    engine.decoding.same_length_batches = not args.mixed_batches
+    same = not args.mixed_batches
     texts = list(SEGMENTS)
     started = time.perf_counter()
-    alone_service = Service(engine, max_batch=1, window=0.0)
+    alone_service = Service(engine, max_batch=1, window=0.0, same_length_batches=same)
     alone = [alone_service.translate([t], "en", "de")[0].text for t in texts]
     alone_service.close()
     print(f"alone: {len(texts)} segments in {time.perf_counter() - started:.1f} s")
     rng = random.Random(7)
     shares = []
     for r in range(args.rounds):
-        service = Service(engine, max_batch=args.max_batch, window=args.window)
+        service = Service(engine, max_batch=args.max_batch, window=args.window, same_length_batches=same)
         order = list(range(len(texts)))
         rng.shuffle(order)
         started = time.perf_counter()

@@ -473,24 +473,10 @@ def default_engine(default_home):
 def test_a_segment_translates_the_same_alone_and_batched_with_others(default_engine):
     from bench.segments import SEGMENTS
 
+    create_app(default_engine)  # the server batches only prompts of equal length
+    assert default_engine.decoding.same_length_batches
     texts = SEGMENTS[8:16]
     conversations = default_engine.requests(texts, "en", "de")
     alone = [default_engine.generate([c], [t])[0].text for c, t in zip(conversations, texts)]
     together = [g.text for g in default_engine.generate(conversations, texts)]
     assert together == alone
-
-
-def test_folders_left_by_a_killed_server_are_deleted_at_the_next_start(tmp_path, monkeypatch):
-    import tempfile
-
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f"bayling-cat-serve-{int(dead.stdout)}-x1y2"
-    live = tmp_path / "bayling-cat-serve-1-a1b2"  # pid 1 always runs
-    for folder in (stale, live):
-        (folder / "job").mkdir(parents=True)
-        (folder / "job" / "upload.xlf").write_text("<xliff/>")
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    service = create_app(FakeEngine(echo)).extensions["bayling_cat"]
-    assert not stale.exists() and live.exists()
-    assert service.workdir.parent == tmp_path and service.workdir.name.startswith(f"bayling-cat-serve-{os.getpid()}-")
-    service.close()

@@ -66,8 +66,14 @@ class Service:
 
     def __init__(self, engine, glossary_files=(), max_batch: int = 32, window: float = 0.02,
                  max_pending: int = 1024, timeout: float = TIMEOUT, job_ttl: float = JOB_TTL,
-                 max_jobs: int = MAX_JOBS):
+                 max_jobs: int = MAX_JOBS, same_length_batches: bool = True):
+        """``same_length_batches``: the engine batches only prompts of equal length, so that an answer never
+        depends on the other requests it was batched with (padding flips greedy choices); off, batches are
+        fuller and throughput higher."""
         self.engine = engine
+        decoding = getattr(engine, "decoding", None)
+        if decoding is not None:
+            decoding.same_length_batches = same_length_batches
         self.model_name = Path(str(getattr(engine, "path", "model"))).name
         self.timeout = timeout
         self.lock = threading.Lock()
