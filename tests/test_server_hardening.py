@@ -480,3 +480,14 @@ def test_a_segment_translates_the_same_alone_and_batched_with_others(default_eng
     alone = [default_engine.generate([c], [t])[0].text for c, t in zip(conversations, texts)]
     together = [g.text for g in default_engine.generate(conversations, texts)]
     assert together == alone
+
+
+def test_a_revision_conversation_is_bounded_in_turns():
+    client = create_app(FakeEngine(echo)).test_client()
+    r = client.post("/v1/revise", json={"source": "Save.", "translation": "Speichern.", "source_lang": "en",
+                                        "target_lang": "de", "instruction": "Shorter."})
+    cid = r.get_json()["conversation_id"]
+    for _ in range(49):
+        assert client.post("/v1/revise", json={"conversation_id": cid, "instruction": "Shorter."}).status_code == 200
+    r = client.post("/v1/revise", json={"conversation_id": cid, "instruction": "Shorter."})
+    assert r.status_code == 409 and "50 turns" in r.get_json()["error"]["message"]

@@ -14,6 +14,7 @@ from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT, ApiError, entries
 bp = Blueprint("native", __name__)
 PREFIXES = ("/v1/", "/health", "/openapi.json")
 AUTH_STATUS = 401
+MAX_TURNS = 50  # revision turns in one conversation
 
 
 def error_body(status: int, message: str) -> dict:
@@ -91,6 +92,9 @@ def revise_v1():
         translation = string(data.get("translation"), "translation", max_chars=MAX_TEXT)
         chat = Conversation(source, translation, lang(data.get("source_lang"), "source_lang"),
                             lang(data.get("target_lang"), "target_lang"))
+    if len(chat.turns) >= MAX_TURNS:  # each turn lengthens every later prompt: bounded like everything else
+        raise ApiError(409, f"this conversation has {len(chat.turns)} turns, the most one may have: start a new "
+                            "one with the last translation as 'translation'")
     gen = chat.revise(service().engine, instruction.strip())
     cid = service().keep_conversation(chat, cid)
     return jsonify({"conversation_id": cid, "translation": gen.text, "flags": gen.flags,
