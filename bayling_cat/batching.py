@@ -111,33 +111,46 @@ class Batcher:
                 if self._stopped:
                     return
                 continue
-            texts = [t for j in jobs for t in j.texts]
-            hints = [h for j in jobs for h in (j.hints or [None] * len(j.texts))]
-            owner = []  # text index -> (job, position in the job)
-            for job in jobs:
-                job.result = [None] * len(job.texts)
-                job.remaining = len(job.texts)
-                owner += [(job, k) for k in range(len(job.texts))]
-            lock = threading.Lock()
-
-            def deliver(i, result):
-                job, k = owner[i]
-                with lock:
-                    if job.result[k] is not None:
-                        return
-                    job.result[k] = result
-                    job.remaining -= 1
-                    finished = job.remaining == 0
-                if finished:  # this request's answer goes out now, while the batch goes on
-                    job.done.set()
-
             try:
-                results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver)
-                self.batches += 1
-                for i, result in enumerate(results):
-                    deliver(i, result)
+                self._run_together(jobs)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting request, which reports it
-                for job in jobs:
-                    job.error = exc
+                if len(jobs) == 1:
+                    jobs[0].error = exc
+                else:
+                    # one request's failure must not fail the others it was batched with: each request that
+                    # is not answered yet is tried again on its own, and only the one that fails alone fails
+                    for job in jobs:
+                        if not job.done.is_set():
+                            try:
+                                self._run_together([job])
+                            except BaseException as alone:  # noqa: BLE001 - as above
+                                job.error = alone
             for job in jobs:
                 job.done.set()
+
+    def _run_together(self, jobs: list[_Job]) -> None:
+        """One engine call for the texts of ``jobs``; each job is signalled as soon as its last text is done."""
+        texts = [t for j in jobs for t in j.texts]
+        hints = [h for j in jobs for h in (j.hints or [None] * len(j.texts))]
+        owner = []  # text index -> (job, position in the job)
+        for job in jobs:
+            job.result = [None] * len(job.texts)
+            job.remaining = len(job.texts)
+            owner += [(job, k) for k in range(len(job.texts))]
+        lock = threading.Lock()
+
+        def deliver(i, result):
+            job, k = owner[i]
+            with lock:
+                if job.result[k] is not None:
+                    return
+                job.result[k] = result
+                job.remaining -= 1
+                finished = job.remaining == 0
+            if finished:  # this request's answer goes out now, while the batch goes on
+                job.done.set()
+
+        results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver)
+        self.batches += 1
+        for i, result in enumerate(results):
+            deliver(i, result)

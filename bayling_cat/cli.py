@@ -630,15 +630,21 @@ def memory_stats(memory_path):
 @click.option("--cors", default=None, help="Allow browser requests from this origin (off by default).")
 @click.option("--parallel", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Batches translated at once (0: CPU cores / --threads; 1 on a GPU).")
+@click.option("--job-ttl", type=click.FloatRange(1, 30 * 86400), default=3600, show_default=True,
+              help="Seconds a translated document (upload and result) is kept after its job ends.")
+@click.option("--mixed-batches", is_flag=True,
+              help="Batch segments of different lengths together: more throughput, but a segment's translation "
+                   "may then depend on the other requests it is batched with.")
 @engine_options
 @cluster_options
 def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, parallel,
-          **engine_kw):
+          job_ttl, mixed_batches, **engine_kw):
     """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), LibreTranslate and DeepL v2."""
     from bayling_cat.glossary import check_file
-    from bayling_cat.server import create_app, is_loopback
+    from bayling_cat.server import check_host, create_app, is_loopback
     from bayling_cat.server import serve as run_server
 
+    check_host(host, port)
     if not is_loopback(host) and not api_key:
         raise UserError(f"binding {host} exposes the server beyond this machine: set --api-key (or "
                         "BAYLING_CAT_API_KEY), or bind 127.0.0.1")
@@ -654,7 +660,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
     engine = load_engine(**engine_kw, inter_threads=parallel)
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
-                     max_pending=max_queue, cors=cors)
+                     max_pending=max_queue, cors=cors, job_ttl=job_ttl, same_length_batches=not mixed_batches)
     run_server(app, host, port, threads=server_threads, say=_say)
 
 

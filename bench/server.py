@@ -59,10 +59,12 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--parallel", type=int, default=0, help="batches at once (0: the server's default)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads per batch (0: the server's default)")
+    parser.add_argument("--mixed-batches", action="store_true",
+                        help="serve --mixed-batches: batch prompts of different lengths together")
     args = parser.parse_args()
     cmd = [sys.executable, "-m", "bayling_cat", "serve", "--port", "0", "--http-threads", "16",
            "--max-batch", "32", "--batch-window", "0.02", "--threads", str(args.threads),
-           "--parallel", str(args.parallel)]
+           "--parallel", str(args.parallel)] + (["--mixed-batches"] if args.mixed_batches else [])
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     try:
         url = None
@@ -76,7 +78,8 @@ def main():
         post(url, "Warm up.")
         one = run(url, texts, 1)
         many = run(url, texts, args.clients)
-        print(f"{args.requests} requests of one segment, default model, server defaults (threads {args.threads or 'auto'})")
+        print(f"{args.requests} requests of one segment, default model, server defaults (threads {args.threads or 'auto'}"
+              f"{', mixed-length batches' if args.mixed_batches else ''})")
         print(f"1 client:  {one:7.1f} s  {args.requests / one:6.2f} segments/s")
         print(f"{args.clients} clients: {many:7.1f} s  {args.requests / many:6.2f} segments/s")
         print(f"throughput ratio: {one / many:.2f}x")

@@ -426,9 +426,9 @@ def test_libretranslate_weblate_placeables_kept_whole():
     client = create_app(engine, window=0.01).test_client()
     texts = ["Hello [X6X] world", "[X0X] of [X12X] files"]
     r = client.post("/translate", json={"api_key": "", "q": texts, "source": "en", "target": "de"})
-    assert r.get_json() == {"translatedText": [f"[tr] {t}" for t in texts]}
+    assert r.get_json() == {"translatedText": [f"[tr] {t}" for t in texts], "flags": [[], []]}
     r = client.post("/translate", json={"q": "<b>Hi</b> [X3X]", "source": "en", "target": "de", "format": "html"})
-    assert r.get_json() == {"translatedText": "[tr] <b>Hi</b> [X3X]"}
+    assert r.get_json() == {"translatedText": "[tr] <b>Hi</b> [X3X]", "flags": []}
 
 
 # -- real clients against a real server process ----------------------------------------------------------------

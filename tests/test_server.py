@@ -225,9 +225,9 @@ def test_a_full_queue_answers_503_with_retry_after(fake):
 
 def test_libretranslate_form_and_json(client):
     r = client.post("/translate", data={"q": "Hello", "source": "en", "target": "de"})
-    assert r.get_json() == {"translatedText": "[tr] Hello"}
+    assert r.get_json() == {"translatedText": "[tr] Hello", "flags": []}
     r = client.post("/translate", json={"q": ["One", "Two"], "source": "en", "target": "zh-Hans"})
-    assert r.get_json() == {"translatedText": ["[tr] One", "[tr] Two"]}
+    assert r.get_json() == {"translatedText": ["[tr] One", "[tr] Two"], "flags": [[], []]}
     r = client.post("/translate", json={"q": "<b>Hi</b>", "source": "en", "target": "de", "format": "html"})
     assert r.get_json()["translatedText"] == "[tr] <b>Hi</b>"
     langs = client.get("/languages").get_json()
@@ -238,7 +238,7 @@ def test_deepl_weblate_style_placeables(client):
     r = client.post("/v2/translate", json={"text": ['Hello <x id="7"></x> world'], "target_lang": "DE",
                                            "source_lang": "EN", "tag_handling": "xml", "ignore_tags": ["x"]})
     assert r.get_json()["translations"] == [{"detected_source_language": "EN", "text": '[tr] Hello <x id="7"></x> world',
-                                             "billed_characters": 26}]
+                                             "billed_characters": 26, "flags": []}]
 
 
 # -- a real server process ----------------------------------------------------------------------------------
@@ -292,9 +292,13 @@ def test_deepl_sdk(server, tmp_path):
     entries = translator.get_glossary_entries(glossary)
     assert getattr(entries, "dictionary", entries) == {"file": "Datei", "folder": "Ordner"}
     translator.translate_text("Save the file.", source_lang="EN", target_lang="DE", glossary=glossary)
-    assert [g.glossary_id for g in translator.list_glossaries()] == [glossary.glossary_id]
+    # the --glossary given at start is listed too, read-only
+    startup = ["startup-1-en-de", "startup-1-de-en"]
+    assert [g.glossary_id for g in translator.list_glossaries()] == startup + [glossary.glossary_id]
     translator.delete_glossary(glossary)
-    assert translator.list_glossaries() == []
+    assert [g.glossary_id for g in translator.list_glossaries()] == startup
+    with pytest.raises(deepl.DeepLException, match="read-only"):
+        translator.delete_glossary("startup-1-en-de")
     out = tmp_path / "sample.de.xlf"
     translator.translate_document_from_filepath(str(SAMPLE), str(out), target_lang="DE")
     assert b'state-qualifier="x-bayling-cat-copy">1,024</target>' in out.read_bytes()

@@ -47,6 +47,9 @@ class DecodingOptions:
     length_ratio: float = 3.0
     length_extra: int = 16
     max_new_tokens: int = 1024
+    # batch only prompts of equal length (no padding): a segment's translation then never depends on the
+    # other segments it is batched with (the server turns it on); off, batches are fuller and faster
+    same_length_batches: bool = False
 
     def ct2_kwargs(self) -> dict:
         kw = dict(beam_size=self.beam_size, repetition_penalty=self.repetition_penalty,

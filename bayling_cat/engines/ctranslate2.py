@@ -6,6 +6,7 @@ and the ``tokenizers`` library; it never imports torch or transformers.
 
 from __future__ import annotations
 
+import itertools
 import re
 import weakref
 from typing import Sequence
@@ -148,7 +149,11 @@ class Engine(BaseEngine):
         batches = []
         for group in (False, True):
             members = [i for i in order if one_line[i] == group]
-            batches += [members[k:k + bs] for k in range(0, len(members), bs)]
+            # with same_length_batches, only prompts of one length share a batch: padding changes the
+            # numbers enough to flip greedy choices, so an answer would depend on the segments batched with it
+            runs = [list(run) for _, run in itertools.groupby(members, key=lambda i: len(prompts[i]))] \
+                if self.decoding.same_length_batches else [members]
+            batches += [run[k:k + bs] for run in runs for k in range(0, len(run), bs)]
         for batch in batches:
             ends = base_ends + (self.newline_ids if one_line[batch[0]] else [])
             # each segment has its own limit, so a result never depends on the batch it fell into

@@ -5,6 +5,6 @@ A Flask app served by waitress; a thin shell over the same engine, glossaries, r
 document pipeline as the command line. See app.py for the layout.
 """
 
-from bayling_cat.server.app import create_app, is_loopback, serve
+from bayling_cat.server.app import check_host, create_app, is_loopback, serve
 
-__all__ = ["create_app", "is_loopback", "serve"]
+__all__ = ["check_host", "create_app", "is_loopback", "serve"]

@@ -8,17 +8,23 @@ A new protocol is one new module with a blueprint, its ``PREFIXES`` (the paths i
 
 from __future__ import annotations
 
+import atexit
+import errno
 import ipaddress
+import json
+import math
+import re
 import secrets
 import threading
 import time
 
 from flask import Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
 from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai
-from bayling_cat.server.service import MAX_BODY, TIMEOUT, ApiError, Service
+from bayling_cat.server.service import JOB_TTL, MAX_BODY, TIMEOUT, ApiError, Service
 
 # the first that claims a request (``claims(path, values)``, for paths two protocols share) or whose PREFIXES
 # match its path answers its errors; native is the fallback. openai's /v1/chat/ and /v1/models come before
@@ -45,12 +51,60 @@ def _protocol():
     return protocol_of(request.path, values)
 
 
+# the HTTP authentication schemes that carry a key; schemes are case-insensitive (RFC 9110, 11.1)
+AUTH_SCHEMES = re.compile(r"\s*(?:bearer|deepl-auth-key)\s+(.*)", re.I | re.S)
+
+
+class StrictJSON(DefaultJSONProvider):
+    """Request bodies as JSON proper: NaN, Infinity and numbers beyond a double's range (1e400) are refused
+    rather than read as float('inf'), and so is nesting deep enough to exhaust the parser's recursion (100,000
+    '['). Each refusal is a ValueError, which the routes report as a body that is not valid JSON."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return json.loads(s, parse_constant=_refuse_constant, parse_float=_finite_float, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def given_key() -> bytes | None:
+    """The API key a request carries, as bytes: a header's (latin-1 on the wire, so a UTF-8 key arrives as its
+    bytes) or a body field's (UTF-8). None when the request carries none."""
+    auth = AUTH_SCHEMES.fullmatch(request.headers.get("Authorization", ""))
+    header = auth.group(1).strip() if auth else request.headers.get("X-API-Key")
+    if header is not None:
+        return header.encode("latin-1", "replace")
+    try:
+        data = request.get_json(silent=True) if request.is_json else None
+    except Exception:  # noqa: BLE001 - a malformed body is reported by the route itself
+        data = None
+    given = data.get("api_key") if isinstance(data, dict) else None
+    for name in ("api_key", "auth_key", "key"):  # key: Apertium's (OmegaT sends it in the query)
+        given = given or request.args.get(name) or request.form.get(name)
+    if not isinstance(given, str) or not given:
+        return None
+    return given.encode("utf-8", "replace")
+
+
 def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch: int = 32, window: float = 0.02,
-               max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT) -> Flask:
+               max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT,
+               job_ttl: float = JOB_TTL, same_length_batches: bool = True) -> Flask:
     app = Flask("bayling_cat")
+    app.json = StrictJSON(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     service = Service(engine, glossary_files, max_batch=max_batch, window=window, max_pending=max_pending,
-                      timeout=timeout)
+                      timeout=timeout, job_ttl=job_ttl, same_length_batches=same_length_batches)
     app.extensions["bayling_cat"] = service
     for module in PROTOCOLS:
         app.register_blueprint(module.bp)
@@ -83,20 +137,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     def check_key():
         if request.method == "OPTIONS" or api_key is None or request.path in PUBLIC:
             return None
-        given = request.headers.get("X-API-Key")
-        auth = request.headers.get("Authorization", "")
-        for scheme in ("Bearer ", "DeepL-Auth-Key "):
-            if auth.startswith(scheme):
-                given = auth[len(scheme):].strip()
-        if given is None:
-            try:
-                data = request.get_json(silent=True) if request.is_json else None
-            except Exception:  # noqa: BLE001 - a malformed body is reported by the route itself
-                data = None
-            given = (data or {}).get("api_key") if isinstance(data, dict) else None
-            for name in ("api_key", "auth_key", "key"):  # key: Apertium's (OmegaT sends it in the query)
-                given = given or request.args.get(name) or request.form.get(name)
-        if not given or not secrets.compare_digest(str(given), api_key):
+        given = given_key()
+        if given is None or not secrets.compare_digest(given, api_key.encode("utf-8")):
             raise ApiError(_protocol().AUTH_STATUS, "invalid or missing API key")
         return None
 
@@ -129,7 +171,7 @@ class _Streamed:
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -137,13 +179,75 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def json_channel():
+    """waitress's connection class, answering the HTTP layer's own errors (a garbage request line, a body over
+    the limit, headers too large) in the protocol's JSON error shape instead of waitress's plain text.
+    waitress has no public hook for this: its HTTPChannel.error_task_class is the documented-in-code seam."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class JsonErrorTask(ErrorTask):
+        def execute(self):
+            error = self.request.error
+            path = getattr(self.request, "path", "") or ""
+            message = f"{error.reason}: {' '.join(str(error.body).split())}".rstrip(": ")
+            body = json.dumps(protocol_of(path).error_body(error.code, message)).encode()
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", "application/json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonChannel(HTTPChannel):
+        error_task_class = JsonErrorTask
+
+    return JsonChannel
+
+
+def check_host(host: str, port: int) -> None:
+    """Fail at once, before the model is loaded, on an address that cannot be bound."""
+    import socket
+
+    if not host.strip():
+        raise UserError("--host is empty: give an address to bind, e.g. 127.0.0.1")
+    try:
+        socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise UserError(f"cannot listen on {host}:{port}: the host name does not resolve "
+                        f"({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def listen(app: Flask, host: str, port: int, threads: int):
+    """A waitress server bound to host:port, or a UserError saying why it cannot be."""
+    from waitress import create_server
+
+    check_host(host, port)
+    try:
+        # waitress's own body limit, so that an oversized body is refused before it is buffered
+        server = create_server(app, host=host, port=port, threads=threads, ident="bayling-cat",
+                               max_request_body_size=MAX_BODY + 64 * 1024)
+    except ValueError:  # waitress: "Invalid host/port specified." for a name that does not resolve
+        raise UserError(f"cannot listen on {host}:{port}: the host name does not resolve to an address of "
+                        "this machine") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        hint = " (another server is using that port: choose another with --port)" \
+            if exc.errno in (errno.EADDRINUSE,) else ""
+        raise UserError(f"cannot listen on {host}:{port}: {reason}{hint}") from None
+    channel = json_channel()
+    for listener in [server, *getattr(server, "map", {}).values()]:
+        if hasattr(listener, "channel_class"):
+            listener.channel_class = channel
+    return server
+
+
 def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> None:
-    """Serve with waitress until SIGTERM or Ctrl-C; requests in flight finish before the process exits."""
+    """Serve with waitress until SIGTERM or Ctrl-C; requests in flight finish before the process exits, then
+    the uploads and results of document jobs are deleted (also at any other exit: atexit)."""
     import os
     import signal
 
-    from waitress import create_server
-
+    service = app.extensions["bayling_cat"]
     inflight = [0]
     draining = threading.Event()
     lock = threading.Lock()
@@ -152,7 +256,8 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
         if draining.is_set():
             start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "5"),
                                                        ("Connection", "close")])
-            return [b'{"error": "the server is shutting down"}']
+            body = protocol_of(environ.get("PATH_INFO", "")).error_body(503, "the server is shutting down")
+            return [json.dumps(body).encode()]
         with lock:
             inflight[0] += 1
 
@@ -167,7 +272,8 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
             raise
         return _Streamed(body, finished)  # streamed answers (OpenAI's server-sent events) go out as they grow
 
-    server = create_server(counting, host=host, port=port, threads=threads, ident="bayling-cat")
+    server = listen(counting, host, port, threads)
+    atexit.register(service.close)
 
     def drain(*_):
         if draining.is_set():
@@ -180,7 +286,7 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
             while inflight[0] and time.time() < deadline:
                 time.sleep(0.05)
             time.sleep(0.5)  # let waitress send the last responses
-            app.extensions["bayling_cat"].close()
+            service.close()  # os._exit skips atexit
             say("bayling-cat: stopped")
             os._exit(0)
 
@@ -188,7 +294,13 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
 
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
-    say(f"bayling-cat: serving on http://{server.effective_host}:{server.effective_port}/ "
+    [(bound, bound_port), *_] = getattr(server, "effective_listen", None) or \
+        [(server.effective_host, server.effective_port)]
+    bound = f"[{bound}]" if ":" in str(bound) else bound
+    say(f"bayling-cat: serving on http://{bound}:{bound_port}/ "
         "(native API /v1, OpenAI /v1/chat/completions, LibreTranslate and Apertium /translate, DeepL /v2 and /v3; "
         "Ctrl-C to stop)")
-    server.run()
+    try:
+        server.run()
+    finally:
+        service.close()

@@ -4,15 +4,17 @@ custom DeepL address speak it."""
 from __future__ import annotations
 
 import re
+import secrets
 import time
 
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import languages
 from bayling_cat.document import keep_outer_space
 from bayling_cat.errors import UserError
-from bayling_cat.server.common import body, service, text_list
-from bayling_cat.server.service import LANGUAGES, ApiError, GlossaryRecord, entries_glossary
+from bayling_cat.server.common import (body, boolean, send_document, service, string, string_list, text_list,
+                                      upload)
+from bayling_cat.server.service import LANGUAGES, MAX_BODY, MAX_TEXT, ApiError, GlossaryRecord, entries_glossary
 
 bp = Blueprint("deepl", __name__)
 PREFIXES = ("/v2/",)
@@ -30,33 +32,53 @@ def translate_deepl():
         raise ApiError(400, "Parameter 'text' not specified.")
     texts = text_list(data["text"], "text")
     tgt = deepl_lang(data.get("target_lang"), "target_lang")
-    src = deepl_lang(data["source_lang"], "source_lang") if data.get("source_lang") else None
-    glossary_ids = (data["glossary_id"],) if data.get("glossary_id") else ()
+    src = deepl_lang(data["source_lang"], "source_lang") if data.get("source_lang") not in (None, "") else None
+    glossary_id = string(data.get("glossary_id"), "glossary_id", required=False, max_chars=100)
+    glossary_ids = (glossary_id,) if glossary_id else ()
     glossary_ids += newer_glossary_ids(data)
     if glossary_ids and src is None:
         raise ApiError(400, "Use of a glossary requires the source_lang parameter to be set.")
     if src is None:
         src = "en"  # no language detection: English, as most CAT projects' source; say so in the reply
+    check_ignored_options(data)
     hints = request_hints(data, texts, tgt)
-    tag_handling = data.get("tag_handling")
-    ignore = data.get("ignore_tags") or []
-    if isinstance(ignore, str):
-        ignore = ignore.split(",")
+    tag_handling = string(data.get("tag_handling"), "tag_handling", required=False, max_chars=100)
+    ignore = string_list(data.get("ignore_tags"), "ignore_tags", max_items=100, max_chars=100, comma=True)
     if tag_handling in ("xml", "html"):
         # elements named in ignore_tags (Weblate sends <x id="N"></x> placeables) are kept whole
-        tags = [t.strip() for t in ignore if isinstance(t, str) and t.strip()]
+        tags = [t.strip() for t in ignore if t.strip()]
         extra = "|".join(rf"<{re.escape(t)}\b[^>]*>.*?</{re.escape(t)}\s*>|<{re.escape(t)}\b[^>]*/>"
                          for t in tags) or None
-        results = [r[0] for r in service().translate_tagged(texts, src, tgt, extra_pattern=extra,
-                                                          glossary_ids=glossary_ids, hints=hints)]
+        results = [(text, flags) for text, flags, _ in service().translate_tagged(
+            texts, src, tgt, extra_pattern=extra, glossary_ids=glossary_ids, hints=hints)]
     elif tag_handling:
         raise ApiError(400, "Value for 'tag_handling' not supported.")
     else:
         gens = service().translate([t.strip() for t in texts], src, tgt, glossary_ids=glossary_ids, hints=hints)
-        results = [keep_outer_space(t, g.text) for t, g in zip(texts, gens)]
+        results = [(keep_outer_space(t, g.text), list(g.flags)) for t, g in zip(texts, gens)]
     detected = src.split("-")[0].upper()
-    return jsonify({"translations": [{"detected_source_language": detected, "text": r,
-                                      "billed_characters": len(t)} for t, r in zip(texts, results)]})
+    # "flags" is bayling-cat's own field (DeepL has none): what the native API reports, e.g. length-limit for
+    # a translation cut at the generation limit; DeepL clients ignore fields they do not know
+    return jsonify({"translations": [{"detected_source_language": detected, "text": text,
+                                      "billed_characters": len(t), "flags": flags}
+                                     for t, (text, flags) in zip(texts, results)]})
+
+
+def check_ignored_options(data: dict) -> None:
+    """DeepL's other options, each checked at the edge so that a mistake is not silent (formality and context
+    are then acted on by request_hints; the rest are accepted)."""
+    string(data.get("formality"), "formality", required=False,
+           choices=("default", "more", "less", "prefer_more", "prefer_less"))
+    split = data.get("split_sentences")
+    if split is not None and str(split) not in ("0", "1", "nonewlines"):
+        raise ApiError(400, "Value for 'split_sentences' not supported.")
+    for name in ("preserve_formatting", "outline_detection", "show_billed_characters"):
+        if data.get(name) is not None:
+            boolean(data[name], name)
+    string(data.get("context"), "context", required=False, max_chars=MAX_TEXT)
+    string(data.get("model_type"), "model_type", required=False, max_chars=100)
+    string_list(data.get("splitting_tags"), "splitting_tags", max_items=100, max_chars=100, comma=True)
+    string_list(data.get("non_splitting_tags"), "non_splitting_tags", max_items=100, max_chars=100, comma=True)
 
 
 @bp.route("/v2/languages", methods=["GET", "POST"])
@@ -98,21 +120,21 @@ def deepl_glossary(record: GlossaryRecord) -> dict:
 def create_glossary_deepl():
     data = body()
     for name in ("name", "source_lang", "target_lang", "entries"):
-        if not data.get(name):
+        if data.get(name) is None or data.get(name) == "":
             raise ApiError(400, f"Parameter '{name}' not specified.")
+    name = string(data["name"], "name")
     src, tgt = deepl_lang(data["source_lang"], "source_lang"), deepl_lang(data["target_lang"], "target_lang")
-    fmt = data.get("entries_format", "tsv")
-    if fmt not in ("tsv", "csv"):
-        raise ApiError(400, "Value for 'entries_format' not supported.")
+    fmt = string(data.get("entries_format"), "entries_format", required=False, default="tsv", choices=("tsv", "csv"))
+    text = string(data["entries"], "entries", max_chars=MAX_BODY)
     entries = []
-    for n, line in enumerate(str(data["entries"]).splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split("\t") if fmt == "tsv" else line.split(",")
         if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
             raise ApiError(400, f"Invalid glossary entries: line {n} has no source and target")
         entries.append({"source": parts[0].strip(), "target": parts[1].strip()})
-    record = service().add_glossary(str(data["name"]), entries_glossary(entries, src, tgt))
+    record = service().add_glossary(name, entries_glossary(entries, src, tgt))
     return jsonify(deepl_glossary(record)), 201
 
 
@@ -129,6 +151,7 @@ def glossary_deepl(gid):
         if record is None:
             raise ApiError(404, "Glossary not found.")
         if request.method == "DELETE":
+            service().check_remove(gid)
             del service().glossaries[gid]
             return Response(status=204)
     return jsonify(deepl_glossary(record))
@@ -146,22 +169,20 @@ def glossary_entries_deepl(gid):
 
 @bp.post("/v2/document")
 def document_deepl():
-    upload = request.files.get("file")
-    if upload is None:
-        raise ApiError(400, "Parameter 'file' not specified.")
+    data, name = upload("file", "Parameter 'file' not specified.")
     tgt = deepl_lang(request.form.get("target_lang"), "target_lang")
     src = deepl_lang(request.form["source_lang"], "source_lang") if request.form.get("source_lang") else None
-    glossary_ids = (request.form["glossary_id"],) if request.form.get("glossary_id") else ()
-    job_id = service().start_document(upload.read(), upload.filename, src, tgt, glossary_ids)
+    glossary_id = string(request.form.get("glossary_id"), "glossary_id", required=False, max_chars=100)
+    job_id = service().start_document(data, name, src, tgt, (glossary_id,) if glossary_id else ())
     with service().lock:
         key = service().jobs[job_id]["key"]
     return jsonify({"document_id": job_id, "document_key": key})
 
 
 def deepl_job(job_id):
-    data = body()
+    key = string(body().get("document_key"), "document_key", max_chars=100)
     job = service().document(job_id)
-    if data.get("document_key") != job["key"]:
+    if not secrets.compare_digest(key.encode(), job["key"].encode()):
         raise ApiError(403, "Invalid document key.")
     return job
 
@@ -185,12 +206,14 @@ def document_result_deepl(job_id):
     job = deepl_job(job_id)
     if job["status"] != "done":
         raise ApiError(503, "Document not ready.", retry_after=2)
-    return send_file(job["output"], as_attachment=True, download_name=job["name"])
+    return send_document(job, job["name"])
 
 
 def deepl_lang(value, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ApiError(400, f"Parameter '{name}' not specified.")
+    if len(value) > 64 or not value.isprintable():
+        raise ApiError(400, f"Value for '{name}' not supported.")
     code = value.strip()
     code = {"EN": "en", "PT": "pt", "ZH": "zh"}.get(code.upper(), code)
     try:

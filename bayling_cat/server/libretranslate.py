@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from bayling_cat import languages
-from bayling_cat.server.common import body, document_result, integer, lang, service, text_list
+from bayling_cat.server.common import body, document_result, integer, lang, service, string, text_list, upload
 from bayling_cat.server.service import LANGUAGES, ApiError
 
 bp = Blueprint("libretranslate", __name__)
@@ -36,31 +36,33 @@ def translate_lt():
         raise ApiError(400, "Invalid request: missing q parameter")
     q = data["q"]
     texts = text_list(q, "q")
-    if data.get("source") in (None, "", "auto"):
+    source = string(data.get("source"), "source", required=False, default="auto", max_chars=64)
+    if source == "auto":
         raise ApiError(400, "source 'auto' is not supported: give the source language")
-    src, tgt = lang(data.get("source"), "source"), lang(data.get("target"), "target")
+    src, tgt = lang(source, "source"), lang(data.get("target"), "target")
     alternatives = integer(data.get("alternatives", 0), "alternatives", 0, 3)
-    fmt = data.get("format", "text")
-    if fmt not in ("text", "html"):
-        raise ApiError(400, "format must be 'text' or 'html'")
+    fmt = string(data.get("format"), "format", required=False, default="text", choices=("text", "html"))
     # Weblate wraps placeables as [X<offset>X]: kept whole in both formats
-    results = [r[0] for r in service().translate_tagged(texts, src, tgt, extra_pattern=WEBLATE_PLACEABLE,
-                                                        markup=fmt == "html")]
-    answer = {"translatedText": results if isinstance(q, list) else results[0]}
+    results = [(text, flags) for text, flags, _ in service().translate_tagged(
+        texts, src, tgt, extra_pattern=WEBLATE_PLACEABLE, markup=fmt == "html")]
+    # "flags" is bayling-cat's own field, shaped like translatedText (LibreTranslate has none): e.g.
+    # length-limit for a translation cut at the generation limit
+    translated, flags = [text for text, _ in results], [f for _, f in results]
+    answer = {"translatedText": translated if isinstance(q, list) else translated[0],
+              "flags": flags if isinstance(q, list) else flags[0]}
     if alternatives:
-        alts = [service().engine.complete(t, "", src, tgt, alternatives + 1)[1][1:] for t in texts]
+        alts = [service().complete(t, "", src, tgt, alternatives + 1)[1][1:] for t in texts]
         answer["alternatives"] = alts if isinstance(q, list) else alts[0]
     return jsonify(answer)
 
 
 @bp.post("/translate_file")
 def translate_file_lt():
-    upload = request.files.get("file")
-    if upload is None:
-        raise ApiError(400, "Invalid request: missing file parameter")
-    src = None if request.form.get("source") in (None, "", "auto") else lang(request.form["source"], "source")
+    data, name = upload("file", "Invalid request: missing file parameter")
+    source = string(request.form.get("source"), "source", required=False, default="auto", max_chars=64)
+    src = None if source == "auto" else lang(source, "source")
     tgt = lang(request.form.get("target"), "target")
-    job_id = service().start_document(upload.read(), upload.filename, src, tgt)
+    job_id = service().start_document(data, name, src, tgt)
     job = service().document(job_id, wait=service().timeout)
     if job["status"] != "done":
         raise ApiError(400, job["error"] or "the file could not be translated")

@@ -6,13 +6,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import __version__
-from bayling_cat.server.common import body, document_result, integer, lang, service, terms_report
+from bayling_cat.server.common import (body, boolean, check_text, document_result, integer, lang, service, string,
+                                      string_list, terms_report, upload)
 from bayling_cat.server.openapi import spec
-from bayling_cat.server.service import MAX_SEGMENTS, ApiError, entries_glossary
+from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT, ApiError, entries_glossary
 
 bp = Blueprint("native", __name__)
 PREFIXES = ("/v1/", "/health", "/openapi.json")
 AUTH_STATUS = 401
+MAX_TURNS = 50  # revision turns in one conversation
 
 
 def error_body(status: int, message: str) -> dict:
@@ -43,26 +45,24 @@ def translate_v1():
         raise ApiError(413, f"at most {MAX_SEGMENTS} segments in one request")
     ids, texts = [], []
     for i, seg in enumerate(segments):
-        if isinstance(seg, str):
-            ids.append(str(i))
-            texts.append(seg)
-        elif isinstance(seg, dict) and isinstance(seg.get("text"), str):
-            ids.append(str(seg.get("id", i)))
-            texts.append(seg["text"])
+        if isinstance(seg, dict):
+            seg_id, seg = seg.get("id", i), seg.get("text")
+            if isinstance(seg_id, bool) or not isinstance(seg_id, (str, int)):
+                raise ApiError(400, f"segment {i}: 'id' must be a string or an integer")
+            ids.append(check_text(str(seg_id), f"segment {i}: 'id'", 1000))
         else:
+            ids.append(str(i))
+        if not isinstance(seg, str):
             raise ApiError(400, f"segment {i}: a string or an object with a 'text' string")
-    glossary_ids = data.get("glossaries") or []
-    if not isinstance(glossary_ids, list) or any(not isinstance(g, str) for g in glossary_ids):
-        raise ApiError(400, "'glossaries' must be a list of glossary ids")
-    inline = data.get("terms") or []
-    if inline:
-        entries_glossary(inline, src, tgt)  # validates the entries, with their own error messages
-        inline = [(e["source"].strip(), (e.get("target") or "").strip(), e.get("kind", "preferred"))
-                  for e in inline]
+        texts.append(check_text(seg, f"segment {i}"))
+    glossary_ids = string_list(data.get("glossaries"), "glossaries", max_items=100)
+    inline = data.get("terms")
+    inline = [] if inline is None else inline
+    entries_glossary(inline, src, tgt)  # checks every entry's types and text, with its own error messages
+    inline = [(e["source"].strip(), (e.get("target") or "").strip(), e.get("kind", "preferred")) for e in inline]
     max_revisions = integer(data.get("max_revisions", 2), "max_revisions")
-    strategy = data.get("term_strategy", "none")
-    if strategy not in ("none", "force"):
-        raise ApiError(400, "'term_strategy' must be 'none' or 'force'")
+    strategy = string(data.get("term_strategy"), "term_strategy", required=False, default="none",
+                      choices=("none", "force"))
     results = service().translate_tagged(texts, src, tgt, glossary_ids=tuple(glossary_ids),
                                        max_revisions=max_revisions, strategy=strategy, inline=tuple(inline))
     return jsonify({"model": service().model_name, "source_lang": src, "target_lang": tgt, "translations": [
@@ -75,17 +75,17 @@ def revise_v1():
     from bayling_cat.revision import Conversation
 
     data = body()
-    instruction = data.get("instruction")
-    if not isinstance(instruction, str) or not instruction.strip():
-        raise ApiError(400, "'instruction' is required")
-    cid = data.get("conversation_id")
+    instruction = string(data.get("instruction"), "instruction", max_chars=MAX_TEXT)
+    cid = string(data.get("conversation_id"), "conversation_id", required=False, max_chars=100)
     chat = service().conversation(cid) if cid else None
     if chat is None:
-        for name in ("source", "translation"):
-            if not isinstance(data.get(name), str) or not data[name].strip():
-                raise ApiError(400, f"'{name}' is required to start a conversation (or give conversation_id)")
-        chat = Conversation(data["source"], data["translation"], lang(data.get("source_lang"), "source_lang"),
+        source = string(data.get("source"), "source", max_chars=MAX_TEXT)
+        translation = string(data.get("translation"), "translation", max_chars=MAX_TEXT)
+        chat = Conversation(source, translation, lang(data.get("source_lang"), "source_lang"),
                             lang(data.get("target_lang"), "target_lang"))
+    if len(chat.turns) >= MAX_TURNS:  # each turn lengthens every later prompt: bounded like everything else
+        raise ApiError(409, f"this conversation has {len(chat.turns)} turns, the most one may have: start a new "
+                            "one with the last translation as 'translation'")
     gen = chat.revise(service().engine, instruction.strip())
     cid = service().keep_conversation(chat, cid)
     return jsonify({"conversation_id": cid, "translation": gen.text, "flags": gen.flags,
@@ -95,27 +95,24 @@ def revise_v1():
 @bp.post("/v1/complete")
 def complete_v1():
     data = body()
-    source, prefix = data.get("source"), data.get("prefix", "")
-    if not isinstance(source, str) or not source.strip():
-        raise ApiError(400, "'source' is required")
-    if not isinstance(prefix, str):
-        raise ApiError(400, "'prefix' must be a string")
+    source = string(data.get("source"), "source", max_chars=MAX_TEXT)
+    prefix = string(data.get("prefix"), "prefix", required=False, default="", max_chars=MAX_TEXT, blank=True)
     n = integer(data.get("alternatives", 5), "alternatives", 0, 10)
-    continuation, words = service().engine.complete(source, prefix, lang(data.get("source_lang"), "source_lang"),
-                                          lang(data.get("target_lang"), "target_lang"), n)
+    src, tgt = lang(data.get("source_lang"), "source_lang"), lang(data.get("target_lang"), "target_lang")
+    continuation, words = service().complete(source, prefix, src, tgt, n)
     return jsonify({"prefix": prefix, "continuation": continuation, "alternatives": words})
 
 
 @bp.post("/v1/documents")
 def documents_v1():
-    upload = request.files.get("file")
-    if upload is None:
-        raise ApiError(400, "upload the document as the multipart field 'file'")
+    data, name = upload("file")
     tgt = lang(request.form.get("target_lang"), "target_lang")
     src = lang(request.form["source_lang"], "source_lang") if request.form.get("source_lang") else None
-    glossary_ids = tuple(g for g in request.form.getlist("glossaries") if g)
-    job_id = service().start_document(upload.read(), upload.filename, src, tgt, glossary_ids)
-    if request.args.get("async") in ("1", "true", "yes"):
+    glossary_ids = tuple(g for g in string_list(request.form.getlist("glossaries"), "glossaries", max_items=100)
+                         if g)
+    wait = not boolean(request.args.get("async", ""), "async")
+    job_id = service().start_document(data, name, src, tgt, glossary_ids)
+    if not wait:
         return jsonify({"id": job_id, "status": "queued", "status_url": f"/v1/documents/{job_id}"}), 202
     job = service().document(job_id, wait=service().timeout)
     return document_result(job)
@@ -142,9 +139,9 @@ def glossaries_v1():
 @bp.post("/v1/glossaries")
 def create_glossary_v1():
     if request.files.get("file") is not None:
-        upload = request.files["file"]
+        data, name = upload("file")
         record = service().glossary_from_file(
-            request.form.get("name") or upload.filename or "glossary", upload.read(), upload.filename,
+            string(request.form.get("name"), "name", required=False, default=name), data, name,
             lang(request.form.get("source_lang"), "source_lang"),
             lang(request.form.get("target_lang"), "target_lang"))
     else:
@@ -154,7 +151,8 @@ def create_glossary_v1():
         entries = data.get("entries")
         if not isinstance(entries, list) or not entries:
             raise ApiError(400, "'entries' must be a non-empty list of {source, target, kind}")
-        record = service().add_glossary(str(data.get("name") or "glossary"), entries_glossary(entries, src, tgt))
+        name = string(data.get("name"), "name", required=False, default="glossary")
+        record = service().add_glossary(name, entries_glossary(entries, src, tgt))
     return jsonify(record.info()), 201
 
 
@@ -173,6 +171,7 @@ def glossary_v1(gid):
 @bp.delete("/v1/glossaries/<gid>")
 def delete_glossary_v1(gid):
     with service().lock:
+        service().check_remove(gid)
         if service().glossaries.pop(gid, None) is None:
             raise ApiError(404, f"unknown glossary {gid!r}")
     return Response(status=204)

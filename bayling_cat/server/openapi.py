@@ -145,8 +145,8 @@ def spec() -> dict:
                 "get": {"summary": "One glossary with its entries",
                         "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                         "responses": {"200": _json(ref("Glossary")), "404": _ERROR}},
-                "delete": {"summary": "Remove a glossary",
+                "delete": {"summary": "Remove a glossary (not one given with serve --glossary: 409)",
                            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                           "responses": {"204": {"description": "Deleted"}, "404": _ERROR}}},
+                           "responses": {"204": {"description": "Deleted"}, "404": _ERROR, "409": _ERROR}}},
         },
     }

@@ -5,8 +5,10 @@ engine or a connector themselves.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -21,8 +23,17 @@ from bayling_cat.glossary import Glossary, GlossaryError, Term, load
 
 MAX_SEGMENTS = 1000
 MAX_BODY = 32 * 1024 * 1024
+# characters in one segment (or a completion's source and prefix): several times what a model's context holds;
+# beyond it a request is refused before it reaches the tokenizer
+MAX_TEXT = 20_000
 TIMEOUT = 600.0
 CONVERSATION_TTL = 3600.0
+PROMPT_ROOM = 256  # tokens a completion keeps free for the prompt's template and the continuation
+MAX_ENTRIES = 10_000  # glossary entries in one request
+# characters XML 1.0 forbids, lone surrogates included (they cannot even be encoded as UTF-8)
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+JOB_TTL = 3600.0  # seconds a finished document job (upload and result) is kept
+MAX_JOBS = 256  # document jobs kept at once; the oldest finished one goes first
 # languages offered to the protocols' language lists; any valid code is accepted in requests
 LANGUAGES = ["en", "zh", "de", "fr", "es", "it", "pt", "ru", "ja", "ko", "ar", "nl", "pl", "tr", "cs", "sv", "uk",
              "vi", "id", "he"]
@@ -43,6 +54,7 @@ class GlossaryRecord:
     name: str
     glossary: Glossary
     created: float = field(default_factory=time.time)
+    readonly: bool = False  # a --glossary file given at start: listed, applied to every request, not deletable
     # a multilingual (DeepL v3) glossary: one dictionary per (source, target) base-language pair; ``glossary``
     # is then its first dictionary, for the one-pair views of the other protocols
     dictionaries: dict = field(default_factory=dict)
@@ -61,8 +73,15 @@ class Service:
     """What the routes share: the engine behind a batcher, glossaries, conversations, document jobs."""
 
     def __init__(self, engine, glossary_files=(), max_batch: int = 32, window: float = 0.02,
-                 max_pending: int = 1024, timeout: float = TIMEOUT):
+                 max_pending: int = 1024, timeout: float = TIMEOUT, job_ttl: float = JOB_TTL,
+                 max_jobs: int = MAX_JOBS, same_length_batches: bool = True):
+        """``same_length_batches``: the engine batches only prompts of equal length, so that an answer never
+        depends on the other requests it was batched with (padding flips greedy choices); off, batches are
+        fuller and throughput higher."""
         self.engine = engine
+        decoding = getattr(engine, "decoding", None)
+        if decoding is not None:
+            decoding.same_length_batches = same_length_batches
         self.model_name = Path(str(getattr(engine, "path", "model"))).name
         self.timeout = timeout
         self.lock = threading.Lock()
@@ -71,17 +90,38 @@ class Service:
         self._loaded: dict[tuple[str, str], list[Glossary]] = {}
         self.conversations: dict[str, tuple[object, float]] = {}
         self.jobs: dict[str, dict] = {}
+        self.job_ttl, self.max_jobs = job_ttl, max_jobs
+        self._closed = threading.Event()
         self.characters = 0
-        self.workdir = Path(tempfile.mkdtemp(prefix="bayling-cat-serve-"))
+        remove_stale_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"bayling-cat-serve-{os.getpid()}-"))
         self.batcher = Batcher(self._run_batch, max_batch=max_batch, window=window, max_pending=max_pending,
                                workers=getattr(engine, "inter_threads", 1))
+        for number, path in enumerate(self.files, 1):
+            self._list_startup(number, Path(path))
+        threading.Thread(target=self._sweep, name="bayling-cat-jobs", daemon=True).start()
+
+    def _sweep(self) -> None:
+        """Expire document jobs even when no request comes to do it."""
+        while not self._closed.wait(min(60.0, max(0.05, self.job_ttl / 2))):
+            self.expire_jobs()
 
     def close(self) -> None:
-        """At shutdown: the engine's own resources (a cluster's actors and the Ray instance it started) go."""
+        """On shutdown (safe to call twice): stop the batcher, delete every upload and result, and let the engine
+        release what it holds (a cluster's actors and the Ray instance it started)."""
+        self._closed.set()
         self.batcher.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
         close = getattr(self.engine, "close", None)
         if close is not None:
             close()
+
+    def check_remove(self, gid: str) -> None:
+        """Refuse to delete a glossary given at start-up (the caller holds the lock)."""
+        record = self.glossaries.get(gid)
+        if record is not None and record.readonly:
+            raise ApiError(409, f"glossary {gid!r} ({record.name}) was loaded at start-up (serve --glossary) and is "
+                                "read-only: restart the server without it to remove it")
 
     # -- translation through the batcher ---------------------------------------------------------------
 
@@ -113,6 +153,18 @@ class Service:
         with self.lock:
             self.characters += sum(len(t) for t in texts)
         return results
+
+    def complete(self, source: str, prefix: str, source_lang: str, target_lang: str, alternatives: int):
+        """The engine's completion, for a source and prefix that fit the model's context with room to spare
+        (a longer one would make the engine allocate for the whole of it, to produce nothing)."""
+        count = getattr(self.engine, "count_tokens", None)
+        context = getattr(getattr(self.engine, "info", None), "context_length", None)
+        if count is not None and context:
+            used = count(source) + count(prefix)
+            if used + PROMPT_ROOM > context:
+                raise ApiError(413, f"the source and prefix are {used:,} tokens: together they must stay under "
+                                    f"{context - PROMPT_ROOM:,} for this model")
+        return self.engine.complete(source, prefix, source_lang, target_lang, alternatives)
 
     def translate_tagged(self, texts, source_lang, target_lang, extra_pattern=None, markup=True, **kwargs):
         """Texts with markup: tags (and ignored elements) become placeholders the model copies. With
@@ -150,6 +202,19 @@ class Service:
                 self._loaded[key] = cached
         return cached
 
+    def _list_startup(self, number: int, path: Path) -> None:
+        """List a --glossary file under /v1/glossaries and /v2/glossaries: one read-only record per language
+        pair it holds (at most 20), ids startup-N-SRC-TGT."""
+        codes = glossary_languages(path)
+        pairs = [(a, b) for a in codes for b in codes if a.split("-")[0] != b.split("-")[0]][:20]
+        for source_lang, target_lang in pairs:
+            try:
+                glossary = load(path, source_lang, target_lang)
+            except UserError:
+                continue
+            gid = f"startup-{number}-{source_lang}-{target_lang}"
+            self.glossaries[gid] = GlossaryRecord(gid, path.name, glossary, readonly=True)
+
     def glossary_for(self, source_lang, target_lang, ids) -> Glossary | None:
         chosen = list(self._startup_glossaries(source_lang, target_lang))
         with self.lock:
@@ -157,6 +222,8 @@ class Service:
                 record = self.glossaries.get(gid)
                 if record is None:
                     raise ApiError(404, f"unknown glossary {gid!r}")
+                if record.readonly:
+                    continue  # a start-up glossary applies to its language pair already
                 if record.dictionaries:
                     g = record.for_pair(source_lang, target_lang)
                     if g is None:
@@ -215,19 +282,39 @@ class Service:
     # -- documents --------------------------------------------------------------------------------------
 
     def start_document(self, data: bytes, filename: str, source_lang, target_lang, glossary_ids=()) -> str:
-        job_id = uuid.uuid4().hex
-        folder = self.workdir / job_id
-        folder.mkdir()
-        name = Path(filename or "document").name or "document"
-        path = folder / name
-        path.write_bytes(data)
-        job = {"id": job_id, "status": "queued", "input": path, "output": None, "error": None,
-               "key": secrets.token_hex(16), "characters": 0, "name": name}
+        """``filename``: a name common.file_name has checked. Jobs expire ``job_ttl`` seconds after they end."""
+        self.expire_jobs(room=1)
         with self.lock:
+            if len(self.jobs) >= self.max_jobs:
+                raise ApiError(503, f"{len(self.jobs)} documents are being translated; try again shortly",
+                               retry_after=5)
+            job_id = uuid.uuid4().hex
+            job = {"id": job_id, "status": "queued", "input": None, "output": None, "error": None,
+                   "key": secrets.token_hex(16), "characters": 0, "name": filename, "ended": None}
             self.jobs[job_id] = job
+        folder = self.workdir / job_id
+        folder.mkdir(parents=True)
+        path = folder / filename
+        path.write_bytes(data)
+        job["input"] = path
         threading.Thread(target=self._document, args=(job, source_lang, target_lang, glossary_ids),
                          daemon=True).start()
         return job_id
+
+    def expire_jobs(self, now: float | None = None, room: int = 0) -> None:
+        """Forget finished jobs older than ``job_ttl`` and delete their files; beyond ``max_jobs`` jobs (less
+        ``room`` for new ones), the oldest finished ones go first."""
+        now = time.time() if now is None else now
+        with self.lock:
+            ended = sorted((j for j in self.jobs.values() if j["ended"] is not None), key=lambda j: j["ended"])
+            gone = [j for j in ended if now - j["ended"] > self.job_ttl]
+            keep = [j for j in ended if j not in gone]
+            excess = len(self.jobs) - len(gone) - self.max_jobs + room
+            gone += keep[:max(0, excess)]
+            for job in gone:
+                del self.jobs[job["id"]]
+        for job in gone:
+            shutil.rmtree(self.workdir / job["id"], ignore_errors=True)
 
     def _document(self, job, source_lang, target_lang, glossary_ids):
         from bayling_cat.pipeline import Options, Pipeline
@@ -257,8 +344,11 @@ class Service:
         except Exception as exc:  # noqa: BLE001 - reported to the client as the job's error
             job["error"] = f"translation failed: {type(exc).__name__}"
             job["status"] = "error"
+        finally:
+            job["ended"] = time.time()
 
     def document(self, job_id, wait: float = 0.0) -> dict:
+        self.expire_jobs()
         with self.lock:
             job = self.jobs.get(job_id)
         if job is None:
@@ -269,20 +359,79 @@ class Service:
         return job
 
 
+def remove_stale_workdirs() -> None:
+    """Delete the temporary folders of servers that were killed (kill -9 leaves no chance to clean up): those
+    whose process no longer exists. A folder of a live process, anyone's, is left alone."""
+    for folder in Path(tempfile.gettempdir()).glob("bayling-cat-serve-*-*"):
+        pid = folder.name.split("-")[3]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError, OSError):
+            continue  # alive under another user, or not a pid at all
+
+
+def glossary_languages(path: Path) -> list[str]:
+    """The language codes a TBX (its langSets) or CSV/TSV glossary (its header) holds, in file order."""
+    from bayling_cat import languages
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    found: list[str] = []
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        from lxml import etree
+
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError:
+            return []
+        xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+        cells = [el.get(xml_lang) or el.get("lang") or "" for el in root.iter()
+                 if isinstance(el.tag, str) and etree.QName(el).localname in ("langSet", "langSec")]
+    else:
+        first = data.decode("utf-8-sig", "replace").splitlines()[:1]
+        line = first[0] if first else ""
+        cells = line.split("\t") if line.count("\t") > line.count(",") else line.split(",")
+    for cell in cells:
+        try:
+            code = languages.normalize(cell.strip().strip('"'))
+        except UserError:
+            continue
+        if code not in found:
+            found.append(code)
+    return found
+
+
 def entries_glossary(entries, source_lang: str, target_lang: str) -> Glossary:
+    """Glossary entries from a request ({source, target, kind}), each field checked for type and content."""
     if not isinstance(entries, list):
         raise ApiError(400, "'terms' and 'entries' must be lists of {source, target, kind}")
+    if len(entries) > MAX_ENTRIES:
+        raise ApiError(413, f"at most {MAX_ENTRIES:,} glossary entries in one request")
     terms: dict[str, Term] = {}
     for i, e in enumerate(entries):
-        if not isinstance(e, dict) or not isinstance(e.get("source"), str) or not e["source"].strip():
-            raise ApiError(400, f"entry {i}: 'source' is required")
+        if not isinstance(e, dict):
+            raise ApiError(400, f"entry {i}: an object with 'source', 'target' and 'kind'")
         kind = e.get("kind", "preferred")
         if kind not in ("preferred", "admitted", "forbidden", "dnt"):
             raise ApiError(400, f"entry {i}: 'kind' must be preferred, admitted, forbidden or dnt")
-        target = e.get("target")
-        if kind != "dnt" and (not isinstance(target, str) or not target.strip()):
+        source, target = e.get("source"), e.get("target")
+        if not isinstance(source, str) or not source.strip():
+            raise ApiError(400, f"entry {i}: 'source' must be a non-empty string")
+        if target is not None and not isinstance(target, str):
+            raise ApiError(400, f"entry {i}: 'target' must be a string")
+        if kind != "dnt" and (target is None or not target.strip()):
             raise ApiError(400, f"entry {i}: 'target' is required")
-        term = terms.setdefault(e["source"].strip().lower(), Term(e["source"].strip(), origin=f"entry {i}"))
+        for name, value in (("source", source), ("target", target or "")):
+            if len(value) > 1000 or NOT_XML.search(value):
+                raise ApiError(400, f"entry {i}: '{name}' must be at most 1,000 characters of valid text")
+        term = terms.setdefault(source.strip().lower(), Term(source.strip(), origin=f"entry {i}"))
         if kind == "dnt":
             term.dnt = True
         elif kind == "forbidden":
