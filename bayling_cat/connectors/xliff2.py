@@ -99,8 +99,21 @@ class Xliff2(Connector):
             insert_after(source, target)
         rebuild(target, text, segment.codes)
         seg.set("state", "translated")
-        seg.set("subState", f"{TOOL}:{'copy' if copied else origin}")
+        if origin == "human" and not copied:  # confirmed by a person: plainly translated, no tool sub-state
+            seg.attrib.pop("subState", None)
+        else:
+            seg.set("subState", f"{TOOL}:{'copy' if copied else origin}")
         self.xml.touch(segment.handle[0])
+
+    def state(self, segment: Segment) -> str | None:
+        _, seg = segment.handle
+        return seg.get("state") or ("initial" if seg.find(self.q("target")) is None else None)
+
+    def notes(self, segment: Segment) -> list[str]:
+        unit, _ = segment.handle
+        notes = unit.find(self.q("notes"))
+        found = [] if notes is None else notes.findall(self.q("note"))
+        return ["".join(n.itertext()).strip() for n in found if "".join(n.itertext()).strip()]
 
     def _segment_id(self, unit, seg) -> str:
         if seg.get("id"):
