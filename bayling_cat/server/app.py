@@ -17,11 +17,11 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
-from bayling_cat.server import deepl, libretranslate, native
+from bayling_cat.server import deepl, libretranslate, native, workbench as workbench_bp
 from bayling_cat.server.service import MAX_BODY, TIMEOUT, ApiError, Service
 
 # the first whose PREFIXES match a path answers its errors; native is the fallback
-PROTOCOLS = (deepl, libretranslate, native)
+PROTOCOLS = (deepl, libretranslate, workbench_bp, native)
 PUBLIC = ("/health", "/openapi.json", "/languages")  # as in LibreTranslate itself, its language list is public
 
 
@@ -30,7 +30,8 @@ def protocol_of(path: str):
 
 
 def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch: int = 32, window: float = 0.02,
-               max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT) -> Flask:
+               max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT,
+               workbench: "workbench_bp.Workbench | None" = None) -> Flask:
     app = Flask("bayling_cat")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     service = Service(engine, glossary_files, max_batch=max_batch, window=window, max_pending=max_pending,
@@ -38,6 +39,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     app.extensions["bayling_cat"] = service
     for module in PROTOCOLS:
         app.register_blueprint(module.bp)
+    app.extensions["bayling_cat_workbench"] = workbench or workbench_bp.Workbench()
+    app.extensions["bayling_cat_workbench"].attach(service)
 
     def error_response(status: int, message: str, retry_after: int | None = None):
         response = jsonify(protocol_of(request.path).error_body(status, message))
@@ -65,7 +68,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
 
     @app.before_request
     def check_key():
-        if request.method == "OPTIONS" or api_key is None or request.path in PUBLIC:
+        if request.method == "OPTIONS" or api_key is None or request.path in PUBLIC or \
+                workbench_bp.is_public(request.path):
             return None
         given = request.headers.get("X-API-Key")
         auth = request.headers.get("Authorization", "")
