@@ -108,7 +108,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> None:
+def serve(app: Flask, host: str, port: int, threads: int = 16, say=print, on_ready=None) -> None:
     """Serve with waitress until SIGTERM or Ctrl-C; requests in flight finish before the process exits."""
     import os
     import signal
@@ -153,5 +153,7 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
     say(f"bayling-cat: serving on http://{server.effective_host}:{server.effective_port}/ "
-        "(native API /v1, LibreTranslate /translate, DeepL /v2; Ctrl-C to stop)")
+        "(native API /v1, LibreTranslate /translate, DeepL /v2, workbench /; Ctrl-C to stop)")
+    if on_ready is not None:
+        on_ready(f"http://{server.effective_host}:{server.effective_port}/")
     server.run()
