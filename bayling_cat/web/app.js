@@ -399,7 +399,7 @@ async function confirmSegment(seg, editor) {
     const data = await send(seg, "confirm", {target: text});
     update(data, true);
   });
-  gotoNext(seg.i, (s) => s.status !== "confirmed" && !s.readonly);
+  gotoNext(seg.i, (s) => s.status !== "confirmed" && !s.readonly && s.source.trim() !== "", 1, true);
 }
 
 async function machineTranslate(seg) {
@@ -439,12 +439,16 @@ function resolveConflict(useTheirs) {
   }
 }
 
-function gotoNext(from, test, step) {
+// The next segment that passes ``test``, after ``from`` (wrapping around at the end, as CAT tools do).
+function gotoNext(from, test, step, wrap) {
   step = step || 1;
   const order = state.visible.length ? state.visible : state.segments;
   const at = order.findIndex((s) => s.i === from);
-  for (let k = at + step; k >= 0 && k < order.length; k += step) {
-    if (test(order[k])) { focusSegment(order[k].i); return; }
+  for (let n = 1; n < order.length; n++) {
+    const k = at + step * n;
+    if (!wrap && (k < 0 || k >= order.length)) return;
+    const seg = order[((k % order.length) + order.length) % order.length];
+    if (test(seg)) { focusSegment(seg.i); return; }
   }
 }
 
@@ -635,6 +639,23 @@ async function flushAll() {
   await Promise.all([...state.queues.values()]);
 }
 
+function flushForUnload() {
+  const key = sessionStorage.getItem("bayling-cat-api-key");
+  for (const [i, timer] of [...state.timers]) {
+    if (typeof i !== "number") continue;
+    clearTimeout(timer);
+    state.timers.delete(i);
+    const seg = state.segments[i], editor = editorOf(i);
+    if (!seg || !editor) continue;
+    const text = serialize(editor);
+    if (text === (seg.target || "")) continue;
+    const headers = {"X-Workbench-Token": TOKEN, "Content-Type": "application/json"};
+    if (key) headers["X-API-Key"] = key;
+    fetch(`/workbench/api/documents/${state.doc.id}/segments/${i}`, {method: "PUT", headers, keepalive: true,
+      credentials: "omit", body: JSON.stringify({target: text, version: seg.version})});
+  }
+}
+
 async function save() {
   if (!state.doc) return;
   try {
@@ -764,7 +785,9 @@ async function start() {
       await loadDocument(info.id);
     } catch (err) { fail(err); }
   });
-  window.addEventListener("beforeunload", () => { flushAll(); });
+  // a closing tab still sends what was typed in the last half second (keepalive outlives the page)
+  window.addEventListener("pagehide", flushForUnload);
+  document.addEventListener("visibilitychange", () => { if (document.hidden) flushAll(); });
   try {
     const data = await api("GET", "/workbench/api/documents");
     $("btn-documents").hidden = !!data.review;
