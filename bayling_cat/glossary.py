@@ -104,10 +104,12 @@ def _stemmer(lang: str):
 _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 
 
-def words(text: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), m.group(0)) for m in _WORD.finditer(text)]
+@lru_cache(maxsize=20_000)  # every term of a glossary looks through the same text
+def words(text: str) -> tuple[tuple[int, int, str], ...]:
+    return tuple((m.start(), m.end(), m.group(0)) for m in _WORD.finditer(text))
 
 
+@lru_cache(maxsize=200_000)  # pure Python Snowball is slow, and a glossary stems the same words again and again
 def stem(word: str, lang: str, case_sensitive: bool = False) -> str:
     base = word if case_sensitive else word.lower()
     s = _stemmer(lang)

@@ -165,6 +165,8 @@ class ReviewSession:
             reader.decide(seg)
         self.glossary = glossary_for(self.source_lang, self.target_lang) if glossary_for else None
         self.records: dict[int, Record] = {}
+        self._matches: dict[int, list] = {}  # glossary matches per source
+        self._feedback: dict[int, tuple] = {}  # the findings for the target last checked, per segment
         self._replay()
 
     # -- the session folder --------------------------------------------------------------------------
@@ -279,10 +281,15 @@ class ReviewSession:
         """Terminology (the same checker as ``bayling-cat check``) and inline-code findings for a target."""
         from bayling_cat.glossary import find
 
+        cached = self._feedback.get(index)
+        if cached is not None and cached[0] == target:
+            return cached[1]
         seg = self.segments[index]
         out: dict = {"terms": [], "violations": [], "forbidden": [], "code_problems": None}
         if self.glossary is not None:
-            matches = self.glossary.match(seg.source)
+            if index not in self._matches:  # a source never changes: matched once
+                self._matches[index] = self.glossary.match(seg.source)
+            matches = self._matches[index]
             out["terms"] = [{"start": m.start, "end": m.end, "source": m.term.source, "targets": m.term.targets,
                              "dnt": m.term.dnt, "forbidden": m.term.forbidden} for m in matches]
             if target:
@@ -294,6 +301,7 @@ class ReviewSession:
         if target is not None and seg.codes:
             problems = code_problems(target, seg.codes)
             out["code_problems"] = None if problems["ok"] and not problems["missing"] else problems
+        self._feedback[index] = (target, out)
         return out
 
     def summary(self) -> dict:

@@ -53,8 +53,8 @@ def big_document(path: Path, count: int) -> None:
     units = []
     for i in range(count):
         source, _ = TYPED[i % len(TYPED)]
-        units.append(f'<trans-unit id="u{i}"><source>{source.replace("file", "<g id=\\"1\\">file</g>")} ({i})'
-                     "</source></trans-unit>")
+        source = source.replace("file", '<g id="1">file</g>')
+        units.append(f'<trans-unit id="u{i}"><source>{source} ({i})</source></trans-unit>')
     path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<xliff version="1.2" '
                     'xmlns="urn:oasis:names:tc:xliff:document:1.2"><file original="big" source-language="en" '
                     'target-language="de" datatype="plaintext"><body>' + "".join(units) + "</body></file></xliff>",

@@ -349,3 +349,16 @@ def test_malicious_notes_come_back_as_plain_text(fake, tmp_path):
     assert doc["segments"][0]["notes"] == ["alert('This is malicious code');"]
     page = client.get("/").get_data(as_text=True)
     assert "malicious" not in page  # document text never travels inside the HTML
+
+
+def test_review_refuses_a_bad_file_in_one_line_before_loading_a_model(tmp_path):
+    from tests.conftest import run_cli
+
+    bad = tmp_path / "broken.xlf"
+    bad.write_text("<xliff version='1.2'><file>")
+    for path, words in ((bad, "broken.xlf"), (tmp_path / "missing.xlf", "no such file")):
+        result = run_cli(["review", str(path), "--no-browser", "--model", str(tmp_path / "no-model")],
+                         env_extra={"BAYLING_CAT_HOME": str(tmp_path / "home")}, timeout=120)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("bayling-cat: error: ") and words in line
