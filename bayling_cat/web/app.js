@@ -697,8 +697,9 @@ async function pretranslate() {
     }
     if (job.status === "error") throw new Error(job.error);
     $("job-fill").style.width = "100%";
-    $("job-text").textContent = `pre-translated ${job.total} segments`;
+    await flushAll();  // what was typed meanwhile is kept before the grid is drawn again
     await loadDocument(state.doc.id, true);
+    $("job-text").textContent = `pre-translated ${job.total} segments`;
   } catch (err) { fail(err); } finally {
     button.disabled = false;
     setTimeout(() => { $("job").hidden = true; }, 1500);
