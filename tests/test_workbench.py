@@ -362,3 +362,39 @@ def test_review_refuses_a_bad_file_in_one_line_before_loading_a_model(tmp_path):
         assert result.returncode == 1 and "Traceback" not in result.stderr
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("bayling-cat: error: ") and words in line
+
+
+@pytest.mark.skipif(not (SHARED / "corpus").is_dir(), reason="the shared corpus is absent")
+def test_every_corpus_document_opens_confirms_and_saves(tmp_path):
+    """The class of input: every real XLIFF, SDLXLIFF, MQXLIFF and PO file of the corpus either opens (and a
+    confirmed segment comes back from the saved file) or is refused in one line; nothing crashes."""
+    from bayling_cat.errors import UserError
+    from bayling_cat.review import ReviewSession
+
+    opened = 0
+    for f in sorted((SHARED / "corpus").rglob("*")):
+        if not f.is_file() or f.suffix in (".md", ".tbx", ".docx"):
+            continue
+        path = tmp_path / f.parent.name / f.name
+        path.parent.mkdir(exist_ok=True)
+        shutil.copy(f, path)
+        try:
+            session = ReviewSession(path, "x", target_lang=None)
+        except UserError as exc:
+            assert "\n" not in str(exc) and path.name in str(exc)
+            continue
+        opened += 1
+        segments = [session.segment_json(i) for i in range(len(session.segments))]
+        editable = [s for s in segments if not s["readonly"] and s["source"].strip()]
+        if not editable:
+            continue
+        first = editable[0]
+        text = "Confirmed " + (first["target"] or first["source"])
+        session.confirm(first["i"], text, first["version"])
+        out = tmp_path / "out" / f.name
+        session.save(output=out)
+        reread = open_document(out).segments()[first["i"]]
+        assert reread.key == first["key"]
+        assert (reread.current or "").startswith("Confirmed"), f.name
+        assert reread.skip is None or not reread.skip.startswith(("translate", "locked")), f.name
+    assert opened >= 40

@@ -239,7 +239,11 @@ def open_document():
         if kind not in ("folder", "upload") or not isinstance(data.get("ref"), str):
             raise ApiError(400, "give 'ref' (a document of the list) and 'kind' (folder or upload), or upload 'file'")
         path = wb.resolve(kind, data["ref"])
-    session = wb.open(path, src, tgt)
+    try:
+        session = wb.open(path, src, tgt)
+    except UserError as exc:  # the client named the file: no server paths, no command-line options
+        message = str(exc).replace(str(path), path.name).replace("pass --target-lang", "give the target language")
+        raise ApiError(400, message.replace("pass --source-lang", "give the source language")) from None
     return jsonify(session.info()), 201
 
 
