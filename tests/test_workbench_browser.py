@@ -1,6 +1,7 @@
 """The workbench in a real browser (Debian's headless Chromium driven by selenium) on the real default model:
 one long flow (open, pre-translate, term violation, revision turn, predictive typing, confirm, reload, save,
-the file and the memory checked), and the malicious-notes XLIFF through `serve --documents`."""
+the file and the memory checked), and `serve --documents` with the malicious-notes XLIFF (no script runs)
+opened in two tabs (the stale save is refused, visibly)."""
 
 import os
 import re
@@ -197,7 +198,7 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
 
 
 @pytest.mark.skipif(not (SHARED / "corpus").is_dir(), reason="the shared corpus is absent")
-def test_script_in_notes_never_runs(default_home, browser, tmp_path):
+def test_serve_page_script_in_notes_never_runs_and_two_tabs_conflict(default_home, browser, tmp_path):
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
 
@@ -222,5 +223,36 @@ def test_script_in_notes_never_runs(default_home, browser, tmp_path):
             d.switch_to.alert.text
         csp = [e for e in d.get_log("browser") if "Content Security Policy" in e["message"]]
         assert not csp, csp  # nothing even tried to run: the text was never HTML
+
+        # two tabs on the same segment: the later save based on an old version is refused, visibly
+        first_tab = d.current_window_handle
+        edit(d, 1, "Tab A")
+        wait(d, lambda d: "status-draft" in row(d, 1).get_attribute("class"), 30, "tab A's save")
+        d.switch_to.new_window("tab")
+        d.get(server.url)
+        wait(d, lambda d: "ready" in d.find_element(By.TAG_NAME, "body").get_attribute("class"), 30, "tab B")
+        assert editor_text(d, 1) == "Tab A"
+        edit(d, 1, "Tab B")
+        wait(d, lambda d: d.execute_script("return document.querySelector('#seg-1 .editor') !== null") and
+             "status-draft" in row(d, 1).get_attribute("class"), 30, "tab B's save")
+        time.sleep(1.5)  # tab B's save is on the server
+        d.switch_to.window(first_tab)
+        edit(d, 1, "Tab A again")
+        wait(d, lambda d: "conflict" in row(d, 1).get_attribute("class"), 30, "the conflict")
+        assert d.find_element(By.ID, "p-conflict").is_displayed()
+        assert any("changed elsewhere" in t.text for t in d.find_elements(By.CSS_SELECTOR, ".toast"))
+        d.find_element(By.ID, "btn-theirs").click()
+        wait(d, lambda d: editor_text(d, 1) == "Tab B", 10, "the saved version")
     finally:
         server.stop()
+
+
+def edit(driver, index, text):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    editor = row(driver, index).find_element(By.CSS_SELECTOR, ".editor")
+    editor.click()
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(Keys.BACKSPACE)
+    editor.send_keys(text)
