@@ -504,6 +504,9 @@ class ReviewSession:
                 seg = segments[index]
                 text, _ = repair(record.target, seg.codes)
                 origin = {CONFIRMED: "human", DRAFT: "draft"}.get(record.status, record.origin)
+                if origin == "human" and record.history and record.history[0]["kind"] == "original" \
+                        and self.file_status(self.segments[index]) == CONFIRMED:
+                    origin = "reviewed"  # a person's finished translation, confirmed again: a review
                 if origin == "file":
                     continue
                 connector.write_target(seg, text, copied=origin == "copy", origin=origin)

@@ -398,3 +398,19 @@ def test_every_corpus_document_opens_confirms_and_saves(tmp_path):
         assert (reread.current or "").startswith("Confirmed"), f.name
         assert reread.skip is None or not reread.skip.startswith(("translate", "locked")), f.name
     assert opened >= 40
+
+
+def test_confirming_a_finished_xliff2_translation_is_a_review(fake, tmp_path):
+    path = tmp_path / "inline-2.0.xlf"
+    shutil.copy(DATA / "inline-2.0.xlf", path)
+    client, _ = make(fake, path, tmp_path)
+    doc_id, doc = doc_of(client)
+    done = next(s for s in doc["segments"] if s["source"] == "Done.")
+    assert done["status"] == "confirmed" and done["state"] == "translated" and not done["readonly"]
+    fresh = next(s for s in doc["segments"] if s["source"] == "But this.")
+    client.post(seg_url(doc_id, done["i"], "confirm"), json={"target": "Terminé.", "version": 0})
+    client.post(seg_url(doc_id, fresh["i"], "confirm"), json={"target": "Mais ceci.", "version": 0})
+    client.post(f"/workbench/api/documents/{doc_id}/save")
+    text = path.read_text("utf-8")
+    assert '<segment state="reviewed"><source>Done.</source><target>Terminé.</target></segment>' in text
+    assert '<segment state="translated"><source>But this.</source>' in text

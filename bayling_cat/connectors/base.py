@@ -28,7 +28,8 @@ class Connector:
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         """Put ``text`` (balanced placeholders) into the segment's target and mark it: as machine output
         (origin "mt", "tm", copied), as a person's unconfirmed edit ("draft"), or as confirmed human work
-        ("human": the state a CAT tool gives a segment its translator confirmed)."""
+        ("human": the state a CAT tool gives a segment its translator confirmed; "reviewed": confirmed again
+        by a reviewer, where the format has a state for that, else the same as "human")."""
         raise NotImplementedError
 
     def state(self, segment: Segment) -> str | None:

@@ -237,7 +237,7 @@ class Po(Connector):
             forms += [""] * (nplurals - len(forms))
             forms[k] = plain
             unit.target = multistring(forms[:nplurals])
-        unit.markfuzzy(origin != "human")  # a translator's confirmation is what removes the fuzzy mark
+        unit.markfuzzy(origin not in ("human", "reviewed"))  # a person's confirmation removes the fuzzy mark
 
     def state(self, segment: Segment) -> str | None:
         unit = segment.handle[0]

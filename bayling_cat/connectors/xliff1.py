@@ -196,8 +196,8 @@ class Xliff1(Connector):
     def mark(self, unit, target, mid, origin: str) -> None:
         """Machine output needing review, in XLIFF 1.2's own terms (origin: mt, tm or copy); a person's work
         as "translated" (confirmed, origin human) or still "needs-review-translation" (an unconfirmed draft)."""
-        if origin in ("human", "draft"):
-            target.set("state", "translated" if origin == "human" else "needs-review-translation")
+        if origin in ("human", "reviewed", "draft"):
+            target.set("state", "needs-review-translation" if origin == "draft" else "translated")
             target.attrib.pop("state-qualifier", None)  # no longer leveraged from a machine or memory
             return
         target.set("state", "needs-review-translation")
@@ -304,8 +304,8 @@ class Sdlxliff(Xliff1):
         if mid is None:
             return
         seg = self._seg_def(unit, mid, create=True)
-        seg.set("conf", "Translated" if origin == "human" else "Draft")
-        if origin in ("human", "draft"):  # typed or confirmed by the translator, as Trados records it
+        seg.set("conf", "Translated" if origin in ("human", "reviewed") else "Draft")
+        if origin in ("human", "reviewed", "draft"):  # typed or confirmed by the translator, as Trados records it
             seg.set("origin", "interactive")
             seg.attrib.pop("origin-system", None)
         else:
@@ -346,7 +346,8 @@ class Mqxliff(Xliff1):
 
     def mark(self, unit, target, mid, origin: str) -> None:
         # ManuallyConfirmed is what memoQ itself writes when a translator confirms (shown as "Confirmed")
-        status = {"human": "ManuallyConfirmed", "draft": "PartiallyEdited"}.get(origin, "PreTranslated")
+        status = {"human": "ManuallyConfirmed", "reviewed": "ManuallyConfirmed",
+                  "draft": "PartiallyEdited"}.get(origin, "PreTranslated")
         unit.set(f"{{{MQ_NS}}}status", status)
 
     def state(self, segment: Segment) -> str | None:

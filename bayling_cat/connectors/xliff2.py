@@ -98,8 +98,8 @@ class Xliff2(Connector):
                 target.set(XML_SPACE, source.get(XML_SPACE))
             insert_after(source, target)
         rebuild(target, text, segment.codes)
-        seg.set("state", "translated")
-        if origin == "human" and not copied:  # confirmed by a person: plainly translated, no tool sub-state
+        seg.set("state", "reviewed" if origin == "reviewed" and not copied else "translated")
+        if origin in ("human", "reviewed") and not copied:  # a person's work: no tool sub-state
             seg.attrib.pop("subState", None)
         else:
             seg.set("subState", f"{TOOL}:{'copy' if copied else origin}")
