@@ -431,7 +431,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
 
 
 @cli.command()
-@click.argument("input_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("input_file", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
 @click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
 @click.option("--glossary", "-g", "glossaries", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
@@ -476,7 +476,10 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
             except webbrowser.Error:
                 pass  # no browser here: the address above is enough
 
-    run_server(app, "127.0.0.1", port, say=_say, on_ready=ready)
+    try:
+        run_server(app, "127.0.0.1", port, say=_say, on_ready=ready)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        raise UserError(f"127.0.0.1:{port}: cannot listen ({exc.strerror or exc}); choose another --port") from None
 
 
 @cli.command()
