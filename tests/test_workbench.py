@@ -3,7 +3,6 @@ listing, editing, confirming (the format's human state and the memory), saving, 
 restart, conflicts between two tabs, revision turns, take-back, pre-translation, uploads and security."""
 
 import io
-import json
 import shutil
 import time
 from pathlib import Path
@@ -115,7 +114,7 @@ def test_open_lists_segments_in_the_formats_terms(fake, xlf, tmp_path):
     assert locked and all(s["status"] == "locked" for s in locked)
     assert {s["reason"] for s in locked} >= {"translate=no", "approved"}
     assert doc["words"] == sum(s["words"] for s in doc["segments"])
-    assert client.get(f"/workbench/api/documents/nope").status_code == 404
+    assert client.get("/workbench/api/documents/nope").status_code == 404
 
 
 def test_edit_confirm_save_and_memory(fake, xlf, tmp_path):
