@@ -274,18 +274,20 @@ class ReviewSession:
         if full:
             entry["notes"] = self.connector.notes(seg)
             entry["history"] = record.history if record else []
-            entry.update(self.feedback(index, target))
+            # quality checks on what changed in this session (the file's own targets were reviewed before)
+            entry.update(self.feedback(index, target, checks=record is not None))
         return entry
 
-    def feedback(self, index: int, target: str | None) -> dict:
-        """Terminology (the same checker as ``bayling-cat check``) and inline-code findings for a target."""
+    def feedback(self, index: int, target: str | None, checks: bool = False) -> dict:
+        """Terminology (the same checker as ``bayling-cat check``) and inline-code findings for a target, and
+        with ``checks`` translate-toolkit's quality checks (as ``translate`` runs on machine output)."""
         from bayling_cat.glossary import find
 
         cached = self._feedback.get(index)
-        if cached is not None and cached[0] == target:
-            return cached[1]
+        if cached is not None and cached[:2] == (target, checks):
+            return cached[2]
         seg = self.segments[index]
-        out: dict = {"terms": [], "violations": [], "forbidden": [], "code_problems": None}
+        out: dict = {"terms": [], "violations": [], "forbidden": [], "code_problems": None, "checks": {}}
         if self.glossary is not None:
             if index not in self._matches:  # a source never changes: matched once
                 self._matches[index] = self.glossary.match(seg.source)
@@ -301,7 +303,12 @@ class ReviewSession:
         if target is not None and seg.codes:
             problems = code_problems(target, seg.codes)
             out["code_problems"] = None if problems["ok"] and not problems["missing"] else problems
-        self._feedback[index] = (target, out)
+        if checks and target and target.strip():
+            from bayling_cat.quality import plain, run_checks
+
+            out["checks"] = run_checks(plain(seg.source, seg.codes).strip(), plain(target, seg.codes).strip(),
+                                       self.target_lang)
+        self._feedback[index] = (target, checks, out)
         return out
 
     def summary(self) -> dict:

@@ -270,7 +270,10 @@ def test_live_terminology_feedback_uses_the_glossary(fake, tmp_path):
     assert seg["violations"] == ["'file' must be translated as 'Datei'", "do not use 'Akte' (use 'Datei')"]
     assert seg["forbidden"] == [{"form": "Akte", "spans": [[15, 19]]}] and seg["missing"] == ["file"]
     seg = client.put(seg_url(doc_id, 0), json={"target": "Öffnen Sie die Datei.", "version": 1}).get_json()
-    assert seg["violations"] == [] and seg["missing"] == []
+    assert seg["violations"] == [] and seg["missing"] == [] and seg["checks"] == {}
+    # translate-toolkit's quality checks too, on what was changed here
+    seg = client.put(seg_url(doc_id, 0), json={"target": "Öffnen Sie die Datei 2", "version": 2}).get_json()
+    assert set(seg["checks"]) == {"endpunc"}
 
 
 @pytest.mark.parametrize("name, check", [

@@ -147,7 +147,7 @@ function matches(seg) {
   if (f === "draft" && seg.status !== "draft") return false;
   if (f === "confirmed" && seg.status !== "confirmed") return false;
   if (f === "locked" && seg.status !== "locked") return false;
-  if (f === "flagged" && !(seg.flags.length || seg.code_problems)) return false;
+  if (f === "flagged" && !(seg.flags.length || seg.code_problems || Object.keys(seg.checks || {}).length)) return false;
   if (f === "terms" && !termProblem) return false;
   if (state.search) {
     const hay = (plainText(seg.source) + "\n" + plainText(seg.target)).toLowerCase();
@@ -241,6 +241,8 @@ function decorate(tr, seg) {
   for (const f of seg.flags) st.appendChild(el("div", "flag", f));
   if ((seg.violations || []).length) st.appendChild(el("div", "flag bad", `${seg.violations.length} term problem(s)`));
   if (seg.code_problems) st.appendChild(el("div", "flag bad", "codes differ"));
+  const failed = Object.keys(seg.checks || {});
+  if (failed.length) st.appendChild(el("div", "flag", "checks: " + failed.join(", ")));
 }
 
 function rowOf(i) { return document.getElementById("seg-" + i); }
@@ -287,6 +289,7 @@ function renderPanel(seg) {
     `${t.source} → ${t.targets.join(" / ")}` + (t.forbidden.length ? `  (not: ${t.forbidden.join(", ")})` : "")));
   listInto("p-violations", seg.violations || []);
   const checks = seg.flags.slice();
+  for (const [name, message] of Object.entries(seg.checks || {})) checks.push(`${name}: ${message}`);
   if (seg.code_problems) {
     if (seg.code_problems.missing.length) checks.push("codes missing: " + seg.code_problems.missing.join(" "));
     if (seg.code_problems.extra.length) checks.push("codes not in the source: " + seg.code_problems.extra.join(" "));
