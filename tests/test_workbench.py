@@ -416,3 +416,23 @@ def test_confirming_a_finished_xliff2_translation_is_a_review(fake, tmp_path):
     text = path.read_text("utf-8")
     assert '<segment state="reviewed"><source>Done.</source><target>Terminé.</target></segment>' in text
     assert '<segment state="translated"><source>But this.</source>' in text
+
+
+def test_docx_review_writes_the_confirmed_paragraph(fake, tmp_path):
+    docx = pytest.importorskip("docx")
+    from tests.docx_fixture import build
+
+    path = build(tmp_path / "feature.docx")
+    bench = Workbench(review=path, target_lang="de")
+    client = create_app(fake, workbench=bench).test_client()
+    client.environ_base["HTTP_X_WORKBENCH_TOKEN"] = bench.token
+    doc_id, doc = doc_of(client)
+    assert doc["format"] == "docx" and doc["target_lang"] == "de"
+    first = next(s for s in doc["segments"] if not s["readonly"] and s["source"].strip() and not s["codes"])
+    r = client.post(seg_url(doc_id, first["i"], "confirm"), json={"target": "Bestätigter Absatz.", "version": 0})
+    assert r.status_code == 200
+    out = tmp_path / "out.docx"
+    bench.sessions[doc_id].save(output=out)
+    texts = [p.text for p in docx.Document(str(out)).paragraphs]
+    assert "Bestätigter Absatz." in texts and first["source"] not in texts
+    assert docx.Document(str(path)).paragraphs  # the input is untouched and still a document
