@@ -167,6 +167,8 @@ class ReviewSession:
         self.records: dict[int, Record] = {}
         self._matches: dict[int, list] = {}  # glossary matches per source
         self._feedback: dict[int, tuple] = {}  # the findings for the target last checked, per segment
+        self.changes = 0  # counts every change since the server started: pages ask what changed since
+        self.changed_at: dict[int, int] = {}
         self._replay()
 
     # -- the session folder --------------------------------------------------------------------------
@@ -311,6 +313,11 @@ class ReviewSession:
         self._feedback[index] = (target, checks, out)
         return out
 
+    def changed_since(self, since: int) -> tuple[int, list[int]]:
+        """The change counter now, and the segments changed after ``since`` (by pre-translation, other tabs)."""
+        with self.lock:
+            return self.changes, sorted(i for i, n in self.changed_at.items() if n > since)
+
     def summary(self) -> dict:
         total = done = 0
         counts: dict[str, int] = {}
@@ -328,7 +335,7 @@ class ReviewSession:
                 "source_lang": self.source_lang, "target_lang": self.target_lang, "notice": self.notice,
                 "glossary_terms": len(self.glossary) if self.glossary is not None else 0,
                 "memory": str(self.memory.path) if self.memory is not None else None,
-                "output": str(self.output or self.path), **self.summary()}
+                "output": str(self.output or self.path), "changes": self.changes, **self.summary()}
 
     # -- changing ------------------------------------------------------------------------------------
 
@@ -359,6 +366,8 @@ class ReviewSession:
         record.version += 1
         self.records[index] = record
         self._append(index)
+        self.changes += 1
+        self.changed_at[index] = self.changes
         return self.segment_json(index)
 
     def edit(self, index: int, target: str, version) -> dict:

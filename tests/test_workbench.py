@@ -252,6 +252,13 @@ def test_pretranslate_uses_human_memory_first_then_the_model(fake, xlf, tmp_path
     # the model saw each distinct source once, never the one the memory answered
     asked = [c[0].content for c in fake.conversations]
     assert not any("Click <1>Save</1>" in a for a in asked)
+    # the page fills its rows from what changed since it loaded the document
+    changed = client.get(f"/workbench/api/documents/{doc_id}/changes?since={doc['changes']}").get_json()
+    assert sorted(s["i"] for s in changed["segments"]) == untranslated
+    assert changed["segments"][0]["target"] == segs[changed["segments"][0]["i"]]["target"]
+    later = client.get(f"/workbench/api/documents/{doc_id}/changes?since={changed['changes']}").get_json()
+    assert later == {"changes": changed["changes"], "segments": []}
+    assert client.get(f"/workbench/api/documents/{doc_id}/changes?since=x").status_code == 400
     assert client.get("/workbench/api/jobs/nope").status_code == 404
 
 

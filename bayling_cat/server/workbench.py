@@ -274,6 +274,15 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
+@bp.get("/workbench/api/documents/<doc_id>/changes")
+def changes(doc_id):
+    session = workbench().session(doc_id)
+    since = integer(request.args.get("since", 0), "since", 0, 10**12)
+    now, indices = session.changed_since(since)
+    with session.lock:
+        return jsonify({"changes": now, "segments": [session.segment_json(i) for i in indices]})
+
+
 @bp.get("/workbench/api/documents/<doc_id>/summary")
 def summary(doc_id):
     return jsonify(workbench().session(doc_id).summary())

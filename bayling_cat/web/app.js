@@ -697,11 +697,11 @@ async function pretranslate() {
       $("job-text").textContent = `pre-translating: ${job.done} / ${job.total} segments`;
       await new Promise((r) => setTimeout(r, 400));
       job = await api("GET", `/workbench/api/jobs/${job.id}`);
+      await syncChanges();  // rows fill in as their translations arrive
     }
     if (job.status === "error") throw new Error(job.error);
     $("job-fill").style.width = "100%";
-    await flushAll();  // what was typed meanwhile is kept before the grid is drawn again
-    await loadDocument(state.doc.id, true);
+    await syncChanges();
     $("job-text").textContent = `pre-translated ${job.total} segments`;
   } catch (err) { fail(err); } finally {
     button.disabled = false;
@@ -709,10 +709,25 @@ async function pretranslate() {
   }
 }
 
+// Segments changed on the server since this page last looked (pre-translation, another tab). A segment
+// being edited here is left alone: taking its new version would turn a visible conflict into a silent overwrite.
+async function syncChanges() {
+  const data = await api("GET", `/workbench/api/documents/${state.doc.id}/changes?since=${state.changes}`);
+  for (const seg of data.segments) {
+    const editor = editorOf(seg.i);
+    const busy = state.timers.has(seg.i) || (editor && document.activeElement === editor &&
+      serialize(editor) !== (state.segments[seg.i].target || ""));
+    if (!busy && seg.version > state.segments[seg.i].version) update(seg, true);
+  }
+  state.changes = data.changes;
+  refreshProgress();
+}
+
 async function loadDocument(id, keepPage) {
   const doc = await api("GET", `/workbench/api/documents/${id}`);
   state.doc = doc;
   state.segments = doc.segments;
+  state.changes = doc.changes;
   state.conflicts.clear();
   const title = $("doc-title");
   title.textContent = `${doc.name} · ${doc.format} · ${doc.source_lang} → ${doc.target_lang}` +
