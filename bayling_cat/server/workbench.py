@@ -53,11 +53,8 @@ class Workbench:
                  target_lang: str | None = None, loopback_only: bool = True):
         self.documents = Path(documents).resolve() if documents else None
         self.uploads = Path(uploads) if uploads else None
-        self.memory = None
-        if memory_path is not None:
-            from bayling_cat.memory import Memory
-
-            self.memory = LockedMemory(Memory(memory_path))
+        self.memory_path = memory_path
+        self._memory = None
         self.review_path = Path(review).resolve() if review else None
         self.output = output
         self.languages = (source_lang, target_lang)
@@ -75,6 +72,15 @@ class Workbench:
             self.uploads = service.workdir / "uploads"
         if self.review_path is not None:
             self.review_id = self.open(self.review_path, *self.languages, output=self.output).id
+
+    @property
+    def memory(self):
+        """The translation memory, opened when the first document is (a server nobody reviews on leaves no file)."""
+        if self._memory is None and self.memory_path is not None:
+            from bayling_cat.memory import Memory
+
+            self._memory = LockedMemory(Memory(self.memory_path))
+        return self._memory
 
     @staticmethod
     def doc_id(path: Path) -> str:
