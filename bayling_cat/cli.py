@@ -635,11 +635,17 @@ def memory_stats(memory_path):
 @click.option("--mixed-batches", is_flag=True,
               help="Batch segments of different lengths together: more throughput, but a segment's translation "
                    "may then depend on the other requests it is batched with.")
+@click.option("--documents", "documents_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default=None, help="A folder whose documents the workbench page (/) offers to open and review.")
+@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Translation memory the workbench reuses and adds confirmed segments to (default: the user's).")
+@click.option("--no-memory", is_flag=True, help="The workbench neither reuses nor stores translations.")
 @engine_options
 @cluster_options
 def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, parallel,
-          job_ttl, mixed_batches, **engine_kw):
-    """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), LibreTranslate and DeepL v2."""
+          job_ttl, mixed_batches, documents_dir, memory_path, no_memory, **engine_kw):
+    """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), OpenAI chat completions, LibreTranslate,
+    Apertium and DeepL, and the translator's workbench (a review grid) at /."""
     from bayling_cat.glossary import check_file
     from bayling_cat.server import check_host, create_app, is_loopback
     from bayling_cat.server import serve as run_server
@@ -659,9 +665,69 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     if not parallel:
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
     engine = load_engine(**engine_kw, inter_threads=parallel)
+    from bayling_cat.memory import default_path
+    from bayling_cat.models import home
+    from bayling_cat.server.workbench import Workbench
+
+    bench = Workbench(documents=documents_dir, uploads=home() / "workbench" / "uploads",
+                      memory_path=None if no_memory else (memory_path or default_path()),
+                      loopback_only=is_loopback(host))
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
-                     max_pending=max_queue, cors=cors, job_ttl=job_ttl, same_length_batches=not mixed_batches)
+                     max_pending=max_queue, cors=cors, job_ttl=job_ttl, same_length_batches=not mixed_batches,
+                     workbench=bench)
     run_server(app, host, port, threads=server_threads, say=_say)
+
+
+@cli.command()
+@click.argument("input_file", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
+@click.option("--target-lang", "-t", default=None, help="Target language code (default: from the file).")
+@click.option("--glossary", "-g", "glossaries", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Glossary (TBX, CSV, TSV) for translation and live term checks (repeatable).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Save to this file (default: into FILE itself, keeping FILE.bak).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--no-browser", is_flag=True, help="Print the address only; do not open a browser.")
+@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Translation memory: reused first, and confirmed segments go into it (default: the user's).")
+@click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
+@engine_options
+def review(input_file, source_lang, target_lang, glossaries, output, port, no_browser, memory_path, no_memory,
+           **engine_kw):
+    """Review and revise FILE in the browser: a grid of segments with machine translation, glossary
+    feedback, revision turns, predictive typing and confirmation. Every edit is kept as it is made."""
+    from bayling_cat.connectors import open_document
+    from bayling_cat.glossary import check_file
+    from bayling_cat.memory import default_path
+    from bayling_cat.server import create_app
+    from bayling_cat.server import serve as run_server
+    from bayling_cat.server.workbench import Workbench
+
+    open_document(input_file)  # a file that cannot be read fails now, before the model loads
+    for path in glossaries:
+        check_file(path)
+    if output is not None and output.resolve() == input_file.resolve():
+        output = None
+    engine = load_engine(**engine_kw)
+    bench = Workbench(review=input_file, output=output, source_lang=source_lang, target_lang=target_lang,
+                      memory_path=None if no_memory else (memory_path or default_path()))
+    app = create_app(engine, glossaries, workbench=bench)
+
+    def ready(url):
+        _say(f"bayling-cat: reviewing {input_file}: open {url} (Ctrl-C to stop; edits are kept as you make them)")
+        if not no_browser:
+            import webbrowser
+
+            try:
+                webbrowser.get().open(url)
+            except webbrowser.Error:
+                pass  # no browser here: the address above is enough
+
+    try:
+        run_server(app, "127.0.0.1", port, say=_say, on_ready=ready)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        raise UserError(f"127.0.0.1:{port}: cannot listen ({exc.strerror or exc}); choose another --port") from None
 
 
 @cli.command()

@@ -104,10 +104,12 @@ def _stemmer(lang: str):
 _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 
 
-def words(text: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), m.group(0)) for m in _WORD.finditer(text)]
+@lru_cache(maxsize=20_000)  # every term of a glossary looks through the same text
+def words(text: str) -> tuple[tuple[int, int, str], ...]:
+    return tuple((m.start(), m.end(), m.group(0)) for m in _WORD.finditer(text))
 
 
+@lru_cache(maxsize=200_000)  # pure Python Snowball is slow, and a glossary stems the same words again and again
 def stem(word: str, lang: str, case_sensitive: bool = False) -> str:
     base = word if case_sensitive else word.lower()
     s = _stemmer(lang)
@@ -177,13 +179,24 @@ class Glossary:
         """The glossary terms in a source: longest first, no overlaps, in text order."""
         found: list[Match] = []
         taken: list[tuple[int, int]] = []
+        stems = {case: {stem(w, self.source_lang, case) for _, _, w in words(_visible(text))} for case in (False, True)}
         for term in sorted(self.terms, key=lambda t: (-len(t.source), t.source)):
+            first = self._first_stem(term)
+            if first is not None and first not in stems[term.case_sensitive]:
+                continue  # a term can only match where its first word does: most terms are skipped at once
             for start, end in find(text, term.source, self.source_lang, term.case_sensitive):
                 if any(start < e and s < end for s, e in taken):
                     continue
                 taken.append((start, end))
                 found.append(Match(term, start, end, text[start:end]))
         return sorted(found, key=lambda m: m.start)
+
+    def _first_stem(self, term: Term) -> str | None:
+        """The stem of a term's first word (None where matching is by characters, as ``find`` does)."""
+        if _primary(self.source_lang) in NO_SPACES:
+            return None
+        found = words(term.source)
+        return stem(found[0][2], self.source_lang, term.case_sensitive) if found else None
 
     def check(self, source: str, target: str, matches: list[Match] | None = None) -> Finding:
         """Required target terms present (inflections accepted), forbidden ones absent, DNT ones verbatim."""

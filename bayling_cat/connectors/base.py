@@ -30,8 +30,19 @@ class Connector:
         return self.target_lang
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
-        """Put ``text`` (balanced placeholders) into the segment's target and mark it as machine output."""
+        """Put ``text`` (balanced placeholders) into the segment's target and mark it: as machine output
+        (origin "mt", "tm", copied), as a person's unconfirmed edit ("draft"), or as confirmed human work
+        ("human": the state a CAT tool gives a segment its translator confirmed; "reviewed": confirmed again
+        by a reviewer, where the format has a state for that, else the same as "human")."""
         raise NotImplementedError
+
+    def state(self, segment: Segment) -> str | None:
+        """The segment's state in the format's own words (e.g. "needs-review-translation", "Draft"), if any."""
+        return None
+
+    def notes(self, segment: Segment) -> list[str]:
+        """The notes the file holds for the segment (as plain text, for a person to read)."""
+        return list(segment.notes)
 
     def write_suggestion(self, segment: Segment, text: str) -> None:
         """Offer ``text`` beside the target, leaving the target alone."""

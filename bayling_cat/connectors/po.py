@@ -272,7 +272,15 @@ class Po(Connector):
             forms += [""] * (nplurals - len(forms))
             forms[k] = plain
             unit.target = multistring(forms[:nplurals])
-        unit.markfuzzy(True)
+        unit.markfuzzy(origin not in ("human", "reviewed"))  # a person's confirmation removes the fuzzy mark
+
+    def state(self, segment: Segment) -> str | None:
+        unit = segment.handle[0]
+        return "fuzzy" if unit.isfuzzy() else ("translated" if unit.istranslated() else "untranslated")
+
+    def notes(self, segment: Segment) -> list[str]:
+        unit = segment.handle[0]
+        return [n for n in (unit.getnotes("developer"), unit.getnotes("translator")) if n and n.strip()]
 
     def write_suggestion(self, segment: Segment, text: str) -> None:
         raise NotImplementedError

@@ -194,9 +194,25 @@ class Xliff1(Connector):
         self.xml.touch(unit)
 
     def mark(self, unit, target, mid, origin: str) -> None:
-        """Machine output needing review, in XLIFF 1.2's own terms (origin: mt, tm or copy)."""
+        """Machine output needing review, in XLIFF 1.2's own terms (origin: mt, tm or copy); a person's work
+        as "translated" (confirmed, origin human) or still "needs-review-translation" (an unconfirmed draft)."""
+        if origin in ("human", "reviewed", "draft"):
+            target.set("state", "needs-review-translation" if origin == "draft" else "translated")
+            target.attrib.pop("state-qualifier", None)  # no longer leveraged from a machine or memory
+            return
         target.set("state", "needs-review-translation")
         target.set("state-qualifier", {"copy": "x-bayling-cat-copy", "tm": "leveraged-tm"}.get(origin, "leveraged-mt"))
+
+    def state(self, segment: Segment) -> str | None:
+        unit, mid = segment.handle
+        target = unit.find(self.q("target"))
+        if unit.get("approved") == "yes":
+            return "approved"
+        return target.get("state") if target is not None else None
+
+    def notes(self, segment: Segment) -> list[str]:
+        unit, _ = segment.handle
+        return ["".join(n.itertext()).strip() for n in unit.findall(self.q("note")) if "".join(n.itertext()).strip()]
 
     def _insert_after_target(self, unit, element) -> None:
         children = [c for c in unit if isinstance(c.tag, str)]
@@ -289,11 +305,22 @@ class Sdlxliff(Xliff1):
         if mid is None:
             return
         seg = self._seg_def(unit, mid, create=True)
-        seg.set("conf", "Draft")
-        seg.set("origin", {"copy": "source", "tm": "tm"}.get(origin, "mt"))
-        seg.set("origin-system", TOOL)
+        seg.set("conf", "Translated" if origin in ("human", "reviewed") else "Draft")
+        if origin in ("human", "reviewed", "draft"):  # typed or confirmed by the translator, as Trados records it
+            seg.set("origin", "interactive")
+            seg.attrib.pop("origin-system", None)
+        else:
+            seg.set("origin", {"copy": "source", "tm": "tm"}.get(origin, "mt"))
+            seg.set("origin-system", TOOL)
         for stale in ("percent", "text-match", "struct-match"):
             seg.attrib.pop(stale, None)
+
+    def state(self, segment: Segment) -> str | None:
+        unit, mid = segment.handle
+        seg = self._seg_def(unit, mid) if mid is not None else None
+        if seg is None:
+            return None
+        return "Locked" if seg.get("locked") == "true" else seg.get("conf")
 
 
 class Mqxliff(Xliff1):
@@ -319,4 +346,13 @@ class Mqxliff(Xliff1):
         return unit is not None and unit.get(f"{{{MQ_NS}}}status") == "NotStarted"
 
     def mark(self, unit, target, mid, origin: str) -> None:
-        unit.set(f"{{{MQ_NS}}}status", "PreTranslated")
+        # ManuallyConfirmed is what memoQ itself writes when a translator confirms (shown as "Confirmed")
+        status = {"human": "ManuallyConfirmed", "reviewed": "ManuallyConfirmed",
+                  "draft": "PartiallyEdited"}.get(origin, "PreTranslated")
+        unit.set(f"{{{MQ_NS}}}status", status)
+
+    def state(self, segment: Segment) -> str | None:
+        unit, _ = segment.handle
+        if unit.get(f"{{{MQ_NS}}}locked") == "locked":
+            return "Locked"
+        return unit.get(f"{{{MQ_NS}}}status")

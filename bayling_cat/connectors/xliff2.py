@@ -98,9 +98,22 @@ class Xliff2(Connector):
                 target.set(XML_SPACE, source.get(XML_SPACE))
             insert_after(source, target)
         rebuild(target, text, segment.codes)
-        seg.set("state", "translated")
-        seg.set("subState", f"{TOOL}:{'copy' if copied else origin}")
+        seg.set("state", "reviewed" if origin == "reviewed" and not copied else "translated")
+        if origin in ("human", "reviewed") and not copied:  # a person's work: no tool sub-state
+            seg.attrib.pop("subState", None)
+        else:
+            seg.set("subState", f"{TOOL}:{'copy' if copied else origin}")
         self.xml.touch(segment.handle[0])
+
+    def state(self, segment: Segment) -> str | None:
+        _, seg = segment.handle
+        return seg.get("state") or ("initial" if seg.find(self.q("target")) is None else None)
+
+    def notes(self, segment: Segment) -> list[str]:
+        unit, _ = segment.handle
+        notes = unit.find(self.q("notes"))
+        found = [] if notes is None else notes.findall(self.q("note"))
+        return ["".join(n.itertext()).strip() for n in found if "".join(n.itertext()).strip()]
 
     def _segment_id(self, unit, seg) -> str:
         if seg.get("id"):

@@ -24,12 +24,13 @@ from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
 from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai
+from bayling_cat.server import workbench as workbench_bp
 from bayling_cat.server.service import JOB_TTL, MAX_BODY, TIMEOUT, ApiError, Service
 
 # the first that claims a request (``claims(path, values)``, for paths two protocols share) or whose PREFIXES
 # match its path answers its errors; native is the fallback. openai's /v1/chat/ and /v1/models come before
 # native's /v1/.
-PROTOCOLS = (apertium, deepl, deepl_v3, libretranslate, openai, native)
+PROTOCOLS = (apertium, deepl, deepl_v3, libretranslate, openai, workbench_bp, native)
 PUBLIC = ("/health", "/openapi.json", "/languages")  # as in LibreTranslate itself, its language list is public
 
 
@@ -99,7 +100,8 @@ def given_key() -> bytes | None:
 
 def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch: int = 32, window: float = 0.02,
                max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT,
-               job_ttl: float = JOB_TTL, same_length_batches: bool = True) -> Flask:
+               job_ttl: float = JOB_TTL, same_length_batches: bool = True,
+               workbench: "workbench_bp.Workbench | None" = None) -> Flask:
     app = Flask("bayling_cat")
     app.json = StrictJSON(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -108,6 +110,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     app.extensions["bayling_cat"] = service
     for module in PROTOCOLS:
         app.register_blueprint(module.bp)
+    app.extensions["bayling_cat_workbench"] = workbench or workbench_bp.Workbench()
+    app.extensions["bayling_cat_workbench"].attach(service)
 
     def error_response(status: int, message: str, retry_after: int | None = None):
         response = jsonify(_protocol().error_body(status, message))
@@ -135,7 +139,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
 
     @app.before_request
     def check_key():
-        if request.method == "OPTIONS" or api_key is None or request.path in PUBLIC:
+        if request.method == "OPTIONS" or api_key is None or request.path in PUBLIC or \
+                workbench_bp.is_public(request.path):
             return None
         given = given_key()
         if given is None or not secrets.compare_digest(given, api_key.encode("utf-8")):
@@ -241,7 +246,7 @@ def listen(app: Flask, host: str, port: int, threads: int):
     return server
 
 
-def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> None:
+def serve(app: Flask, host: str, port: int, threads: int = 16, say=print, on_ready=None) -> None:
     """Serve with waitress until SIGTERM or Ctrl-C; requests in flight finish before the process exits, then
     the uploads and results of document jobs are deleted (also at any other exit: atexit)."""
     import os
@@ -298,8 +303,10 @@ def serve(app: Flask, host: str, port: int, threads: int = 16, say=print) -> Non
         [(server.effective_host, server.effective_port)]
     bound = f"[{bound}]" if ":" in str(bound) else bound
     say(f"bayling-cat: serving on http://{bound}:{bound_port}/ "
-        "(native API /v1, OpenAI /v1/chat/completions, LibreTranslate and Apertium /translate, DeepL /v2 and /v3; "
-        "Ctrl-C to stop)")
+        "(native API /v1, OpenAI /v1/chat/completions, LibreTranslate and Apertium /translate, DeepL /v2 and /v3, "
+        "workbench /; Ctrl-C to stop)")
+    if on_ready is not None:
+        on_ready(f"http://{bound}:{bound_port}/")
     try:
         server.run()
     finally:

@@ -1,0 +1,59 @@
+"""Take docs/workbench.png: `bayling-cat review examples/sample.xlf` with the shipped glossary on the default model,
+pre-translated, one segment being typed with its prediction showing, in Debian's headless Chromium.
+
+    python docs/screenshot.py
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.test_workbench_browser import Server, editor_text, start_browser, wait  # noqa: E402
+
+
+def main():
+    import os
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from bayling_cat.models import home
+
+    work = Path(tempfile.mkdtemp(prefix="workbench-shot-"))
+    doc = work / "sample.xlf"
+    shutil.copy(ROOT / "examples" / "sample.xlf", doc)
+    server = Server(["review", str(doc), "-g", str(ROOT / "glossaries" / "software-ui.en-de.tbx"), "--no-browser",
+                     "--no-memory"], Path(os.environ.get("BAYLING_CAT_HOME") or home()))
+    driver = start_browser(work / "profile")
+    try:
+        driver.set_window_size(1280, 800)
+        driver.get(server.url)
+        wait(driver, lambda d: "ready" in d.find_element(By.TAG_NAME, "body").get_attribute("class"))
+        driver.find_element(By.ID, "btn-pretranslate").click()
+        wait(driver, lambda d: "pre-translated" in d.find_element(By.ID, "job-text").text, 600)
+        time.sleep(2)
+        editor = driver.find_element(By.CSS_SELECTOR, "#seg-1 .editor")
+        editor.click()
+        editor.send_keys(Keys.CONTROL, "a")
+        editor.send_keys(Keys.BACKSPACE)
+        editor.send_keys("Sie haben")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#seg-1 .ghost"), 60)
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#p-alternatives .alt"), 10)
+        assert editor_text(driver, 1) == "Sie haben"
+        driver.save_screenshot(str(ROOT / "docs" / "workbench.png"))
+        print(f"docs/workbench.png: {(ROOT / 'docs' / 'workbench.png').stat().st_size} bytes")
+    finally:
+        driver.quit()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
