@@ -491,3 +491,52 @@ def test_a_revision_conversation_is_bounded_in_turns():
         assert client.post("/v1/revise", json={"conversation_id": cid, "instruction": "Shorter."}).status_code == 200
     r = client.post("/v1/revise", json={"conversation_id": cid, "instruction": "Shorter."})
     assert r.status_code == 409 and "50 turns" in r.get_json()["error"]["message"]
+
+
+# -- the same family of bad requests on the protocols added later: OpenAI, Apertium, DeepL v3 ---------------------
+
+NEW_ROUTES = [
+    ("/v1/chat/completions", {"model": "gpt-4o", "messages": [
+        {"role": "system", "content": "Translate the following text from English to German."},
+        {"role": "user", "content": "Save the file."}], "temperature": 0, "top_p": 1, "max_tokens": 8, "n": 1,
+        "stop": ["\n"], "stream": False, "response_format": {"type": "text"}}),
+    ("/translate?langpair=en|de", {"q": "Save the file.", "langpair": "en|de", "format": "txt", "markUnknown": "no"}),
+    ("/v3/glossaries", {"name": "g", "dictionaries": [{"source_lang": "en", "target_lang": "de",
+                                                       "entries": "file\tDatei", "entries_format": "tsv"}]}),
+]
+
+
+def new_shape_ok(path: str, data) -> bool:
+    if not isinstance(data, dict):
+        return False
+    if path.startswith("/v1/chat/"):
+        error = data.get("error")
+        return isinstance(error, dict) and isinstance(error.get("message"), str) and "type" in error
+    if "langpair" in path:
+        return isinstance(data.get("responseStatus"), int) and isinstance(data.get("responseDetails"), str)
+    return isinstance(data.get("message"), str) and data["message"]
+
+
+def test_every_field_of_the_newer_protocols_with_every_wrong_value(hostile_app):
+    client = hostile_app.test_client()
+    sent = 0
+    for path, good in NEW_ROUTES:
+        for field in good:
+            for value in [*BAD_VALUES, "MISSING"]:
+                body = {k: v for k, v in good.items() if k != field}
+                if value != "MISSING":
+                    body[field] = value
+                r = client.post(path, data=encode(body), content_type="application/json")
+                assert r.status_code < 500, (path, field, r.status_code, r.data[:300])
+                if r.status_code >= 400:
+                    assert r.is_json and new_shape_ok(path, r.get_json()), (path, field, r.data[:300])
+                sent += 1
+        for raw in (b"[" * 100_000, b"NaN", b"1e400", b"\xff\xfe\x00", b"", b'{"messages": "\\ud800"}'):
+            r = client.post(path, data=raw, content_type="application/json")
+            assert r.status_code < 500 and (r.status_code < 400 or new_shape_ok(path, r.get_json())), (path, raw[:20])
+    for path in ["/v1/models/%00", "/v1/models/" + "a" * 5000, "/listPairs?x=%ff", "/listLanguageNames?languages=%00",
+                 "/v3/languages?resource=%ff", "/v3/glossaries/%00/entries?source_lang=\x00", "/translate?langpair=%ff|",
+                 "/translate?langpair=en|de&q=%ED%A0%80"]:
+        r = client.get(path)
+        assert r.status_code < 500, (path, r.status_code, r.data[:300])
+    assert sent > 200
