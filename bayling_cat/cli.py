@@ -54,8 +54,14 @@ def engine_options(f):
     """Options shared by every command that loads a model."""
     decorators = [
         click.option("--model", "-m", envvar="BAYLING_CAT_MODEL", default=None,
-                     help="Converted model folder or name (default: the embedded SmolLM2 model; env BAYLING_CAT_MODEL)."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+                     help="Converted model folder or name, or a .gguf file (default: the embedded SmolLM2 model; "
+                          "env BAYLING_CAT_MODEL)."),
+        click.option("--engine", envvar="BAYLING_CAT_ENGINE", type=click.Choice(["auto", "ctranslate2", "llamacpp"]),
+                     default="auto", show_default=True,
+                     help="auto: CTranslate2 on CUDA and for document batches, llama.cpp for interactive use on a "
+                          "CPU or Metal (env BAYLING_CAT_ENGINE; see docs/engines.md)."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "metal"]), default="auto",
+                     show_default=True, help="metal: Apple GPUs, llama.cpp engine only."),
         click.option("--device-index", type=int, default=0, show_default=True, help="GPU index."),
         click.option("--compute-type", default="auto", show_default=True,
                      help="CTranslate2 compute type: auto, default, int8, int8_float16, int8_bfloat16, int16, "
@@ -74,18 +80,20 @@ def engine_options(f):
     return f
 
 
-def load_engine(model, device, device_index, compute_type, threads, beam_size, temperature, top_p, batch_size,
-                max_new_tokens, inter_threads=1):
+def load_engine(model, engine, device, device_index, compute_type, threads, beam_size, temperature, top_p,
+                batch_size, max_new_tokens, inter_threads=1, purpose="batch"):
+    """Choose the engine (``purpose``: "batch" for documents, "interactive" for the server and revision),
+    say which and why, and load it."""
+    from bayling_cat.engines import choose_engine, create_engine
     from bayling_cat.engines.base import DecodingOptions
-    from bayling_cat.engines.ctranslate2 import Engine
-    from bayling_cat.models import resolve_model
 
-    folder = resolve_model(model, progress=_say)
+    choice = choose_engine(engine, model, device, purpose)
+    _say(f"bayling-cat: {choice.describe()}")
     decoding = DecodingOptions(beam_size=beam_size, sampling_temperature=temperature, sampling_topp=top_p,
                                sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,
                                max_new_tokens=max_new_tokens)
-    return Engine(folder, device=device, device_index=device_index, compute_type=compute_type, threads=threads,
-                  inter_threads=inter_threads, decoding=decoding)
+    return create_engine(choice, device=device, device_index=device_index, compute_type=compute_type,
+                         threads=threads, inter_threads=inter_threads, decoding=decoding, progress=_say)
 
 
 def _stdin_chunks(stream, size: int):
@@ -149,9 +157,9 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
         from bayling_cat.memory import default_path
-        from bayling_cat.models import resolve_model
+        from bayling_cat.models import model_files
 
-        model_id = resolve_model(engine_kw["model"], progress=_say).name
+        model_id = model_files(engine_kw["model"]).name
         options = dict(mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator,
                        glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy,
                        memory=None if no_memory else (memory_path or default_path()), model_id=model_id,
@@ -290,7 +298,7 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
         if not segments:
             raise UserError(f"{input_file}: no segment {segment_id!r} to revise (translate=no, locked, approved, "
                             "empty or unknown)")
-    engine = load_engine(**engine_kw)
+    engine = load_engine(**engine_kw, purpose="interactive")
     accepted = 0
     for number, seg in enumerate(segments, 1):
         current = seg.current
@@ -411,7 +419,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     # as many batches at once as the cores allow: concurrent clients keep every core busy
     if not parallel:
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
-    engine = load_engine(**engine_kw, inter_threads=parallel)
+    engine = load_engine(**engine_kw, inter_threads=parallel, purpose="interactive")
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
                      max_pending=max_queue, cors=cors)
     run_server(app, host, port, threads=server_threads, say=_say)
@@ -420,22 +428,32 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
 @cli.command()
 @click.argument("source")
 @click.option("--output", "-o", "output", required=True, type=click.Path(file_okay=False),
-              help="Folder to write the CTranslate2 model into.")
-@click.option("--quantization", "-q", default="int8", show_default=True,
+              help="Folder to write the model into.")
+@click.option("--format", "fmt", type=click.Choice(["ctranslate2", "gguf"]), default="ctranslate2", show_default=True,
+              help="ctranslate2: a CTranslate2 folder; gguf: one GGUF file in the folder, for --engine llamacpp.")
+@click.option("--quantization", "-q", default=None,
               type=click.Choice(["int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
-                                 "bfloat16", "float32"]))
+                                 "bfloat16", "float32", "q4_k_m", "q5_k_m", "q8_0", "f16"]),
+              help="CTranslate2: int8 (default) ... float32; GGUF: q4_k_m (default), q5_k_m, q8_0, f16.")
 @click.option("--template", type=click.Choice(["bayling", "bayling-llama3", "chat"]), default=None,
               help="Prompt template (default: chosen from the model).")
 @click.option("--base", default=None, help="For a BayLing-1 delta: the original LLaMA-1 weights (folder or hub id).")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--name", default=None, hidden=True)
-def convert(source, output, quantization, template, base, force, name):
-    """Convert SOURCE (hub id, checkpoint folder, .gguf file or BayLing-1 delta) to a CTranslate2 model."""
+def convert(source, output, fmt, quantization, template, base, force, name):
+    """Convert SOURCE (hub id, checkpoint folder, .gguf file or BayLing-1 delta) to a CTranslate2 model, or with
+    --format gguf to a GGUF file for the llama.cpp engine."""
     from bayling_cat.convert import convert as run_conversion
 
+    gguf_types = ("q4_k_m", "q5_k_m", "q8_0", "f16")
+    if quantization is None:
+        quantization = "q4_k_m" if fmt == "gguf" else "int8"
+    elif (fmt == "gguf") != (quantization in gguf_types):
+        raise UserError(f"--quantization {quantization} is not a {fmt} quantization (gguf: {', '.join(gguf_types)}; "
+                        "ctranslate2: int8 ... float32)")
     started = time.monotonic()
     info = run_conversion(source, output, quantization=quantization, template=template, base=base, force=force,
-                          name=name, progress=lambda m: _say(f"bayling-cat: {m}"))
+                          name=name, progress=lambda m: _say(f"bayling-cat: {m}"), fmt=fmt)
     _say(f"bayling-cat: converted {source} in {time.monotonic() - started:.0f} s: template {info.template}, "
          f"{info.quantization}, end tokens {', '.join(info.end_tokens)}")
     click.echo(os.path.abspath(output))
