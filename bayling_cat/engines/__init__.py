@@ -40,6 +40,10 @@ def cuda_for_ctranslate2() -> bool:
         return False
 
 
+def _can_convert() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+
+
 def choose_engine(engine: str, model: str | None, device: str = "auto", purpose: str = BATCH) -> EngineChoice:
     """Which backend runs ``model`` and why (the decision table of docs/engines.md)."""
     from bayling_cat.models import model_files
@@ -81,12 +85,14 @@ def choose_engine(engine: str, model: str | None, device: str = "auto", purpose:
         return EngineChoice("ctranslate2", "CUDA GPU: CTranslate2 batches best there", files)
     if purpose == BATCH:
         if has_ct2:
-            return EngineChoice("ctranslate2", "a batch document run on the CPU, and the CTranslate2 model is "
-                                               "there", files)
-        if llama:
-            return EngineChoice("llamacpp", "the CTranslate2 model is not converted yet; llama.cpp runs the GGUF "
-                                            "as it is", files)
-        return EngineChoice("ctranslate2", "llama-cpp-python is not installed", files)
+            return EngineChoice("ctranslate2", "a document batch on the CPU, and the CTranslate2 model is there",
+                                files)
+        # the default model: bayling-cat converts it on first use, when the conversion libraries are there
+        if not llama or _can_convert():
+            return EngineChoice("ctranslate2", "a document batch on the CPU (the default model is converted for "
+                                               "CTranslate2 on first use)", files)
+        return EngineChoice("llamacpp", "a document batch, but torch is not installed to convert the default "
+                                        "model for CTranslate2; llama.cpp runs its GGUF as it is", files)
     if llama:
         return EngineChoice("llamacpp", "interactive use on the CPU: llama.cpp answers one segment sooner", files)
     return EngineChoice("ctranslate2", "llama-cpp-python is not installed (pip install \"bayling-cat[llamacpp]\" "

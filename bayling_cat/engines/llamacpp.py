@@ -195,7 +195,7 @@ class Engine(BaseEngine):
 
         from bayling_cat.ggufinfo import info_from_metadata
 
-        self.info = info_from_metadata(self.path, self._metadata(), self._token_text, self._has_token)
+        self.info = info_from_metadata(self.path, self._metadata(), self.token_text, self._has_token)
         self.compute_type = self.info.quantization
         trained = llama_cpp.llama_model_n_ctx_train(self._model) or self.info.context_length
         self.info.context_length = min(self.info.context_length, trained, context_length or MAX_CONTEXT)
@@ -259,7 +259,8 @@ class Engine(BaseEngine):
                 meta[key] = buf.value.decode("utf-8", "replace")
         return meta
 
-    def _token_text(self, token: int) -> str:
+    def token_text(self, token: int) -> str:
+        """A token as the vocabulary writes it (SentencePiece's ▁, byte-level BPE's Ġ)."""
         text = self._llama.llama_vocab_get_text(self._vocab, token)
         return text.decode("utf-8", "replace") if text else ""
 
@@ -274,12 +275,12 @@ class Engine(BaseEngine):
         """The id of a special token given by its text (an end token, BOS)."""
         if text in self._special:
             return self._special[text]
+        if not self._ids:  # any other token, by its text as the vocabulary stores it
+            for i in range(self.n_vocab):
+                self._ids.setdefault(self.token_text(i), i)
         if text not in self._ids:
-            ids = self.tokenize(text, special=True)
-            if len(ids) != 1 or self._token_text(ids[0]) != text:
-                raise ModelError(f"{self.path}: the vocabulary has no token {text!r} named in the "
-                                 f"{self.info.template if self.info else 'model'!r} metadata")
-            self._ids[text] = ids[0]
+            raise ModelError(f"{self.path}: the vocabulary has no token {text!r} named in the "
+                             f"{self.info.template if getattr(self, 'info', None) else 'model'!r} metadata")
         return self._ids[text]
 
     def _scan_vocab(self) -> tuple[set, str] | None:
@@ -295,15 +296,17 @@ class Engine(BaseEngine):
         for i in range(self.n_vocab):
             attr = llama_cpp.llama_vocab_get_attr(self._vocab, i)
             if attr & special:
-                self._special.setdefault(self._token_text(i), i)
+                self._special.setdefault(self.token_text(i), i)
             if not self._spm or has_bytes:
                 continue
             if attr & llama_cpp.LLAMA_TOKEN_ATTR_BYTE:
                 has_bytes = True
             elif attr & llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN:
-                unk = self._token_text(i)
+                unk = self.token_text(i)
             elif attr & llama_cpp.LLAMA_TOKEN_ATTR_NORMAL:
-                known.update(self._token_text(i).replace("\u2581", " "))
+                known.update(self.token_text(i).replace("\u2581", " "))
+        self._special_split = re.compile("(" + "|".join(re.escape(t) for t in sorted(self._special, key=len,
+                                                                                     reverse=True) if t) + ")")
         return (known, unk) if self._spm and unk and not has_bytes else None
 
     def tokenize(self, text: str, special: bool = False) -> list[int]:
@@ -311,7 +314,11 @@ class Engine(BaseEngine):
         if self._known_chars is not None:
             known, unk = self._known_chars
             if any(c not in known for c in text):
-                text, special = "".join(c if c in known else unk for c in text), True
+                # special-token strings stay as they are; other characters the vocabulary lacks become <unk>
+                pieces = self._special_split.split(text) if special else [text]
+                text = "".join(p if k % 2 else "".join(c if c in known else unk for c in p)
+                               for k, p in enumerate(pieces))
+                special = True
         return self.tokenize_raw(text, special) or []
 
     def tokenize_raw(self, text: str, special: bool) -> list[int] | None:
