@@ -87,7 +87,7 @@ def load_engine(model, engine, device, device_index, compute_type, threads, beam
     from bayling_cat.engines import choose_engine, create_engine
     from bayling_cat.engines.base import DecodingOptions
 
-    choice = choose_engine(engine, model, device, purpose)
+    choice = choose_engine(engine, model, device, purpose, beam_size)
     _say(f"bayling-cat: {choice.describe()}")
     decoding = DecodingOptions(beam_size=beam_size, sampling_temperature=temperature, sampling_topp=top_p,
                                sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,

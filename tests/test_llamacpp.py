@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from bayling_cat.engines import BATCH, INTERACTIVE, choose_engine
-from bayling_cat.errors import ModelError
+from bayling_cat.errors import ModelError, UserError
 from tests.conftest import run_cli
 
 
@@ -60,6 +60,10 @@ def test_auto_decision_table(machine, tiny_model, tiny_gguf, tmp_path):
     assert pick(str(tiny_gguf)) == "llamacpp"
     assert pick(str(tiny_model), purpose=INTERACTIVE) == "ctranslate2"
     assert pick(str(both)) == "ctranslate2" and pick(str(both), purpose=INTERACTIVE) == "llamacpp"
+    # beam search is CTranslate2's
+    assert choose_engine("auto", None, "auto", INTERACTIVE, beam_size=5).name == "ctranslate2"
+    with pytest.raises(UserError, match="beam search needs --engine ctranslate2"):
+        choose_engine("llamacpp", str(tiny_gguf), beam_size=5)
     machine["llama"] = False
     assert pick(purpose=INTERACTIVE) == "ctranslate2"
     assert "not installed" in choose_engine("auto", None, "auto", INTERACTIVE).reason

@@ -44,7 +44,8 @@ def _can_convert() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
-def choose_engine(engine: str, model: str | None, device: str = "auto", purpose: str = BATCH) -> EngineChoice:
+def choose_engine(engine: str, model: str | None, device: str = "auto", purpose: str = BATCH,
+                  beam_size: int = 1) -> EngineChoice:
     """Which backend runs ``model`` and why (the decision table of docs/engines.md)."""
     from bayling_cat.models import model_files
 
@@ -55,6 +56,9 @@ def choose_engine(engine: str, model: str | None, device: str = "auto", purpose:
         if files.gguf is None:
             raise ModelError(f"{files.ct2}: a CTranslate2 model; the llama.cpp engine runs GGUF files: "
                              f"bayling-cat convert SOURCE --format gguf -o DIR (then --model DIR)")
+        if beam_size > 1:
+            raise UserError(f"--beam-size {beam_size}: the llama.cpp engine decodes greedily or samples; beam search "
+                            "needs --engine ctranslate2")
         return EngineChoice("llamacpp", "asked for with --engine", files)
     if engine == "ctranslate2":
         if files.ct2 is None and not files.default:
@@ -73,6 +77,9 @@ def choose_engine(engine: str, model: str | None, device: str = "auto", purpose:
                              "--format gguf -o DIR")
         return EngineChoice("llamacpp", "Apple Metal: CTranslate2 has no Metal backend", files)
     if not can_ct2:
+        if beam_size > 1:
+            raise UserError(f"--beam-size {beam_size}: {files.gguf} is a GGUF model, and the llama.cpp engine has no "
+                            "beam search; convert it for CTranslate2 or use --beam-size 1")
         if files.gguf is not None and not llamacpp_installed():
             from bayling_cat.engines.llamacpp import INSTALL_HINT
 
@@ -81,6 +88,8 @@ def choose_engine(engine: str, model: str | None, device: str = "auto", purpose:
         return EngineChoice("llamacpp", "the model is a GGUF file", files)
     if files.gguf is None:
         return EngineChoice("ctranslate2", "the model is a CTranslate2 folder", files)
+    if beam_size > 1:
+        return EngineChoice("ctranslate2", f"beam search (--beam-size {beam_size}) runs on CTranslate2", files)
     if device == "cuda" or (device == "auto" and cuda_for_ctranslate2()):
         return EngineChoice("ctranslate2", "CUDA GPU: CTranslate2 batches best there", files)
     if purpose == BATCH:

@@ -12,7 +12,7 @@ rules the CTranslate2 engine applies inside CTranslate2 are applied the same way
 - forbidden terms: a **logits processor** with CTranslate2's ``suppress_sequences`` rule: the last token of a
   banned sequence gets probability zero whenever the tokens generated so far end with the rest of it;
 - greedy decoding, or sampling (temperature, top-k, top-p), repetition penalty, no-repeat n-grams.
-  Beam search is not available: beam_size > 1 decodes greedily.
+  There is no beam search: the factory never gives this engine a beam size above 1.
 
 Each sequence slot keeps the tokens its KV cache holds; the next prompt in that slot reuses the longest
 common prefix (the system prompt and the instruction, or, for predictive typing, the source and what the
@@ -385,18 +385,43 @@ class Engine(BaseEngine):
             chosen.append(best)
         return chosen
 
-    def _room(self, seqs: list[_Seq]) -> None:
-        """Drop cached sequences the batch does not use when the cache would not hold the batch otherwise."""
+    def _prepare(self, seqs: list[_Seq]) -> list[tuple[int, int, int, bool]]:
+        """Make each slot's cache hold as much of its sequence's context as can be had without evaluating it,
+        and return what is left to evaluate.
+
+        Slots this batch does not use are emptied: cached cells of other sequences would only lengthen every
+        attention step. The context all sequences of the batch share (the system prompt and the
+        instruction) is evaluated once, in the slot that already holds most of it, and given to the others
+        with llama_memory_seq_cp, which shares the cells instead of copying them."""
         used = {s.slot for s in seqs}
-        need = sum(len(s.context) + len(s.forced) + s.limit + 1 for s in seqs)
-        held = sum(len(self._cached[s.slot]) for s in seqs)
-        others = [k for k in range(self.slots) if k not in used and self._cached[k]]
-        total = need + sum(len(self._cached[k]) for k in others) + held
-        for k in sorted(others, key=lambda k: -len(self._cached[k])):
-            if total <= self.cache_cells:
-                break
-            total -= len(self._cached[k])
-            self._forget(k, 0)
+        for k in range(self.slots):
+            if k not in used:
+                self._forget(k, 0)
+        fulls = [s.context + s.forced for s in seqs]
+        keeps = [min(_common(self._cached[s.slot], full), len(full) - 1) for s, full in zip(seqs, fulls)]
+        for s, keep in zip(seqs, keeps):
+            self._forget(s.slot, keep)
+        shared = min(len(f) - 1 for f in fulls)
+        for f in fulls[1:]:
+            shared = min(shared, _common(fulls[0], f))
+        if len(seqs) > 1 and shared > 0:
+            lead = max(range(len(seqs)), key=lambda k: keeps[k])
+            slot, have = seqs[lead].slot, keeps[lead]
+            if have < shared:
+                self._eval([(t, p, slot, False) for p, t in enumerate(fulls[lead][have:shared], have)])
+                self._cached[slot] = list(fulls[lead][:shared])
+                keeps[lead] = shared
+            for k, s in enumerate(seqs):
+                if keeps[k] < shared:
+                    self._forget(s.slot, 0)
+                    self._llama.llama_memory_seq_cp(self._memory, slot, s.slot, 0, shared)
+                    self._cached[s.slot] = list(fulls[lead][:shared])
+                    keeps[k] = shared
+        items = []
+        for s, full, keep in zip(seqs, fulls, keeps):
+            items += [(t, p, s.slot, p == len(full) - 1) for p, t in enumerate(full[keep:], keep)]
+            self._cached[s.slot] = list(full)
+        return items
 
     def _forget(self, slot: int, keep: int) -> None:
         """Keep only the first ``keep`` cached tokens of a slot."""
@@ -405,7 +430,8 @@ class Engine(BaseEngine):
             del self._cached[slot][keep:]
 
     def _eval(self, items: list[tuple[int, int, int, bool]]) -> dict[int, object]:
-        """Evaluate (token, position, slot, wants logits) items; return slot -> copy of its logits."""
+        """Evaluate (token, position, slot, wants logits) items; return slot -> its logits (llama.cpp's own
+        buffer, valid until the next evaluation, when all items fit in one call; else copies)."""
         llama_cpp, np = self._llama, self._np
         batch = self._batch
         logits = {}
@@ -420,29 +446,23 @@ class Engine(BaseEngine):
                 batch.logits[j] = want
             rc = llama_cpp.llama_decode(self._ctx, batch)
             if rc != 0:
-                for slot in {slot for _, _, slot, _ in items}:
-                    self._forget(slot, 0)
+                for slot in {slot for _, _, slot, _ in items}:  # their caches are in doubt now
+                    llama_cpp.llama_memory_seq_rm(self._memory, slot, 0, -1)
+                    self._cached[slot] = []
                 raise ModelError(f"{self.path}: llama.cpp could not evaluate the batch (code {rc}: "
                                  f"{_last_log()})")
             for j, (_, _, slot, want) in enumerate(chunk):
                 if want:
                     ptr = llama_cpp.llama_get_logits_ith(self._ctx, j)
-                    logits[slot] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+                    row = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+                    logits[slot] = row if len(items) <= PREFILL_CHUNK else row.copy()
         return logits
 
     def _run(self, seqs: list[_Seq], suppress: Sequence[Sequence[int]] = (), on_finish=None,
              top_n: int = 0, decoding: DecodingOptions | None = None) -> None:
         """Decode ``seqs`` together until each reaches an end token or its limit. ``on_finish(seq)`` is called
         as each one completes; ``top_n``: record each sequence's most likely first tokens in ``seq.top``."""
-        self._room(seqs)
-        items = []
-        for s in seqs:
-            full = s.context + s.forced
-            keep = min(_common(self._cached[s.slot], full), len(full) - 1)
-            self._forget(s.slot, keep)
-            items += [(t, p, s.slot, p == len(full) - 1) for p, t in enumerate(full[keep:], keep)]
-            self._cached[s.slot] = list(full)
-        logits = self._eval(items)
+        logits = self._eval(self._prepare(seqs))
         active = list(seqs)
         while active:
             step = []
@@ -493,9 +513,8 @@ class Engine(BaseEngine):
             token = int(np.argmax(logits))
         if not np.isfinite(logits[token]):  # everything was banned
             return None
-        best = float(logits[token])
-        finite = logits[np.isfinite(logits)]
-        s.logprob += best - (float(finite.max()) + math.log(float(np.exp(finite - finite.max()).sum())))
+        top = float(logits.max())  # log-softmax of the chosen token (banned ones are -inf: exp gives 0)
+        s.logprob += float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
         return None if token in s.ends else token
 
     def _sample(self, logits, d: DecodingOptions) -> int:
