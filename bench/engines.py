@@ -8,9 +8,15 @@ Q4_1 GGUF as llama.cpp runs it), greedy decoding, the same prompts and generatio
 1. one segment at a time (``--single`` segments, each its own call): median and p90 latency, generated
    tokens/s, for the CTranslate2 engine, the llama.cpp engine, and llama.cpp's own generation loop
    (llama-cpp-python's ``Llama.generate`` on the same prompt tokens, stopping at the same tokens);
+   (tokens/s count the tokens kept after the repetition cut, for all three);
 2. a document batch (``--batch`` segments in one call): segments/s for each engine;
 3. through a real ``bayling-cat serve`` process per engine: ``/v1/translate`` with one segment per request,
-   and ``/v1/complete`` (predictive typing: the source and a growing typed prefix), median and p90.
+   and ``/v1/complete`` (predictive typing: the source and a growing typed prefix), median and p90; and
+   llama.cpp's own loop continuing the same prefixes.
+
+Each time is given twice: wall clock, and the CPU seconds the call used (the server process's, read from
+/proc). On a machine shared with other work the CPU time is what the call takes alone on a free core
+(one thread), and the fair comparison; wall clock then mostly measures the other work.
 """
 
 from __future__ import annotations
@@ -76,39 +82,64 @@ def batch(engine, segments):
             "cpu_segments_per_s": len(segments) / cpu}
 
 
-def llama_cpp_own(engine, segments, threads):
-    """llama.cpp's own loop: llama-cpp-python's Llama.generate, greedy, on the prompt tokens the engine makes,
-    stopped at the same end tokens (and line breaks for a one-line source) and the same limit."""
-    from llama_cpp import Llama
+class LlamaOwn:
+    """llama.cpp's own loop: llama-cpp-python's Llama.generate (with its own prompt cache), greedy, on the
+    prompt tokens the engine makes, stopped at the same end tokens (and line breaks for a one-line source)
+    and the same limit, with the same repetition cut when counting tokens."""
 
-    llm = Llama(str(engine.path), n_ctx=engine.info.context_length, n_threads=threads, n_threads_batch=threads,
-                verbose=False)
-    ends = set(engine._end_ids)
-    lines = set(engine.newline_ids)
+    def __init__(self, engine, threads):
+        from llama_cpp import Llama
 
-    def run(s):
-        [conv] = engine.requests([s], "en", "de")
-        prompt = engine.encode_prompt(engine.template.render(conv))
-        limit = engine.generation_limit(engine.count_tokens(s), len(prompt))
-        stops = ends | (lines if engine._is_one_line(s) else set())
+        self.engine = engine
+        self.llm = Llama(str(engine.path), n_ctx=engine.info.context_length, n_threads=threads,
+                         n_threads_batch=threads, verbose=False)
+
+    def run(self, source, prefix=""):
+        from bayling_cat.engines.base import find_repetition
+
+        e = self.engine
+        [conv] = e.requests([source], "en", "de")
+        prompt = e.encode_prompt(e.template.render(conv)) + (e.tokenize(prefix) if prefix else [])
+        limit = e.generation_limit(e.count_tokens(source), len(prompt))
+        ends = set(e._end_ids)
+        stops = ends | (set(e.newline_ids) if e._is_one_line(source) else set())
         out = []
-        for token in llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):
+        for token in self.llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):
             if token in stops and (out or token in ends):
                 break
             out.append(token)
             if len(out) >= limit:
                 break
-        return len(out)
+        loop = find_repetition(out)
+        return loop[0] if loop else len(out)
 
+
+def llama_cpp_own(own, segments):
     for s in segments[:2]:
-        run(s)
+        own.run(s)
     latencies, cpu, tokens = [], [], 0
     for s in segments:
         start, used = time.perf_counter(), time.process_time()
-        tokens += run(s)
+        tokens += own.run(s)
         latencies.append(time.perf_counter() - start)
         cpu.append(time.process_time() - used)
     return summary(latencies, tokens, cpu)
+
+
+def llama_cpp_own_typing(own, segments, completions):
+    """Predictive typing with llama.cpp's own loop: the greedy continuation of the same growing prefixes (no
+    alternatives: the least work a completion can be)."""
+    calls = []
+    for s in segments[:max(1, completions // 3)]:
+        prefix = ""
+        for _ in range(3):
+            start, used = time.perf_counter(), time.process_time()
+            own.run(s, prefix)
+            calls.append((time.perf_counter() - start, time.process_time() - used))
+            continuation, _ = own.engine.complete(s, prefix, "en", "de", alternatives=0)
+            words = continuation.split()
+            prefix = (prefix + " " + words[0]).strip() if words else prefix
+    return timing(calls)
 
 
 def post(url, route, body, pid):
@@ -177,11 +208,13 @@ def main():
     ct2 = Engine(ensure_default_model(say), device="cpu", threads=args.threads)
     llama = LlamaEngine(default_gguf(), device="cpu", threads=args.threads)
     say("one segment at a time ...")
+    own = LlamaOwn(llama, args.threads)
     out["single"] = {"ctranslate2": single(ct2, singles), "llamacpp": single(llama, singles),
-                     "llama.cpp own loop": llama_cpp_own(llama, singles, args.threads)}
+                     "llama.cpp own loop": llama_cpp_own(own, singles)}
+    out["complete_llama_cpp_own_loop"] = llama_cpp_own_typing(own, singles, args.completions)
     say("document batch ...")
     out["batch"] = {"ctranslate2": batch(ct2, SEGMENTS[:args.batch]), "llamacpp": batch(llama, SEGMENTS[:args.batch])}
-    del ct2, llama
+    del ct2, llama, own
     say("server ...")
     out["server"] = {name: server(name, args.threads, singles, args.completions, str(home()))
                      for name in ("ctranslate2", "llamacpp")}

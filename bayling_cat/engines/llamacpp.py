@@ -576,9 +576,10 @@ class Engine(BaseEngine):
     def _batches(self, order: list[int], prompts, limits):
         """Up to max_batch_size sequences whose prompts and limits fit in the cache together."""
         batch, cells = [], 0
+        size = max(1, min(self.slots, self.decoding.max_batch_size))  # a with_decoding copy may ask for fewer
         for i in order:
             need = len(prompts[i]) + limits[i] + 1
-            if batch and (len(batch) >= self.slots or cells + need > self.cache_cells):
+            if batch and (len(batch) >= size or cells + need > self.cache_cells):
                 yield batch
                 batch, cells = [], 0
             batch.append(i)
