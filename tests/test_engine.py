@@ -331,3 +331,21 @@ def test_default_model_translates_completes_and_bans(default_engines, which):
     again = engine.generate(engine.requests(SEGMENTS, "en", "de"), SEGMENTS,
                             suppress_sequences=engine.banned_sequences([word]))
     assert not any(word in g.text.split() for g in again)
+
+
+def test_a_sentencepiece_model_converts_alike_both_ways(tiny_spm_checkpoint, tmp_path):
+    """BayLing-2's tokenizer kind (tokenizer.model, byte fallback): the GGUF gets SentencePiece's scores and
+    token types, and both engines see the same prompt tokens and generate the same tokens."""
+    from bayling_cat.convert import convert
+    from bayling_cat.engines.llamacpp import Engine as LlamaEngine
+
+    convert(str(tiny_spm_checkpoint), tmp_path / "ct2", quantization="float32")
+    convert(str(tiny_spm_checkpoint), tmp_path / "gguf", quantization="f16", fmt="gguf")
+    ct2 = Engine(tmp_path / "ct2", device="cpu", threads=1)
+    llama = LlamaEngine(tmp_path / "gguf" / "gguf.gguf", device="cpu", threads=1)
+    assert llama.info.template == "bayling" and llama.info.end_tokens == ["</s>"]
+    for seg in SEGMENTS + ["Straße kostet 5 € — 文件"]:  # characters outside the vocabulary: byte tokens
+        [conv] = ct2.requests([seg], "en", "de")
+        text = ct2.template.render(conv)
+        assert prompt_tokens(llama, text) == prompt_tokens(ct2, text)
+        assert free_tokens(llama, conv, 16) == free_tokens(ct2, conv, 16)
