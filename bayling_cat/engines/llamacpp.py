@@ -143,11 +143,10 @@ class _Seq:
     limit: int
     ends: frozenset
     min_length: int = 0
-    forced: list[int] = field(default_factory=list)  # tokens to take first, whatever the logits say
+    rank: int = 0  # the first token is the rank-th most likely (0: the best); greedy after it
     out: list[int] = field(default_factory=list)
     logprob: float = 0.0
     done: bool = False
-    top: list[int] = field(default_factory=list)  # the most likely first tokens, when asked for
 
 
 class Engine(BaseEngine):
@@ -397,7 +396,7 @@ class Engine(BaseEngine):
         for k in range(self.slots):
             if k not in used:
                 self._forget(k, 0)
-        fulls = [s.context + s.forced for s in seqs]
+        fulls = [s.context for s in seqs]
         keeps = [min(_common(self._cached[s.slot], full), len(full) - 1) for s, full in zip(seqs, fulls)]
         for s, keep in zip(seqs, keeps):
             self._forget(s.slot, keep)
@@ -459,15 +458,15 @@ class Engine(BaseEngine):
         return logits
 
     def _run(self, seqs: list[_Seq], suppress: Sequence[Sequence[int]] = (), on_finish=None,
-             top_n: int = 0, decoding: DecodingOptions | None = None) -> None:
+             decoding: DecodingOptions | None = None) -> None:
         """Decode ``seqs`` together until each reaches an end token or its limit. ``on_finish(seq)`` is called
-        as each one completes; ``top_n``: record each sequence's most likely first tokens in ``seq.top``."""
+        as each one completes."""
         logits = self._eval(self._prepare(seqs))
         active = list(seqs)
         while active:
             step = []
             for s in active:
-                token = self._choose(s, logits[s.slot], suppress, top_n, decoding or self.decoding)
+                token = self._choose(s, logits[s.slot], suppress, decoding or self.decoding)
                 if token is None:  # an end token
                     s.done = True
                 else:
@@ -485,11 +484,12 @@ class Engine(BaseEngine):
             for token, _, slot, _ in step:
                 self._cached[slot].append(token)
 
-    def _choose(self, s: _Seq, logits, suppress, top_n: int, d: DecodingOptions) -> int | None:
+    def _choose(self, s: _Seq, logits, suppress, d: DecodingOptions) -> int | None:
         """The next token of ``s`` (None: an end token), by the decoding options, with the bans applied."""
         np = self._np
-        if s.out == [] and top_n:
-            s.top = [int(i) for i in np.argsort(-logits)[:top_n]]
+        if s.rank and not s.out:  # an alternative: the rank-th most likely first token, whatever it is
+            token = int(np.argpartition(-logits, s.rank)[s.rank])
+            return None if token in s.ends else token
         out = s.out
         for seq in suppress:
             if len(seq) == 1 or (len(out) >= len(seq) - 1 and out[len(out) - len(seq) + 1:] == list(seq[:-1])):
@@ -619,19 +619,13 @@ class Engine(BaseEngine):
             return "", []
         limit = min(limit, self.info.context_length - len(context))
         with self._lock:
-            [slot] = self._assign_slots([context])
-            best = _Seq(slot, context, limit, ends)
-            self._run([best], top_n=max(0, alternatives), decoding=GREEDY)
-            alts = []
-            if alternatives > 0 and best.top:
-                # each likely next token continued for three more tokens: enough to finish most words
-                slots = [s for s in range(self.slots) if s != slot][:len(best.top)]
-                for k, token in zip(slots, best.top):
-                    self._forget(k, 0)
-                    self._llama.llama_memory_seq_cp(self._memory, slot, k, 0, len(context))
-                    self._cached[k] = list(context)
-                    alts.append(_Seq(k, context, 4, frozenset(self._end_ids), forced=[token]))
-                self._run_forced(alts)
+            # the continuation and the alternatives decode together: each alternative is a sequence whose first
+            # token is the next most likely one, continued for three more tokens to finish its word
+            n = max(0, min(alternatives, self.slots) - 1)
+            slots = self._assign_slots([context] * (1 + n))
+            best = _Seq(slots[0], context, limit, ends)
+            alts = [_Seq(k, context, 4, frozenset(self._end_ids), rank=r) for r, k in enumerate(slots[1:], 1)]
+            self._run([best] + alts, decoding=GREEDY)
         decoded_prefix = self.decode(prefix_ids)
 
         def after_prefix(ids):
@@ -644,34 +638,11 @@ class Engine(BaseEngine):
             ids = ids[:loop[0]]
         continuation = after_prefix(ids).split("\n")[0]
         words: list[str] = []
-        for s in alts:
-            m = re.match(r"\s*[^\s]+", after_prefix(s.forced + s.out))
+        for ids in ([best.out[:4]] + [s.out for s in alts]) if alternatives > 0 else []:
+            m = re.match(r"\s*[^\s]+", after_prefix(ids))
             if m and m.group(0).strip() and m.group(0) not in words:
                 words.append(m.group(0))
         return continuation, words
-
-    def _run_forced(self, seqs: list[_Seq]) -> None:
-        """Decode sequences whose first token is given (``forced``), whose context is already cached."""
-        items = [(s.forced[0], len(s.context), s.slot, True) for s in seqs]
-        logits = self._eval(items)
-        for s in seqs:
-            self._cached[s.slot] = list(s.context) + s.forced
-        active = list(seqs)
-        for _ in range(3):
-            step = []
-            for s in active:
-                token = int(self._np.argmax(logits[s.slot]))
-                if token in s.ends:
-                    s.done = True
-                    continue
-                s.out.append(token)
-                step.append((token, len(self._cached[s.slot]), s.slot, True))
-            active = [s for s in active if not s.done]
-            if not step:
-                break
-            logits = self._eval(step)
-            for token, _, slot, _ in step:
-                self._cached[slot].append(token)
 
     def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list[int]]:
         """Token-id sequences for words that must never be generated: each form as it would start a word and
