@@ -312,7 +312,8 @@ def convert_to_gguf(source: str, output_dir: str | os.PathLike, quantization: st
     output = Path(output_dir).expanduser().resolve()
     located = _locate(source, progress)
     base_path = _locate(base, progress) if base else None
-    stamp = dict(converted_by=f"bayling-cat {__version__}", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    stamp = dict(converted_by=f"bayling-cat {__version__}",
+                 created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  extra={"base": str(base)} if base else {})
     with _staging(output, force) as stage:
         work = stage / "work"

@@ -310,7 +310,8 @@ def test_default_model_prompts_are_the_same_tokens(default_engines):
     ct2, llama = default_engines["ctranslate2"], default_engines["llamacpp"]
     assert (llama.info.template, llama.info.end_tokens, llama.info.add_bos) == \
         (ct2.info.template, ct2.info.end_tokens, ct2.info.add_bos)
-    convs = ct2.requests(["Save the file.", "Ünïcode: 文件 — «quoted»"], "en", "de", terms=[[("file", "Datei")], []])
+    convs = ct2.requests(["Save the file.", "Ünïcode: 文件 — «quoted»"], "en", "de",
+                         terms=[[("file", "Datei")], []])
     convs.append(conversation(["Hello", "Shorter."], ["Hallo"]))
     for conv in convs:
         text = ct2.template.render(conv)

@@ -71,7 +71,8 @@ def test_auto_decision_table(machine, tiny_model, tiny_gguf, tmp_path):
 
 def test_explicit_engines_need_their_model_kind(machine, tiny_model, tiny_gguf):
     assert choose_engine("llamacpp", str(tiny_gguf)).name == "llamacpp"
-    with pytest.raises(ModelError, match="the llama.cpp engine runs GGUF files: bayling-cat convert SOURCE --format gguf"):
+    with pytest.raises(ModelError, match="the llama.cpp engine runs GGUF files: bayling-cat convert SOURCE "
+                                         "--format gguf"):
         choose_engine("llamacpp", str(tiny_model))
     with pytest.raises(ModelError, match="a GGUF file; the CTranslate2 engine needs it converted"):
         choose_engine("ctranslate2", str(tiny_gguf))
