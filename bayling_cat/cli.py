@@ -463,7 +463,8 @@ def convert(source, output, fmt, quantization, template, base, force, name):
 def models():
     """List the default model, converted models, and the BayLing models you can convert."""
     from bayling_cat.modelinfo import folder_size
-    from bayling_cat.models import KNOWN_MODELS, cached_models, default_gguf, default_model_dir, models_dir
+    from bayling_cat.models import (KNOWN_MODELS, cached_ggufs, cached_models, default_gguf, default_model_dir,
+                                    models_dir)
 
     default_dir = default_model_dir()
     gguf = default_gguf()
@@ -483,7 +484,15 @@ def models():
         size = folder_size(folder) / 1e9
         click.echo(f"  {folder.name:<32} {info.template:<15} {info.quantization:<14} {size:6.2f} GB  "
                    f"from {info.source}")
-    click.echo("\nBayLing models to convert (bayling-cat convert HUB_ID -o DIR):")
+    ggufs = cached_ggufs()
+    if gguf or ggufs:
+        click.echo("\nGGUF models for the llama.cpp engine (--engine llamacpp; no conversion needed):")
+    if gguf:
+        click.echo(f"  {'(default) ' + gguf.name:<42} {gguf.stat().st_size / 1e9:6.2f} GB  {gguf}")
+    for path in ggufs:
+        click.echo(f"  {path.parent.name if path.parent != models_dir() else path.stem:<42} "
+                   f"{path.stat().st_size / 1e9:6.2f} GB  {path}")
+    click.echo("\nBayLing models to convert (bayling-cat convert HUB_ID -o DIR [--format gguf]):")
     click.echo(f"  {'hub id':<30} {'download':>9} {'int8 disk':>10} {'GPU int8':>9} {'GPU fp16':>9}  template")
     for m in KNOWN_MODELS:
         click.echo(f"  {m.hub_id:<30} {m.download_gb:>7.1f}GB {m.int8_disk_gb:>8.1f}GB {m.gpu_gb_int8:>7}GB "

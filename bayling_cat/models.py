@@ -178,6 +178,14 @@ def model_files(spec: str | None) -> ModelFiles:
     return ModelFiles(spec, resolve_model(spec), None)  # raises with the right advice
 
 
+def cached_ggufs() -> list[Path]:
+    """GGUF files in the data folder's models (``convert --format gguf`` output folders, or files put there)."""
+    root = models_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in list(root.glob("*.gguf")) + list(root.glob("*/*.gguf")) if p.is_file())
+
+
 def cached_models() -> list[tuple[Path, ModelInfo]]:
     root = models_dir()
     if not root.is_dir():

@@ -94,6 +94,18 @@ def test_a_gguf_file_is_used_directly(tiny_gguf, tmp_path):
     assert not (tmp_path / "models").exists()  # nothing was converted
 
 
+def test_gguf_models_by_name_and_listed(tiny_gguf, tmp_path):
+    folder = tmp_path / "models" / "tiny-q"
+    folder.mkdir(parents=True)
+    (folder / "tiny-q.gguf").write_bytes(tiny_gguf.read_bytes())
+    env = {"BAYLING_CAT_HOME": str(tmp_path)}
+    listed = run_cli(["models"], env_extra=env)
+    assert listed.returncode == 0
+    assert re.search(r"^  tiny-q\s+0\.00 GB  " + re.escape(str(folder / "tiny-q.gguf")) + "$", listed.stdout, re.M)
+    result = translate_cli("tiny-q", "Hello\n", env=env)
+    assert result.returncode == 0 and result.stdout.strip(), result.stderr
+
+
 def test_engine_errors_are_one_line(tiny_gguf, tiny_model, tmp_path):
     env = {"BAYLING_CAT_HOME": str(tmp_path)}
     wrong = translate_cli(tiny_gguf, "Hello\n", "--engine", "ctranslate2", env=env)
