@@ -67,8 +67,14 @@ def engine_options(f):
     """Options shared by every command that loads a model."""
     decorators = [
         click.option("--model", "-m", envvar="BAYLING_CAT_MODEL", default=None,
-                     help="Converted model folder or name (default: the embedded SmolLM2 model; env BAYLING_CAT_MODEL)."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+                     help="Converted model folder or name, or a .gguf file (default: the embedded SmolLM2 model; "
+                          "env BAYLING_CAT_MODEL)."),
+        click.option("--engine", envvar="BAYLING_CAT_ENGINE", type=click.Choice(["auto", "ctranslate2", "llamacpp"]),
+                     default="auto", show_default=True,
+                     help="auto: CTranslate2 on CUDA and for document batches, llama.cpp for interactive use on a "
+                          "CPU or Metal (env BAYLING_CAT_ENGINE; see docs/engines.md)."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "metal"]), default="auto",
+                     show_default=True, help="metal: Apple GPUs, llama.cpp engine only."),
         click.option("--device-index", type=int, default=0, show_default=True, help="GPU index."),
         click.option("--compute-type", default="auto", show_default=True,
                      help="CTranslate2 compute type: auto, default, int8, int8_float16, int8_bfloat16, int16, "
@@ -106,24 +112,32 @@ def cluster_options(f):
     return f
 
 
-def load_engine(model, device, device_index, compute_type, threads, beam_size, temperature, top_p, batch_size,
-                max_new_tokens, inter_threads=1, cluster=None, workers=2, gpus_per_worker=0, ship_model=False):
+def load_engine(model, engine, device, device_index, compute_type, threads, beam_size, temperature, top_p,
+                batch_size, max_new_tokens, inter_threads=1, purpose="batch", cluster=None, workers=2,
+                gpus_per_worker=0, ship_model=False):
+    """Choose the engine (``purpose``: "batch" for documents, "interactive" for the server and revision),
+    say which and why, and load it; with ``cluster``, a pool of CTranslate2 model actors on a Ray cluster."""
+    from bayling_cat.engines import choose_engine, create_engine
     from bayling_cat.engines.base import DecodingOptions
-    from bayling_cat.engines.ctranslate2 import Engine
-    from bayling_cat.models import resolve_model
 
-    folder = resolve_model(model, progress=_say)
     decoding = DecodingOptions(beam_size=beam_size, sampling_temperature=temperature, sampling_topp=top_p,
                                sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,
                                max_new_tokens=max_new_tokens)
     if cluster:
+        if engine == "llamacpp":
+            raise UserError("--cluster runs the CTranslate2 engine on its workers: leave out --engine llamacpp")
         from bayling_cat.engines.cluster import ClusterEngine
+        from bayling_cat.models import resolve_model
 
+        folder = resolve_model(model, progress=_say)
+        _say(f"bayling-cat: engine ctranslate2 on a Ray cluster ({cluster}), {workers} model actors")
         return ClusterEngine(folder, address=cluster, workers=workers, gpus_per_worker=gpus_per_worker,
                              threads=threads or 1, ship_model=ship_model, compute_type=compute_type,
                              decoding=decoding, say=_say)
-    return Engine(folder, device=device, device_index=device_index, compute_type=compute_type, threads=threads,
-                  inter_threads=inter_threads, decoding=decoding)
+    choice = choose_engine(engine, model, device, purpose, beam_size)
+    _say(f"bayling-cat: {choice.describe()}")
+    return create_engine(choice, device=device, device_index=device_index, compute_type=compute_type,
+                         threads=threads, inter_threads=inter_threads, decoding=decoding, progress=_say)
 
 
 def _language(code: str | None, option: str) -> str | None:
@@ -239,7 +253,7 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
     if list(inputs) != ["-"]:
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
-        from bayling_cat.models import resolve_model
+        from bayling_cat.models import model_files
 
         output, output_folder = _output_path(output, "--output")
         if output is not None and not output_folder and len(inputs) == 1 and not output.is_dir() \
@@ -249,7 +263,7 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
             check_writable(output, "output")  # before the model is loaded and the file translated
         report = _file_to_write(report, "--report")
         _files_to_read(glossaries)
-        model_id = resolve_model(engine_kw["model"], progress=_say).name
+        model_id = model_files(engine_kw["model"]).name
         options = dict(mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator,
                        glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy,
                        memory=None if no_memory else _memory_file(memory_path), model_id=model_id,
@@ -420,7 +434,7 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
         if not segments:
             raise UserError(f"{input_file}: no segment {segment_id!r} to revise (translate=no, locked, approved, "
                             "empty or unknown)")
-    engine = load_engine(**engine_kw)
+    engine = load_engine(**engine_kw, purpose="interactive")
     changed = kept = 0
     for number, seg in enumerate(segments, 1):
         current, flags = seg.current, []
@@ -664,7 +678,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     # as many batches at once as the cores allow: concurrent clients keep every core busy
     if not parallel:
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
-    engine = load_engine(**engine_kw, inter_threads=parallel)
+    engine = load_engine(**engine_kw, inter_threads=parallel, purpose="interactive")
     from bayling_cat.memory import default_path
     from bayling_cat.models import home
     from bayling_cat.server.workbench import Workbench
@@ -733,22 +747,32 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
 @cli.command()
 @click.argument("source")
 @click.option("--output", "-o", "output", required=True, type=click.Path(file_okay=False),
-              help="Folder to write the CTranslate2 model into.")
-@click.option("--quantization", "-q", default="int8", show_default=True,
+              help="Folder to write the model into.")
+@click.option("--format", "fmt", type=click.Choice(["ctranslate2", "gguf"]), default="ctranslate2", show_default=True,
+              help="ctranslate2: a CTranslate2 folder; gguf: one GGUF file in the folder, for --engine llamacpp.")
+@click.option("--quantization", "-q", default=None,
               type=click.Choice(["int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
-                                 "bfloat16", "float32"]))
+                                 "bfloat16", "float32", "q4_k_m", "q5_k_m", "q8_0", "f16"]),
+              help="CTranslate2: int8 (default) ... float32; GGUF: q4_k_m (default), q5_k_m, q8_0, f16.")
 @click.option("--template", type=click.Choice(["bayling", "bayling-llama3", "chat"]), default=None,
               help="Prompt template (default: chosen from the model).")
 @click.option("--base", default=None, help="For a BayLing-1 delta: the original LLaMA-1 weights (folder or hub id).")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--name", default=None, hidden=True)
-def convert(source, output, quantization, template, base, force, name):
-    """Convert SOURCE (hub id, checkpoint folder, .gguf file or BayLing-1 delta) to a CTranslate2 model."""
+def convert(source, output, fmt, quantization, template, base, force, name):
+    """Convert SOURCE (hub id, checkpoint folder, .gguf file or BayLing-1 delta) to a CTranslate2 model, or with
+    --format gguf to a GGUF file for the llama.cpp engine."""
     from bayling_cat.convert import convert as run_conversion
 
+    gguf_types = ("q4_k_m", "q5_k_m", "q8_0", "f16")
+    if quantization is None:
+        quantization = "q4_k_m" if fmt == "gguf" else "int8"
+    elif (fmt == "gguf") != (quantization in gguf_types):
+        raise UserError(f"--quantization {quantization} is not a {fmt} quantization (gguf: {', '.join(gguf_types)}; "
+                        "ctranslate2: int8 ... float32)")
     started = time.monotonic()
     info = run_conversion(source, output, quantization=quantization, template=template, base=base, force=force,
-                          name=name, progress=lambda m: _say(f"bayling-cat: {m}"))
+                          name=name, progress=lambda m: _say(f"bayling-cat: {m}"), fmt=fmt)
     _say(f"bayling-cat: converted {source} in {time.monotonic() - started:.0f} s: template {info.template}, "
          f"{info.quantization}, end tokens {', '.join(info.end_tokens)}")
     click.echo(os.path.abspath(output))
@@ -758,7 +782,8 @@ def convert(source, output, quantization, template, base, force, name):
 def models():
     """List the default model, converted models, and the BayLing models you can convert."""
     from bayling_cat.modelinfo import folder_size
-    from bayling_cat.models import KNOWN_MODELS, cached_models, default_gguf, default_model_dir, models_dir
+    from bayling_cat.models import (KNOWN_MODELS, cached_ggufs, cached_models, default_gguf, default_model_dir,
+                                    models_dir)
 
     default_dir = default_model_dir()
     gguf = default_gguf()
@@ -778,7 +803,15 @@ def models():
         size = folder_size(folder) / 1e9
         click.echo(f"  {folder.name:<32} {info.template:<15} {info.quantization:<14} {size:6.2f} GB  "
                    f"from {info.source}")
-    click.echo("\nBayLing models to convert (bayling-cat convert HUB_ID -o DIR):")
+    ggufs = cached_ggufs()
+    if gguf or ggufs:
+        click.echo("\nGGUF models for the llama.cpp engine (--engine llamacpp; no conversion needed):")
+    if gguf:
+        click.echo(f"  {'(default) ' + gguf.name:<42} {gguf.stat().st_size / 1e9:6.2f} GB  {gguf}")
+    for path in ggufs:
+        click.echo(f"  {path.parent.name if path.parent != models_dir() else path.stem:<42} "
+                   f"{path.stat().st_size / 1e9:6.2f} GB  {path}")
+    click.echo("\nBayLing models to convert (bayling-cat convert HUB_ID -o DIR [--format gguf]):")
     click.echo(f"  {'hub id':<30} {'download':>9} {'int8 disk':>10} {'GPU int8':>9} {'GPU fp16':>9}  template")
     for m in KNOWN_MODELS:
         click.echo(f"  {m.hub_id:<30} {m.download_gb:>7.1f}GB {m.int8_disk_gb:>8.1f}GB {m.gpu_gb_int8:>7}GB "

