@@ -223,10 +223,8 @@ def test_both_engines_complete_alike(tiny_model, tiny_gguf):
     for prefix in ("", "German", "German memory"):
         (text, words), (ct2_text, ct2_words) = (e.complete(SEGMENTS[0], prefix, "en", "de", 3) for e in (llama, ct2))
         assert text == ct2_text
-        # the same likely next tokens; llama.cpp's engine continues each for three more tokens to finish the
-        # word, where CTranslate2's (max_length counting the prompt with return_alternatives) stops after one
-        # (a space token alone is no word for CTranslate2's; here it is continued into one)
-        assert len(words) >= len(ct2_words) and all(any(w.startswith(c) for w in words) for c in ct2_words)
+        # the same likely next tokens, each continued for a few more tokens to finish its word on both engines
+        assert words == ct2_words
 
 
 def test_find_repetition():
@@ -328,6 +326,8 @@ def test_default_model_translates_completes_and_bans(default_engines, which):
     assert any(FLAG_LENGTH not in g.flags for g in results)  # the end token stops real answers
     continuation, words = engine.complete("Open the settings.", "Öffnen", "en", "de", alternatives=3)
     assert continuation and 1 <= len(words) <= 3
+    # each alternative is a whole next word: the best one is the continuation's first word, not a piece of it
+    assert words[0].strip() == continuation.split()[0]
     word = next(w for g in results for w in g.text.split() if len(w) > 3 and w.isalpha())
     again = engine.generate(engine.requests(SEGMENTS, "en", "de"), SEGMENTS,
                             suppress_sequences=engine.banned_sequences([word]))

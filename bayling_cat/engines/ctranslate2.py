@@ -276,8 +276,10 @@ class Engine(BaseEngine):
         words: list[str] = []
         if alternatives > 0:
             # greedy search with return_alternatives: one hypothesis per likely next token (beam search with
-            # alternatives crashes CTranslate2 4.8 on CPU; this form does not)
-            [alts] = self.generator.generate_batch([prompt + prefix_tokens], max_length=4,
+            # alternatives crashes CTranslate2 4.8 on CPU; this form does not). With alternatives, max_length
+            # counts the prompt too: three tokens beyond it (as the llama.cpp engine) let each alternative finish
+            # its word
+            [alts] = self.generator.generate_batch([prompt + prefix_tokens], max_length=len(prompt) + len(prefix_tokens) + 3,
                                                    include_prompt_in_result=False, beam_size=1,
                                                    num_hypotheses=alternatives, return_alternatives=True)
         prefix_ids = [self.tokenizer.token_to_id(t) for t in prefix_tokens]
