@@ -279,7 +279,8 @@ class Engine(BaseEngine):
             # alternatives crashes CTranslate2 4.8 on CPU; this form does not). With alternatives, max_length
             # counts the prompt too: three tokens beyond it (as the llama.cpp engine) let each alternative finish
             # its word
-            [alts] = self.generator.generate_batch([prompt + prefix_tokens], max_length=len(prompt) + len(prefix_tokens) + 3,
+            [alts] = self.generator.generate_batch([prompt + prefix_tokens],
+                                                   max_length=len(prompt) + len(prefix_tokens) + 3,
                                                    include_prompt_in_result=False, beam_size=1,
                                                    num_hypotheses=alternatives, return_alternatives=True)
         prefix_ids = [self.tokenizer.token_to_id(t) for t in prefix_tokens]
