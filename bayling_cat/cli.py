@@ -112,6 +112,15 @@ def _stdin_chunks(stream, size: int):
 
 
 
+def _memory_location(ctx, param, value):
+    """A postgresql:// URL as it is, anything else as a file path."""
+    from bayling_cat.memory import is_url
+
+    if value is None or is_url(value):
+        return value
+    return Path(value).expanduser()
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
@@ -134,13 +143,17 @@ def _stdin_chunks(stream, size: int):
               help="Follow-up turns that ask the model to fix terminology violations.")
 @click.option("--term-strategy", type=click.Choice(["none", "force"]), default="none", show_default=True,
               help="force: a term still missing after the revisions is put in as a protected placeholder.")
-@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Translation memory (SQLite; default: memory.sqlite in the data folder).")
+@click.option("--memory", "memory_path", envvar="BAYLING_CAT_MEMORY", default=None, callback=_memory_location,
+              help="Translation memory: a SQLite file or a postgresql://user@host/db URL (env BAYLING_CAT_MEMORY; "
+                   "default: memory.sqlite in the data folder).")
 @click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
+@click.option("--fuzzy-threshold", type=click.IntRange(1, 100), default=75, show_default=True,
+              help="Least fuzzy match percentage a memory match needs to be shown (report, suggestions) or given "
+                   "to the model as an example.")
 @click.option("--no-checks", is_flag=True, help="Skip translate-toolkit's quality checks on the output.")
 @engine_options
 def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, glossaries,
-              max_revisions, term_strategy, memory_path, no_memory, no_checks, **engine_kw):
+              max_revisions, term_strategy, memory_path, no_memory, fuzzy_threshold, no_checks, **engine_kw):
     """Translate XLIFF (1.2, 2.x, SDLXLIFF, MQXLIFF), PO/POT and DOCX files, or folders of them; '-'
     translates plain-text lines from standard input to standard output instead (blank lines stay blank)."""
     if in_place and output is not None:
@@ -155,7 +168,7 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
         options = dict(mode=mode, overwrite=overwrite, in_place=in_place, output=output, accelerator=accelerator,
                        glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy,
                        memory=None if no_memory else (memory_path or default_path()), model_id=model_id,
-                       checks=not no_checks, chunk=max(8, engine_kw["batch_size"] * 2))
+                       checks=not no_checks, chunk=max(8, engine_kw["batch_size"] * 2), fuzzy_threshold=fuzzy_threshold)
         _translate_files(inputs, source_lang, target_lang, report, options, engine_kw)
         return
     if not source_lang or not target_lang:
@@ -325,28 +338,54 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
 
 @cli.group()
 def memory():
-    """The translation memory: import human translations, export, statistics."""
+    """The translation memory: import human translations, export, statistics, copy between backends."""
 
 
 def _memory_option(f):
-    return click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                        help="Translation memory (default: memory.sqlite in the data folder).")(f)
+    return click.option("--memory", "memory_path", envvar="BAYLING_CAT_MEMORY", default=None,
+                        callback=_memory_location,
+                        help="A SQLite file or a postgresql://user@host/db URL (env BAYLING_CAT_MEMORY; default: "
+                             "memory.sqlite in the data folder).")(f)
+
+
+def _open_memory(location):
+    from bayling_cat.memory import Memory, default_path
+
+    return Memory(location or default_path())
+
+
+def _byte_bar(total: int):
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc="importing", file=sys.stderr, dynamic_ncols=True)
 
 
 @memory.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--source-lang", "-s", default=None)
 @click.option("--target-lang", "-t", default=None)
+@click.option("--strict", is_flag=True, help="Stop at the first unit that cannot be imported (default: name it, "
+              "skip it and import every other unit).")
 @_memory_option
-def memory_import(files, source_lang, target_lang, memory_path):
+def memory_import(files, source_lang, target_lang, strict, memory_path):
     """Load human translations from TMX, and approved/confirmed XLIFF and non-fuzzy PO entries; they win over
     machine translations."""
-    from bayling_cat.memory import Memory, default_path, import_files
+    from bayling_cat.memory import import_files
 
-    mem = Memory(memory_path or default_path())
+    mem = _open_memory(memory_path)
+    skipped = []
+
+    def warn(message):
+        skipped.append(message)
+        _say(f"bayling-cat: warning: {message}")
+
     count = import_files(mem, files, languages.normalize(source_lang) if source_lang else None,
-                         languages.normalize(target_lang) if target_lang else None)
-    click.echo(f"imported {count} translation units into {mem.path}")
+                         languages.normalize(target_lang) if target_lang else None, strict=strict, warn=warn,
+                         progress=_byte_bar)
+    click.echo(f"imported {count} translation units into {mem.location}"
+               + (f"; {len(skipped)} units skipped (named above)" if skipped else ""))
 
 
 @memory.command("export")
@@ -354,23 +393,43 @@ def memory_import(files, source_lang, target_lang, memory_path):
 @click.option("--origin", type=click.Choice(["human", "mt"]), default=None, help="Only these units.")
 @_memory_option
 def memory_export(tmx_path, origin, memory_path):
-    """Write the memory (or its human or machine part) as TMX."""
-    from bayling_cat.memory import Memory, default_path, export_tmx
+    """Write the memory (or its human or machine part) as TMX; machine translations flagged for review are
+    left out."""
+    from bayling_cat.memory import export_tmx
 
-    count = export_tmx(Memory(memory_path or default_path()), tmx_path, origin)
-    click.echo(f"exported {count} translation units to {tmx_path}")
+    mem = _open_memory(memory_path)
+    count = export_tmx(mem, tmx_path, origin)
+    flagged = sum(p["flagged"] for p in mem.stats()["pairs"] if origin in (None, p["origin"]))
+    click.echo(f"exported {count} translation units to {tmx_path}"
+               + (f"; {flagged} machine translations flagged for review were left out" if flagged else ""))
 
 
 @memory.command("stats")
 @_memory_option
 def memory_stats(memory_path):
-    """Units per language pair and origin."""
-    from bayling_cat.memory import Memory, default_path
-
-    stats = Memory(memory_path or default_path()).stats()
-    click.echo(f"{stats['path']}: {stats['units']} units")
+    """Units per language pair and origin; flagged ones are machine translations marked for review, which
+    exports leave out."""
+    stats = _open_memory(memory_path).stats()
+    click.echo(f"{stats['location']}: {stats['units']} units"
+               + (f" ({stats['flagged']} flagged for review, left out of exports)" if stats["flagged"] else ""))
     for p in stats["pairs"]:
-        click.echo(f"  {p['source_lang']} -> {p['target_lang']}  {p['origin']:5}  {p['units']}")
+        click.echo(f"  {p['source_lang']} -> {p['target_lang']}  {p['origin']:5}  {p['units']}"
+                   + (f"  ({p['flagged']} flagged)" if p["flagged"] else ""))
+
+
+@memory.command("copy")
+@click.argument("source", callback=_memory_location)
+@click.argument("destination", callback=_memory_location)
+def memory_copy(source, destination):
+    """Copy every unit of the memory SOURCE into DESTINATION (a file or a postgresql:// URL each), e.g. a
+    SQLite memory into PostgreSQL when a team grows. Units DESTINATION already holds are not duplicated."""
+    from bayling_cat.memory import copy_memory
+
+    src, dst = _open_memory(source), _open_memory(destination)
+    if src.location == dst.location:
+        raise UserError(f"{src.location}: source and destination are the same memory")
+    count = copy_memory(src, dst)
+    click.echo(f"copied {count} translation units from {src.location} to {dst.location}")
 
 
 @cli.command()

@@ -29,8 +29,9 @@ class Connector:
         """Put ``text`` (balanced placeholders) into the segment's target and mark it as machine output."""
         raise NotImplementedError
 
-    def write_suggestion(self, segment: Segment, text: str) -> None:
-        """Offer ``text`` beside the target, leaving the target alone."""
+    def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
+        """Offer ``text`` beside the target, leaving the target alone. ``match``: a translation memory match
+        instead of machine output: {"type": "tm", "quality": percent, "source": the matched source}."""
         raise NotImplementedError
 
     def add_note(self, segment: Segment, text: str) -> None:
