@@ -66,7 +66,9 @@ def unit_key(row: dict) -> str:
     human = row.get("origin", MACHINE) == HUMAN
     ident = [row["source_lang"], row["target_lang"], row["source"], row.get("origin", MACHINE), row.get("hint")]
     ident += [row["target"]] if human else [row.get("model"), row.get("glossary")]
-    return hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode("utf-8"), digest_size=16).hexdigest()
+    # unit separators between the fields; None differs from "" (\x00 appears in no stored text)
+    text = "\x1f".join("\x00" if v is None else v for v in ident)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def prepare(rows: Iterable[dict]) -> list[tuple]:
@@ -81,8 +83,8 @@ def prepare(rows: Iterable[dict]) -> list[tuple]:
                     r.get("model"), r.get("glossary"), r.get("hint"), r.get("origin", MACHINE),
                     r.get("created") or now, flags if isinstance(flags, str) else " ".join(flags),
                     codes if codes is None or isinstance(codes, str) else json.dumps(codes, ensure_ascii=False)))
-    out.sort(key=lambda t: t[0])
-    return out
+    # one row per key (the last wins, as it would written one after the other), sorted by key
+    return sorted({t[0]: t for t in out}.values(), key=lambda t: t[0])
 
 
 class Memory:

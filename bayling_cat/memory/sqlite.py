@@ -184,16 +184,16 @@ class SQLiteMemory(Memory):
         prepared = prepare(rows)
 
         def work():
+            self.db.executemany(_UPSERT, prepared)
+            indexed = {row[0]: row for row in prepared if row[9] == HUMAN and not row[11]}
+            keys = list(indexed)
             entries = []
-            machine = []
-            for row in prepared:
-                if row[9] == HUMAN and not row[11]:
-                    unit = self.db.execute(_UPSERT + " RETURNING id", row).fetchone()[0]
+            for start in range(0, len(keys), 500):  # the ids of the approved human units, for the fuzzy index
+                chunk = keys[start:start + 500]
+                for unit, key in self.db.execute(
+                        f"SELECT id, ukey FROM units WHERE ukey IN ({','.join('?' * len(chunk))})", chunk):
+                    row = indexed[key]
                     entries.extend((g, unit) for g in fuzzy.grams(row[1], pair_prefix(row[3], row[4])))
-                else:
-                    machine.append(row)
-            if machine:
-                self.db.executemany(_UPSERT, machine)
             if entries:
                 self.db.executemany("INSERT INTO pending VALUES (?, ?)" if bulk
                                     else "INSERT OR IGNORE INTO grams VALUES (?, ?)", entries)
@@ -228,8 +228,11 @@ class SQLiteMemory(Memory):
         keys = fuzzy.grams(source, pair_prefix(source_lang, target_lang))
         if not keys:
             return []
-        counted = sorted((self.db.execute("SELECT count(*) FROM (SELECT 1 FROM grams WHERE g=? LIMIT ?)",
-                                          (g, GRAM_CAP)).fetchone()[0], g) for g in keys)
+        keys = list(keys)
+        counts = self.db.execute("SELECT " + ", ".join(
+            "(SELECT count(*) FROM (SELECT 1 FROM grams WHERE g=? LIMIT ?))" for _ in keys),
+            [a for g in keys for a in (g, GRAM_CAP)]).fetchone()
+        counted = sorted(zip(counts, keys))
         chosen, read = [], 0
         for df, g in counted:
             if df == 0:

@@ -138,12 +138,16 @@ def _scan(path: Path, skip: int, header: dict, source_lang, target_lang):
                 try:
                     tu = etree.fromstring("".join(buf), parser)
                 except etree.XMLSyntaxError as exc:
-                    yield TmxUnit(start_line + (exc.lineno or 1) - 1,
-                                  error=f"not well-formed XML ({getattr(exc, 'msg', exc)})")
+                    yield TmxUnit(start_line + (exc.lineno or 1) - 1, error=f"not well-formed XML ({_reason(exc)})")
                     continue
                 yield from _units(tu, start_line, header, source_lang, target_lang)
     if in_tu and seen >= skip:
         yield TmxUnit(start_line, error="not well-formed XML (the file ends inside the unit)")
+
+
+def _reason(exc) -> str:
+    """libxml2's message without its line numbers, which count from the unit, not the file."""
+    return re.sub(r",? line \d+(, column \d+)?", "", str(getattr(exc, "msg", None) or exc)).strip()
 
 
 def _lang(elem) -> str:
