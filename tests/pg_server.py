@@ -45,7 +45,7 @@ class Cluster:
                   "--locale=C.UTF-8", "--no-sync")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60", "-o",
                   f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100", "start")
+                  "-c full_page_writes=off -c max_connections=100", "start")
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._databases = 0
 

@@ -10,6 +10,7 @@ Fuzzy lookup: the pg_trgm extension's GIN index ranks candidates, then the same 
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -17,9 +18,13 @@ import time
 from bayling_cat.memory import fuzzy
 from bayling_cat.memory.base import APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_, prepare
 
+# the pool logs every failed reconnection attempt; the memory says what went wrong itself, in one line
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+logging.getLogger("psycopg.pool").propagate = False
+
 UNITS, META = "bayling_cat_units", "bayling_cat_meta"
 _LOCK = 0x6261796C  # the advisory lock taken while the schema is created or upgraded
-TRGM_THRESHOLD = 0.3  # pg_trgm similarity a candidate needs (the real score decides after)
+TRGM_THRESHOLD = 0.5  # pg_trgm similarity a candidate needs (the real score decides after); lower reads far more
 
 _CREATE = [
     f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)",
@@ -89,8 +94,6 @@ class PostgresMemory(Memory):
             except (self.psycopg.OperationalError, self.psycopg.InterfaceError) as exc:
                 last = exc  # the connection dropped, or the server is restarting
             except self.psycopg.Error as exc:
-                if isinstance(exc, MemoryError_):
-                    raise
                 raise MemoryError_(f"{self.location}: PostgreSQL refused to {what} the memory "
                                    f"({_first_line(exc)})") from None
             except Exception as exc:  # the pool's own timeout when no connection can be made
@@ -149,6 +152,15 @@ class PostgresMemory(Memory):
                     copy.write_row(row)
             cur.execute(f"INSERT INTO {UNITS} ({cols}) SELECT {cols} FROM incoming ORDER BY ukey "
                         f"ON CONFLICT (ukey) DO UPDATE SET {_SET}")
+
+        self._run(work, "write to")
+
+    def finish_import(self) -> None:
+        """Merge the trigram index's pending list (until merged, every lookup reads it whole) and refresh the
+        planner's statistics."""
+        def work(cur):
+            cur.execute(f"SELECT gin_clean_pending_list('{UNITS}_fuzzy'::regclass)")
+            cur.execute(f"ANALYZE {UNITS}")
 
         self._run(work, "write to")
 
