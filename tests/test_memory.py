@@ -220,3 +220,55 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, tiny_model):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["totals"]["from_memory"] >= done_before
     assert len(etree.parse(str(tmp_path / "out.xlf")).getroot().findall(".//x:trans-unit", NS)) == 40
+
+
+XLF2 = """<?xml version="1.0" encoding="UTF-8"?>
+<xliff xmlns="urn:oasis:names:tc:xliff:document:2.0" version="2.0" srcLang="en" trgLang="de"><file id="f">
+<unit id="u1"><segment><source>Delete the <pc id="1">folders</pc> now.</source></segment></unit>
+</file></xliff>"""
+
+
+def test_fuzzy_matches_in_the_report_and_as_tm_suggestions(tmp_path):
+    """translate --report lists the best fuzzy match with its percentage; --mode suggest offers it as a TM
+    match (alt-trans / mtc:match with its quality) beside the machine suggestion."""
+    mem = Memory(tmp_path / "m.sqlite")
+    mem.add([{"source": "Delete the <1>folder</1>.", "target": "Löschen Sie den <1>Ordner</1>.", "source_lang": "en",
+              "target_lang": "de", "origin": HUMAN},
+             {"source": "Delete the folder.", "target": "Löschen Sie den Ordner.", "source_lang": "en",
+              "target_lang": "de", "origin": HUMAN}])
+    src = xliff(tmp_path / "a.xlf", ["Delete the folders now.", "Print everything twice."])
+    results = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o.xlf", memory=mem.path, model_id="m",
+                                                     checks=False, mode="suggest")).run([str(src)])
+    segs = report(results, 0.1, "m")["files"][0]["segments"]
+    assert segs[0]["fuzzy"] == {"percent": 78, "source": "Delete the folder.", "target": "Löschen Sie den Ordner.",
+                                "origin": HUMAN}
+    assert "fuzzy" not in segs[1]
+    unit = etree.parse(str(tmp_path / "o.xlf")).getroot().find(".//x:trans-unit[@id='u0']", NS)
+    alts = unit.findall("x:alt-trans", NS)
+    assert [(a.get("origin"), a.get("match-quality")) for a in alts] == [("bayling-cat", None),
+                                                                         ("bayling-cat memory", "78")]
+    assert alts[1].find("x:source", NS).text == "Delete the folder."
+    assert alts[1].find("x:target", NS).text == "Löschen Sie den Ordner."
+    assert unit.find("x:target", NS) is None  # suggest mode leaves the target alone
+    # XLIFF 2: an mtc:match of type tm, inline codes kept where the segment has them
+    src2 = tmp_path / "b.xlf"
+    src2.write_text(XLF2, encoding="utf-8")
+    Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o2.xlf", memory=mem.path, model_id="m", checks=False,
+                                           mode="suggest")).run([str(src2)])
+    ns2 = {"x": "urn:oasis:names:tc:xliff:document:2.0", "mtc": "urn:oasis:names:tc:xliff:matches:2.0"}
+    matches = etree.parse(str(tmp_path / "o2.xlf")).getroot().findall(".//mtc:match", ns2)
+    assert [(m.get("type"), m.get("similarity"), m.get("matchQuality")) for m in matches] == [
+        ("mt", None, None), ("tm", "83", "83")]
+    target = matches[1].find("x:target", ns2)
+    assert etree.tostring(target, encoding="unicode", with_tail=False).endswith(
+        '>Löschen Sie den <pc id="1">Ordner</pc>.</target>')
+    # a higher threshold: no fuzzy match shown, none given to the model
+    translator = ScriptedTranslator()
+    results = Pipeline(translator, Options(output=tmp_path / "o3.xlf", memory=mem.path, model_id="m2", checks=False,
+                                           fuzzy_threshold=90)).run([str(src)])
+    assert translator.examples is None and "fuzzy" not in report(results, 0.1, "m")["files"][0]["segments"][0]
+
+
+def test_cli_fuzzy_threshold_option(tmp_path):
+    r = run_cli(["translate", str(DATA / "de-latin1.po"), "--fuzzy-threshold", "101", "-t", "de"])
+    assert r.returncode == 2 and "--fuzzy-threshold" in r.stderr
