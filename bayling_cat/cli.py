@@ -450,9 +450,13 @@ def memory_copy(source, destination):
 @click.option("--cors", default=None, help="Allow browser requests from this origin (off by default).")
 @click.option("--parallel", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Batches translated at once (0: CPU cores / --threads; 1 on a GPU).")
+@click.option("--memory", "memory_path", default=None, callback=_memory_location,
+              help="Show this memory's matches in /v1/translate answers: a SQLite file or a postgresql:// URL.")
+@click.option("--fuzzy-threshold", type=click.IntRange(1, 100), default=75, show_default=True,
+              help="Least fuzzy match percentage shown.")
 @engine_options
 def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, parallel,
-          **engine_kw):
+          memory_path, fuzzy_threshold, **engine_kw):
     """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), LibreTranslate and DeepL v2."""
     from bayling_cat.glossary import check_file
     from bayling_cat.server import create_app, is_loopback
@@ -470,9 +474,10 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     # as many batches at once as the cores allow: concurrent clients keep every core busy
     if not parallel:
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
+    memory = _open_memory(memory_path) if memory_path else None  # fail now, not on the first request
     engine = load_engine(**engine_kw, inter_threads=parallel)
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
-                     max_pending=max_queue, cors=cors)
+                     max_pending=max_queue, cors=cors, memory=memory, fuzzy_threshold=fuzzy_threshold)
     run_server(app, host, port, threads=server_threads, say=_say)
 
 

@@ -272,3 +272,25 @@ def test_fuzzy_matches_in_the_report_and_as_tm_suggestions(tmp_path):
 def test_cli_fuzzy_threshold_option(tmp_path):
     r = run_cli(["translate", str(DATA / "de-latin1.po"), "--fuzzy-threshold", "101", "-t", "de"])
     assert r.returncode == 2 and "--fuzzy-threshold" in r.stderr
+
+
+def test_the_rest_hook_returns_memory_matches(tmp_path):
+    from bayling_cat.server import create_app
+    from tests.fakes import FakeEngine
+
+    mem = Memory(tmp_path / "m.sqlite")
+    mem.add([{"source": "Save the file before closing.", "target": "Speichern Sie die Datei vor dem Schließen.",
+              "source_lang": "en", "target_lang": "de", "origin": HUMAN},
+             {"source": "Save the files before closing.", "target": "MT", "source_lang": "en", "target_lang": "de"}])
+    client = create_app(FakeEngine(lambda conv: "[tr]"), memory=mem, fuzzy_threshold=80).test_client()
+    r = client.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": [
+        "Save the files before closing.", "Save the file before closing.", "Something else entirely."]})
+    assert r.status_code == 200
+    got = [t["matches"] for t in r.get_json()["translations"]]
+    assert got == [[{"percent": 96, "source": "Save the file before closing.",
+                     "target": "Speichern Sie die Datei vor dem Schließen."}],
+                   [{"percent": 100, "source": "Save the file before closing.",
+                     "target": "Speichern Sie die Datei vor dem Schließen."}], []]
+    plain = create_app(FakeEngine(lambda conv: "[tr]")).test_client()  # no memory: no matches field
+    r = plain.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": ["Save."]})
+    assert "matches" not in r.get_json()["translations"][0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class SQLiteMemory(Memory):
         self.path = Path(location).expanduser()
         self.location = str(self.path)
         self.timeout = timeout
+        self.lock = threading.RLock()  # one connection, shared by a server's threads: one statement at a time
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -128,16 +130,17 @@ class SQLiteMemory(Memory):
 
     def _write(self, work) -> None:
         """``work(db)`` in one write transaction."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            work()
-            self.db.execute("COMMIT")
-        except BaseException:
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise
+                work()
+                self.db.execute("COMMIT")
+            except BaseException:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
 
     def _create_or_upgrade(self) -> None:
         version = self._version()  # again, under the write lock: another process may have done it
@@ -213,6 +216,10 @@ class SQLiteMemory(Memory):
 
     def exact(self, source: str, source_lang: str, target_lang: str, model: str | None = None,
               glossary: str | None = None, hint: str | None = None) -> Hit | None:
+        with self.lock:
+            return self._exact(source, source_lang, target_lang, model, glossary, hint)
+
+    def _exact(self, source, source_lang, target_lang, model, glossary, hint) -> Hit | None:
         row = self.db.execute(
             "SELECT target FROM units WHERE source_lang=? AND target_lang=? AND source=? AND origin=? "
             "ORDER BY created DESC LIMIT 1", (source_lang, target_lang, source, HUMAN)).fetchone()
@@ -225,6 +232,10 @@ class SQLiteMemory(Memory):
         return Hit(source, row[0], MACHINE, flags=tuple(row[1].split())) if row else None
 
     def candidates(self, source: str, source_lang: str, target_lang: str, limit: int) -> list[tuple[str, str]]:
+        with self.lock:
+            return self._candidates(source, source_lang, target_lang, limit)
+
+    def _candidates(self, source, source_lang, target_lang, limit) -> list[tuple[str, str]]:
         keys = fuzzy.grams(source, pair_prefix(source_lang, target_lang))
         if not keys:
             return []
