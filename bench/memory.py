@@ -6,7 +6,7 @@ and the time and peak memory of importing 10^6 TMX units.
 
 Units are synthetic English sentences of 5 to 14 words drawn from a 20,000-word vocabulary with the
 Zipf-shaped frequencies of real text; each query is a stored source with one word changed (a different
-word of the same distribution), so its true match is a ~85-95 % fuzzy match that must come out best.
+word of the same distribution), so its true match is a fuzzy match (median ~87 %) that must come out best.
 The memory is built with the import path (batches, bulk index merge); lookups run on one core.
 """
 
@@ -80,7 +80,9 @@ def measure(mem, corpus: Corpus, sources: list[str], queries: int = 500) -> dict
     found = 0
     wall, cpu = time.perf_counter(), time.process_time()
     for source, query in asked:
-        best = mem.similar(query, "en", "de", limit=1)
+        # no threshold: the index must rank the true source first even where a long word changed in a short
+        # sentence leaves it below the 75 % a CAT user is shown
+        best = mem.similar(query, "en", "de", limit=1, threshold=0.0)
         found += bool(best) and best[0].source == source
     fuzzy_ms = (time.perf_counter() - wall) / len(asked) * 1000
     fuzzy_cpu = (time.process_time() - cpu) / len(asked) * 1000

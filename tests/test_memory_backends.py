@@ -432,6 +432,6 @@ def test_fuzzy_recall_on_100000_units(location):
         picked = rng.sample(range(len(sources)), 200)
         found = 0
         for i in picked:
-            best = mem.similar(corpus.one_word_changed(sources[i], rng), "en", "de", limit=1)
+            best = mem.similar(corpus.one_word_changed(sources[i], rng), "en", "de", limit=1, threshold=0.0)
             found += bool(best) and best[0].source == sources[i]
     assert found >= 196, f"{found} of 200 near-duplicates found as the best match"
