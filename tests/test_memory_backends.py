@@ -6,7 +6,6 @@ PostgreSQL is not installed.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import random
@@ -18,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
 from bayling_cat.memory import (HUMAN, MACHINE, Memory, MemoryError_, copy_memory, export_tmx, import_files,
                                 open_memory)

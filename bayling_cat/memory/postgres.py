@@ -15,7 +15,6 @@ import random
 import re
 import time
 
-from bayling_cat.memory import fuzzy
 from bayling_cat.memory.base import APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_, prepare
 
 # the pool logs every failed reconnection attempt; the memory says what went wrong itself, in one line
