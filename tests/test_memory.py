@@ -294,3 +294,19 @@ def test_the_rest_hook_returns_memory_matches(tmp_path):
     plain = create_app(FakeEngine(lambda conv: "[tr]")).test_client()  # no memory: no matches field
     r = plain.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": ["Save."]})
     assert "matches" not in r.get_json()["translations"][0]
+
+
+def test_import_a_utf16_tmx_with_a_doctype(tmp_path):
+    """Trados and memoQ export UTF-16 TMX with a DOCTYPE naming tmx14.dtd (never fetched)."""
+    tmx = tmp_path / "trados.tmx"
+    text = ('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n<tmx version="1.4">'
+            '<header creationtool="SDL" creationtoolversion="1" segtype="sentence" o-tmf="x" adminlang="en-US" '
+            'srclang="en-US" datatype="xml"/><body>\n'
+            '<tu creationdate="20240102T030405Z"><tuv xml:lang="en-US"><seg>Save the file.</seg></tuv>'
+            '<tuv xml:lang="ja-JP"><seg>ファイルを保存します。</seg></tuv></tu>\n</body></tmx>')
+    tmx.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    mem = Memory(tmp_path / "m.sqlite")
+    assert import_files(mem, [tmx]) == 1
+    assert mem.exact("Save the file.", "en-US", "ja-JP").target == "ファイルを保存します。"
+    [unit] = mem.units()
+    assert unit["created"] == 1704164645.0  # the unit's own date is kept
