@@ -33,10 +33,10 @@ class Corpus:
     def __init__(self, seed: int = 1, vocabulary: int = 20_000):
         rng = random.Random(seed)
         letters = "abcdefghijklmnopqrstuvwxyz"
-        words = set()
+        words: dict[str, None] = {}  # insertion-ordered: the same vocabulary in every process
         while len(words) < vocabulary:
-            words.add("".join(rng.choice(letters) for _ in range(rng.choice((2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10)))))
-        self.words = sorted(words, key=lambda w: rng.random())
+            words["".join(rng.choice(letters) for _ in range(rng.choice((2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10))))] = None
+        self.words = list(words)
         self.cum = list(itertools.accumulate(1 / (i + 1) ** 1.05 for i in range(vocabulary)))
         self.seed = seed
 

@@ -12,6 +12,7 @@ beside the unit (``codes``), so an export writes real TMX markup and never a bar
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import os
 import re
@@ -159,8 +160,14 @@ def _same_lang(a: str, b: str) -> bool:
     return a == b or a.split("-")[0] == b or b.split("-")[0] == a
 
 
-def _units(tu, line: int, header: dict, source_lang, target_lang):
+@functools.lru_cache(maxsize=256)
+def _normalize(code: str) -> str:
     from bayling_cat.languages import normalize
+
+    return normalize(code)
+
+
+def _units(tu, line: int, header: dict, source_lang, target_lang):
     from bayling_cat.errors import UserError
 
     tuvs = [c for c in tu if isinstance(c.tag, str) and c.tag == "tuv"]
@@ -189,7 +196,7 @@ def _units(tu, line: int, header: dict, source_lang, target_lang):
         lang = target_lang or _lang(target)
         try:
             tgt_text, _ = seg_text(target, codes)
-            src_code, tgt_code = normalize(source_lang or _lang(source) or srclang), normalize(lang)
+            src_code, tgt_code = _normalize(source_lang or _lang(source) or srclang), _normalize(lang)
         except (ValueError, UserError) as exc:
             yield TmxUnit(target.sourceline or line, error=str(exc).split(": ", 1)[-1])
             continue
