@@ -60,7 +60,7 @@ def is_url(location) -> bool:
     return isinstance(location, str) and location.split("://", 1)[0].lower() in ("postgresql", "postgres")
 
 
-def unit_key(row: dict) -> str:
+def unit_key(row: dict) -> bytes:
     """What makes a unit unique: a machine translation per source, model, glossary and hint (a newer one
     replaces it); a human translation per source, target and hint (importing a TMX twice adds nothing)."""
     human = row.get("origin", MACHINE) == HUMAN
@@ -68,7 +68,7 @@ def unit_key(row: dict) -> str:
     ident += [row["target"]] if human else [row.get("model"), row.get("glossary")]
     # unit separators between the fields; None differs from "" (\x00 appears in no stored text)
     text = "\x1f".join("\x00" if v is None else v for v in ident)
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def prepare(rows: Iterable[dict]) -> list[tuple]:

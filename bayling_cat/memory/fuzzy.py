@@ -1,11 +1,12 @@
 """Fuzzy matching: the index keys of a source, and the CAT-style fuzzy percentage.
 
-The index is a table of *grams* (words and word pairs; single characters and character pairs for scripts
-written without spaces: Chinese, Japanese, Korean, Thai). A lookup counts, for each stored human unit, how
-many of the query's rarer grams it shares; the best-ranked few are then scored with a real edit distance.
+The index is a table of *grams* (words, word pairs and triples; single characters, pairs and triples of
+characters for scripts written without spaces: Chinese, Japanese, Korean, Thai). A lookup counts, for each
+stored human unit, how many of the query's rarer grams it shares; the best-ranked few are then scored with
+a real edit distance.
 Word grams rather than SQLite FTS5's trigram tokenizer: a trigram OR-query over a million sentences walks
-postings of trigrams such as " th" that half the memory holds, while rare words and word pairs pick a
-near-duplicate out of a million units with a few short index reads (bench/memory.py).
+postings of trigrams such as " th" that half the memory holds, while rare words and word pairs and
+triples pick a near-duplicate out of a million units with a few short index reads (bench/memory.py).
 
 The score a CAT user sees is the character Levenshtein similarity of the two sources in percent
 (rapidfuzz's C++ implementation): 100 minus the share of characters inserted, deleted or substituted,
@@ -38,10 +39,12 @@ def tokens(text: str) -> list[str]:
 
 
 def grams(text: str, prefix: str = "") -> set[str]:
-    """Index keys: each token and each pair of neighbouring tokens, prefixed (the source language)."""
+    """Index keys: each token, pair and triple of neighbouring tokens, prefixed (the language pair). Triples
+    pick out sentences made only of common words, whose single words and pairs half the memory shares."""
     toks = tokens(text)
     keys = {prefix + t for t in toks}
     keys.update(f"{prefix}{a} {b}" for a, b in zip(toks, toks[1:]))
+    keys.update(f"{prefix}{a} {b} {c}" for a, b, c in zip(toks, toks[1:], toks[2:]))
     return keys
 
 

@@ -27,7 +27,7 @@ TRGM_THRESHOLD = 0.5  # pg_trgm similarity a candidate needs (the real score dec
 
 _CREATE = [
     f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)",
-    f"""CREATE TABLE IF NOT EXISTS {UNITS} (id BIGSERIAL PRIMARY KEY, ukey TEXT NOT NULL UNIQUE,
+    f"""CREATE TABLE IF NOT EXISTS {UNITS} (id BIGSERIAL PRIMARY KEY, ukey BYTEA NOT NULL UNIQUE,
         source TEXT NOT NULL, target TEXT NOT NULL, source_lang TEXT NOT NULL, target_lang TEXT NOT NULL,
         context TEXT, model TEXT, glossary TEXT, hint TEXT, origin TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
         flags TEXT NOT NULL DEFAULT '', codes TEXT)""",

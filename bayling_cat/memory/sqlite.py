@@ -8,6 +8,7 @@ the file, so any number of processes may open a fresh memory at the same moment.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
@@ -26,15 +27,16 @@ MAX_GRAMS = 12
 
 _CREATE = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
-    """CREATE TABLE units (id INTEGER PRIMARY KEY, ukey TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+    """CREATE TABLE units (id INTEGER PRIMARY KEY, ukey BLOB NOT NULL UNIQUE, source TEXT NOT NULL,
         target TEXT NOT NULL, source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, context TEXT, model TEXT,
         glossary TEXT, hint TEXT, origin TEXT NOT NULL, created REAL NOT NULL, flags TEXT NOT NULL DEFAULT '',
         codes TEXT)""",
     "CREATE INDEX units_lookup ON units (source_lang, target_lang, source)",
     # the fuzzy index of approved human units: (pair + word or word pair, unit)
     "CREATE TABLE grams (g TEXT NOT NULL, unit INTEGER NOT NULL, PRIMARY KEY (g, unit)) WITHOUT ROWID",
-    # index entries of a bulk import not yet merged into grams (merged sorted: far faster than one by one)
-    "CREATE TABLE pending (g TEXT NOT NULL, unit INTEGER NOT NULL)",
+    # index entries of a bulk import not yet merged into grams, one JSON list per unit (merged sorted at the end:
+    # far faster than inserting a million units' grams one by one into the index)
+    "CREATE TABLE pending (unit INTEGER NOT NULL, grams TEXT NOT NULL)",
 ]
 _UPSERT = (f"INSERT INTO units (ukey, {', '.join(COLUMNS)}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) "
            "ON CONFLICT (ukey) DO UPDATE SET target=excluded.target, created=excluded.created, "
@@ -167,11 +169,13 @@ class SQLiteMemory(Memory):
             rows = self.db.execute("SELECT id, source, source_lang, target_lang FROM units "
                                    "WHERE origin=? AND flags=''", (HUMAN,))
             self.db.executemany("INSERT INTO pending VALUES (?, ?)",
-                                ((g, i) for i, s, sl, tl in rows for g in fuzzy.grams(s, pair_prefix(sl, tl))))
+                                ((i, json.dumps(list(fuzzy.grams(s, pair_prefix(sl, tl))), ensure_ascii=False))
+                                 for i, s, sl, tl in rows))
             self._merge_pending()
 
     def _merge_pending(self) -> None:
-        self.db.execute("INSERT OR IGNORE INTO grams SELECT g, unit FROM pending ORDER BY g, unit")
+        self.db.execute("INSERT OR IGNORE INTO grams SELECT j.value, p.unit FROM pending p, json_each(p.grams) j "
+                        "ORDER BY 1, 2")
         self.db.execute("DELETE FROM pending")
 
     def close(self) -> None:
@@ -196,7 +200,11 @@ class SQLiteMemory(Memory):
                 for unit, key in self.db.execute(
                         f"SELECT id, ukey FROM units WHERE ukey IN ({','.join('?' * len(chunk))})", chunk):
                     row = indexed[key]
-                    entries.extend((g, unit) for g in fuzzy.grams(row[1], pair_prefix(row[3], row[4])))
+                    keys_of_unit = fuzzy.grams(row[1], pair_prefix(row[3], row[4]))
+                    if bulk:
+                        entries.append((unit, json.dumps(list(keys_of_unit), ensure_ascii=False)))
+                    else:
+                        entries.extend((g, unit) for g in keys_of_unit)
             if entries:
                 self.db.executemany("INSERT INTO pending VALUES (?, ?)" if bulk
                                     else "INSERT OR IGNORE INTO grams VALUES (?, ?)", entries)
