@@ -84,8 +84,8 @@ class PostgresMemory(Memory):
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.05
         while True:
-            try:
-                with self.pool.connection() as conn:
+            try:  # waiting for a connection counts against the same deadline
+                with self.pool.connection(timeout=max(1.0, deadline - time.monotonic())) as conn:
                     with conn.transaction(), conn.cursor() as cur:
                         return work(cur)
             except (errors.DeadlockDetected, errors.SerializationFailure, errors.LockNotAvailable) as exc:
