@@ -310,3 +310,20 @@ def test_import_a_utf16_tmx_with_a_doctype(tmp_path):
     assert mem.exact("Save the file.", "en-US", "ja-JP").target == "ファイルを保存します。"
     [unit] = mem.units()
     assert unit["created"] == 1704164645.0  # the unit's own date is kept
+
+
+def test_tmx_text_that_looks_like_a_placeholder_stays_text(tmp_path):
+    tmx = tmp_path / "lit.tmx"
+    tmx.write_text('<?xml version="1.0" encoding="UTF-8"?><tmx version="1.4"><header srclang="en" adminlang="en" '
+                   'creationtool="t" creationtoolversion="1" segtype="sentence" o-tmf="x" datatype="plaintext"/>'
+                   '<body><tu><tuv xml:lang="en"><seg>Press &lt;1&gt; to <ph x="1">&lt;br/&gt;</ph>go</seg></tuv>'
+                   '<tuv xml:lang="de"><seg>&lt;1&gt; drücken, um <ph x="1">&lt;br/&gt;</ph>zu gehen</seg></tuv>'
+                   '</tu></body></tmx>', encoding="utf-8")
+    mem = Memory(tmp_path / "m.sqlite")
+    assert import_files(mem, [tmx]) == 1
+    assert mem.exact("Press <1/> to <2/>go", "en", "de").target == "<1/> drücken, um <2/>zu gehen"
+    out = tmp_path / "out.tmx"
+    export_tmx(mem, out)
+    data = out.read_text(encoding="utf-8")
+    assert '<seg>Press &lt;1&gt; to <ph x="2">&lt;br/&gt;</ph>go</seg>' in data
+    assert '<seg>&lt;1&gt; drücken, um <ph x="2">&lt;br/&gt;</ph>zu gehen</seg>' in data

@@ -224,11 +224,29 @@ def seg_text(tuv, codes: dict) -> tuple[str, dict]:
     seg = next((c for c in tuv if isinstance(c.tag, str) and c.tag == "seg"), None)
     if seg is None:
         raise ValueError(f"a <tuv xml:lang=\"{_lang(tuv)}\"> without <seg>")
+    if len(seg) == 0:  # plain text, most units of most memories
+        text = seg.text or ""
+        if "<" not in text:
+            return text, codes
     codes = dict(codes)
     by_key = {(v.get("tag"), v.get("i") or v.get("x")): k for k, v in codes.items()}
     used: set = set()
     open_pairs: dict = {}
-    parts: list[str] = [seg.text or ""]
+
+    def literal(text: str) -> str:
+        """Text that reads like a placeholder (``<1>``) is protected as a code of its own, as the XLIFF
+        reader does, so that it comes back as text."""
+        def protect(m):
+            k = next((n for n, v in codes.items() if v.get("literal") == m.group(0) and n not in used), None)
+            if k is None:
+                k = max([0, *codes, *used]) + 1
+                codes[k] = {"literal": m.group(0)}
+            used.add(k)
+            return f"<{k}/>"
+
+        return PLACEHOLDER.sub(protect, text) if text and "<" in text else (text or "")
+
+    parts: list[str] = [literal(seg.text)]
 
     def number(tag, key, native):
         k = by_key.get((tag, key)) if key else None
@@ -241,7 +259,7 @@ def seg_text(tuv, codes: dict) -> tuple[str, dict]:
     def walk(parent):
         for child in parent:
             if not isinstance(child.tag, str):
-                parts.append(child.tail or "")
+                parts.append(literal(child.tail))
                 continue
             tag = child.tag
             native = "".join(child.itertext()) if tag != "hi" else ""
@@ -261,7 +279,7 @@ def seg_text(tuv, codes: dict) -> tuple[str, dict]:
                 k = number("hi", child.get("x"), "")
                 codes[k].update({a: child.get(a) for a in ("type", "x") if child.get(a)})
                 parts.append(f"<{k}>")
-                parts.append(child.text or "")
+                parts.append(literal(child.text))
                 walk(child)
                 parts.append(f"</{k}>")
             elif tag in STANDALONE:
@@ -271,7 +289,7 @@ def seg_text(tuv, codes: dict) -> tuple[str, dict]:
                 parts.append(f"<{k}/>")
             else:
                 raise ValueError(f"unknown inline element <{tag}> in <seg>")
-            parts.append(child.tail or "")
+            parts.append(literal(child.tail))
 
     walk(seg)
     return "".join(parts), codes
