@@ -172,12 +172,16 @@ def _file_to_write(value: str | None, option: str, what: str | None = None) -> P
     return path
 
 
-def _memory_file(memory_path: Path | None) -> Path:
-    """The memory's file, refused now when it cannot be created (a file where a folder should be)."""
+def _memory_file(memory_path):
+    """The memory's file (or a postgresql:// URL, as it is), refused now when it cannot be created (a file
+    where a folder should be)."""
     from bayling_cat.fileio import check_writable
-    from bayling_cat.memory import default_path
+    from bayling_cat.memory import default_location, is_url
 
-    path = Path(memory_path or default_path())
+    location = memory_path or default_location()
+    if is_url(location):
+        return location
+    path = Path(location)
     if not path.exists():
         check_writable(path, "memory")
     return path
@@ -215,6 +219,19 @@ def _stdin_chunks(stream, size: int):
 
 
 
+def _memory_location(ctx, param, value):
+    """A postgresql:// URL as it is, anything else as a file path."""
+    from bayling_cat.memory import is_url
+
+    if value is None or is_url(value):
+        return value
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise click.BadParameter(f"'{value}' is a directory; give the memory's file (or a postgresql:// URL)",
+                                 ctx=ctx, param=param)
+    return path
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--source-lang", "-s", default=None, help="Source language code (default: from the file).")
@@ -238,14 +255,18 @@ def _stdin_chunks(stream, size: int):
               help="Follow-up turns that ask the model to fix terminology violations.")
 @click.option("--term-strategy", type=click.Choice(["none", "force"]), default="none", show_default=True,
               help="force: a term still missing after the revisions is put in as a protected placeholder.")
-@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Translation memory (SQLite; default: memory.sqlite in the data folder).")
+@click.option("--memory", "memory_path", envvar="BAYLING_CAT_MEMORY", default=None, callback=_memory_location,
+              help="Translation memory: a SQLite file or a postgresql://user@host/db URL (env BAYLING_CAT_MEMORY; "
+                   "default: memory.sqlite in the data folder).")
 @click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
+@click.option("--fuzzy-threshold", type=click.IntRange(1, 100), default=75, show_default=True,
+              help="Least fuzzy match percentage a memory match needs to be shown (report, suggestions) or given "
+                   "to the model as an example.")
 @click.option("--no-checks", is_flag=True, help="Skip translate-toolkit's quality checks on the output.")
 @engine_options
 @cluster_options
 def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, glossaries,
-              max_revisions, term_strategy, memory_path, no_memory, no_checks, **engine_kw):
+              max_revisions, term_strategy, memory_path, no_memory, fuzzy_threshold, no_checks, **engine_kw):
     """Translate XLIFF (1.2, 2.x, SDLXLIFF, MQXLIFF), PO/POT and DOCX files, or folders of them; '-'
     translates plain-text lines from standard input to standard output instead (blank lines stay blank)."""
     if in_place and output is not None:
@@ -268,7 +289,7 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
                        glossaries=list(glossaries), max_revisions=max_revisions, term_strategy=term_strategy,
                        memory=None if no_memory else _memory_file(memory_path), model_id=model_id,
                        checks=not no_checks, chunk=max(8, engine_kw["batch_size"] * 2), output_folder=output_folder,
-                       report=report)
+                       report=report, fuzzy_threshold=fuzzy_threshold)
         _translate_files(inputs, source_lang, target_lang, report, options, engine_kw)
         return
     if output is not None or report is not None or in_place:
@@ -558,40 +579,66 @@ def evaluate(references, source_lang, target_lang, variants, glossaries, sample,
 
 @cli.group()
 def memory():
-    """The translation memory: import human translations, export, statistics."""
+    """The translation memory: import human translations, export, statistics, copy between backends."""
 
 
 def _memory_option(f):
-    return click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                        help="Translation memory (default: memory.sqlite in the data folder).")(f)
+    return click.option("--memory", "memory_path", envvar="BAYLING_CAT_MEMORY", default=None,
+                        callback=_memory_location,
+                        help="A SQLite file or a postgresql://user@host/db URL (env BAYLING_CAT_MEMORY; default: "
+                             "memory.sqlite in the data folder).")(f)
+
+
+def _open_memory(location):
+    from bayling_cat.memory import Memory, default_path
+
+    return Memory(location or default_path())
+
+
+def _byte_bar(total: int):
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc="importing", file=sys.stderr, dynamic_ncols=True)
 
 
 @memory.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--source-lang", "-s", default=None)
 @click.option("--target-lang", "-t", default=None)
+@click.option("--strict", is_flag=True, help="Stop at the first unit that cannot be imported (default: name it, "
+              "skip it and import every other unit).")
 @_memory_option
-def memory_import(files, source_lang, target_lang, memory_path):
+def memory_import(files, source_lang, target_lang, strict, memory_path):
     """Load human translations from TMX, and approved/confirmed XLIFF and non-fuzzy PO entries; they win over
     machine translations."""
     from bayling_cat.fileio import check_regular, same_file
-    from bayling_cat.memory import Memory, import_files
+    from bayling_cat.memory import import_files, is_url
 
-    path = _memory_file(memory_path)
+    mem = _open_memory(_memory_file(memory_path))
     source_lang = _language(source_lang, "--source-lang")
     target_lang = _language(target_lang, "--target-lang")
-    mem = Memory(path)
+    skipped = []
+
+    def warn(message):
+        skipped.append(message)
+        _say(f"bayling-cat: warning: {message}")
+
     count = failed = 0
-    for f in files:  # one line per file that cannot be imported; the others still are
+    for f in files:  # one line per file that cannot be imported; the others still are (not with --strict)
         try:
-            if same_file(f, mem.path):
+            if not is_url(mem.location) and same_file(f, mem.location):
                 raise UserError(f"{f}: this is the memory itself")
             check_regular(f)
-            count += import_files(mem, [f], source_lang, target_lang)
+            count += import_files(mem, [f], source_lang, target_lang, strict=strict, warn=warn, progress=_byte_bar)
         except UserError as exc:
             _say(f"bayling-cat: error: {exc}")
             failed += 1
-    click.echo(f"imported {count} translation units into {mem.path}"
+            if strict:
+                break
+    click.echo(f"imported {count} translation units into {mem.location}"
+               + (f"; {len(skipped)} units skipped (named above)" if skipped else "")
                + (f"; {failed} file{'s' if failed != 1 else ''} failed" if failed else ""))
     if failed:
         raise click.exceptions.Exit(EXIT_ERROR)
@@ -602,28 +649,49 @@ def memory_import(files, source_lang, target_lang, memory_path):
 @click.option("--origin", type=click.Choice(["human", "mt"]), default=None, help="Only these units.")
 @_memory_option
 def memory_export(tmx_path, origin, memory_path):
-    """Write the memory (or its human or machine part) as TMX."""
+    """Write the memory (or its human or machine part) as TMX; machine translations flagged for review are
+    left out."""
     from bayling_cat.fileio import check_distinct
-    from bayling_cat.memory import Memory, export_tmx
+    from bayling_cat.memory import export_tmx, is_url
 
     tmx_path = _file_to_write(tmx_path, "--tmx", "TMX file")
-    path = _memory_file(memory_path)
-    check_distinct([("the TMX export", tmx_path)],
-                   [(f"the memory {path}", Path(f"{path}{end}")) for end in ("", "-wal", "-shm")])
-    count = export_tmx(Memory(path), tmx_path, origin)
-    click.echo(f"exported {count} translation units to {tmx_path}")
+    location = _memory_file(memory_path)
+    if not is_url(location):
+        check_distinct([("the TMX export", tmx_path)],
+                       [(f"the memory {location}", Path(f"{location}{end}")) for end in ("", "-wal", "-shm")])
+    mem = _open_memory(location)
+    count = export_tmx(mem, tmx_path, origin)
+    flagged = sum(p["flagged"] for p in mem.stats()["pairs"] if origin in (None, p["origin"]))
+    click.echo(f"exported {count} translation units to {tmx_path}"
+               + (f"; {flagged} machine translations flagged for review were left out" if flagged else ""))
 
 
 @memory.command("stats")
 @_memory_option
 def memory_stats(memory_path):
-    """Units per language pair and origin."""
-    from bayling_cat.memory import Memory
-
-    stats = Memory(_memory_file(memory_path)).stats()
-    click.echo(f"{stats['path']}: {stats['units']} units")
+    """Units per language pair and origin; flagged ones are machine translations marked for review, which
+    exports leave out."""
+    stats = _open_memory(_memory_file(memory_path)).stats()
+    click.echo(f"{stats['location']}: {stats['units']} units"
+               + (f" ({stats['flagged']} flagged for review, left out of exports)" if stats["flagged"] else ""))
     for p in stats["pairs"]:
-        click.echo(f"  {p['source_lang']} -> {p['target_lang']}  {p['origin']:5}  {p['units']}")
+        click.echo(f"  {p['source_lang']} -> {p['target_lang']}  {p['origin']:5}  {p['units']}"
+                   + (f"  ({p['flagged']} flagged)" if p["flagged"] else ""))
+
+
+@memory.command("copy")
+@click.argument("source", callback=_memory_location)
+@click.argument("destination", callback=_memory_location)
+def memory_copy(source, destination):
+    """Copy every unit of the memory SOURCE into DESTINATION (a file or a postgresql:// URL each), e.g. a
+    SQLite memory into PostgreSQL when a team grows. Units DESTINATION already holds are not duplicated."""
+    from bayling_cat.memory import copy_memory
+
+    src, dst = _open_memory(source), _open_memory(destination)
+    if src.location == dst.location:
+        raise UserError(f"{src.location}: source and destination are the same memory")
+    count = copy_memory(src, dst)
+    click.echo(f"copied {count} translation units from {src.location} to {dst.location}")
 
 
 @cli.command()
@@ -651,13 +719,17 @@ def memory_stats(memory_path):
                    "may then depend on the other requests it is batched with.")
 @click.option("--documents", "documents_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               default=None, help="A folder whose documents the workbench page (/) offers to open and review.")
-@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Translation memory the workbench reuses and adds confirmed segments to (default: the user's).")
+@click.option("--memory", "memory_path", envvar="BAYLING_CAT_MEMORY", default=None, callback=_memory_location,
+              help="Translation memory (a SQLite file or a postgresql:// URL; env BAYLING_CAT_MEMORY): /v1/translate "
+                   "shows its fuzzy matches, and the workbench reuses it and adds confirmed segments to it "
+                   "(default for the workbench: the user's).")
 @click.option("--no-memory", is_flag=True, help="The workbench neither reuses nor stores translations.")
+@click.option("--fuzzy-threshold", type=click.IntRange(1, 100), default=75, show_default=True,
+              help="Least fuzzy match percentage shown.")
 @engine_options
 @cluster_options
 def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, parallel,
-          job_ttl, mixed_batches, documents_dir, memory_path, no_memory, **engine_kw):
+          job_ttl, mixed_batches, documents_dir, memory_path, no_memory, fuzzy_threshold, **engine_kw):
     """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), OpenAI chat completions, LibreTranslate,
     Apertium and DeepL, and the translator's workbench (a review grid) at /."""
     from bayling_cat.glossary import check_file
@@ -678,6 +750,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     # as many batches at once as the cores allow: concurrent clients keep every core busy
     if not parallel:
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
+    memory = _open_memory(memory_path) if memory_path and not no_memory else None  # fail now, not on a request
     engine = load_engine(**engine_kw, inter_threads=parallel, purpose="interactive")
     from bayling_cat.memory import default_path
     from bayling_cat.models import home
@@ -688,7 +761,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
                       loopback_only=is_loopback(host))
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
                      max_pending=max_queue, cors=cors, job_ttl=job_ttl, same_length_batches=not mixed_batches,
-                     workbench=bench)
+                     workbench=bench, memory=memory, fuzzy_threshold=fuzzy_threshold)
     run_server(app, host, port, threads=server_threads, say=_say)
 
 

@@ -54,7 +54,7 @@ class Options:
     output: Path | None = None
     accelerator: str | None = None  # PO: the accelerator marker ("&" or "_"), moved by bayling-cat
     glossaries: list[Path] = field(default_factory=list)
-    memory: Path | None = None  # the SQLite translation memory (None: none)
+    memory: Path | str | None = None  # the translation memory: a SQLite file or a postgresql:// URL (None: none)
     model_id: str | None = None  # what memory entries are keyed on: the model's name
     chunk: int = 64  # distinct sources translated (and stored in memory) together
     checks: bool = True  # translate-toolkit's quality checks on every machine translation
@@ -62,6 +62,7 @@ class Options:
     term_strategy: str = "none"  # "force": put still-missing terms in as protected placeholders
     output_folder: bool = False  # -o was written as a folder (a trailing slash): outputs go inside it
     report: Path | None = None  # the --report file: checked against every file the run reads or writes
+    fuzzy_threshold: int = 75  # percent: least memory match shown (report, suggestions) or given as an example
 
 
 @dataclass
@@ -338,10 +339,16 @@ class Pipeline:
         translates only what was not yet done. Degenerate answers are retried once with other decoding.
         """
         wanted: dict[tuple[str, str], dict[tuple[str, str | None], None]] = {}
+        codes: dict[tuple, dict] = {}  # what the placeholders of each source stand for (kept in the memory)
         for r in results:
             for seg in r.segments:
                 if seg.action == TRANSLATED:
                     wanted.setdefault((r.source_lang, r.target_lang), {})[(seg.source.strip(), seg.hint)] = None
+                    if seg.codes and self.options.memory is not None:
+                        from bayling_cat.memory.tmx import stored_codes
+
+                        codes.setdefault((r.source_lang, r.target_lang, seg.source.strip(), seg.hint),
+                                         stored_codes(seg.codes))
         answers: dict[tuple, object] = {}
         for src, tgt in wanted:  # a glossary that cannot serve a language pair stops the run before any work
             self.glossary(src, tgt)
@@ -353,7 +360,9 @@ class Pipeline:
             for job in jobs:
                 hit = memory.exact(job[0], src, tgt, self.options.model_id, fingerprint, job[1]) if memory else None
                 if hit is not None:
-                    answers[(src, tgt) + job] = self._from_memory(hit, job[0], glossary)
+                    gen = self._from_memory(hit, job[0], glossary)
+                    gen.fuzzy = hit if hit.origin == "human" else self._best_fuzzy(memory, job[0], src, tgt)
+                    answers[(src, tgt) + job] = gen
                 else:
                     todo.setdefault((src, tgt), []).append(job)
         total = sum(len(v) for v in todo.values())
@@ -374,7 +383,8 @@ class Pipeline:
                     if memory:  # flagged answers too: the same model would only repeat them
                         stored.append({"source": job[0], "target": gen.text, "source_lang": src,
                                        "target_lang": tgt, "hint": job[1], "model": self.options.model_id,
-                                       "glossary": fingerprint, "flags": gen.flags})
+                                       "glossary": fingerprint, "flags": gen.flags,
+                                       "codes": codes.get((src, tgt) + job)})
                 if memory:
                     memory.add(stored)  # this chunk survives whatever happens next
 
@@ -463,18 +473,20 @@ class Pipeline:
         kwargs = {}
         if any(h for _, h in jobs):
             kwargs["hints"] = [h for _, h in jobs]
+        matches = [[] for _ in jobs]  # the best-scoring approved human fuzzy matches: examples for the model
         if self.memory is not None:
             with self._lock:  # chunks may run in several threads; the memory connection is shared
-                shots = [[(h.source, h.target) for h in self.memory.similar(t, src, tgt)] for t, _ in jobs]
-            if any(shots):
-                kwargs["examples"] = shots
+                matches = [self.memory.similar(t, src, tgt, 2, self.options.fuzzy_threshold / 100) for t, _ in jobs]
+            if any(matches):
+                kwargs["examples"] = [[(h.source, h.target) for h in found] for found in matches]
         out = translator.translate([t for t, _ in jobs], src, tgt, progress=bar.update if bar else None, **kwargs)
         with self._lock:
             self.model_calls += len(jobs)
         for (source, _), gen in zip(jobs, out):  # model output is untrusted: clean before memory or file sees it
             gen.text = sanitize(gen.text, source, gen.flags)
-        for gen, shots in zip(out, kwargs.get("examples", [[]] * len(jobs))):
-            gen.examples = [s for s, _ in shots]
+        for gen, found in zip(out, matches):
+            gen.examples = [h.source for h in found]
+            gen.fuzzy = found[0] if found else None
         # degenerate answers (empty, looping, a copy of the source, a length far off) get one more try
         from bayling_cat.quality import degenerate
 
@@ -490,14 +502,20 @@ class Pipeline:
                 if not degenerate(jobs[i][0], gen.text, gen.flags, src, tgt):
                     gen.flags = list(gen.flags) + ["retried"]
                     gen.examples = getattr(out[i], "examples", [])
+                    gen.fuzzy = getattr(out[i], "fuzzy", None)
                     out[i] = gen
         return out
+
+    def _best_fuzzy(self, memory, source: str, src: str, tgt: str):
+        found = memory.similar(source, src, tgt, 1, self.options.fuzzy_threshold / 100)
+        return found[0] if found else None
 
     def apply(self, result: FileResult, seg: Segment, generation) -> None:
         connector = result.connector
         flags = list(generation.flags)
         answer = sanitize(generation.text, seg.source, flags)  # also what a memory filled by older versions holds
         seg.memory = getattr(generation, "memory", None)
+        seg.fuzzy = getattr(generation, "fuzzy", None)  # the best human memory match (a Hit), for the report
         if any(f in BLOCKING_FLAGS for f in flags):
             seg.action, seg.flags = FLAGGED, flags
             connector.add_note(seg, "no machine translation written: " + "; ".join(FLAG_TEXT.get(f, f) for f in flags))
@@ -520,6 +538,8 @@ class Pipeline:
         origin = "tm" if seg.memory == "human" else "mt"
         if self.options.mode == "suggest":
             connector.write_suggestion(seg, text)
+            if seg.fuzzy is not None and seg.memory != "human":
+                write_tm_match(connector, seg, seg.fuzzy)
         else:
             connector.write_target(seg, text, copied=False, origin=origin)
         if seg.memory == "human":
@@ -647,6 +667,7 @@ def report(results: list[FileResult], seconds: float, model: str) -> dict:
                 **({"terms": terms_entry(s.terms)} if s.terms is not None else {}),
                 **({"memory": s.memory} if getattr(s, "memory", None) else {}),
                 **({"examples": s.examples} if getattr(s, "examples", None) else {}),
+                **({"fuzzy": fuzzy_entry(s.fuzzy)} if getattr(s, "fuzzy", None) else {}),
                 **({"checks": s.qa} if getattr(s, "qa", None) else {}),
             } for s in r.segments]
             entry["totals"]["from_memory"] = sum(1 for s in r.segments if getattr(s, "memory", None))
@@ -660,6 +681,23 @@ def report(results: list[FileResult], seconds: float, model: str) -> dict:
     return {"tool": f"bayling-cat {__version__}", "model": model,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(seconds, 2), "totals": totals, "files": files}
+
+
+def fuzzy_entry(hit) -> dict:
+    """The best memory match of a segment as a CAT tool shows it: percentage, its source and target."""
+    return {"percent": hit.percent, "source": hit.source, "target": hit.target, "origin": hit.origin}
+
+
+def write_tm_match(connector, seg: Segment, hit) -> None:
+    """The best human fuzzy match beside the machine suggestion (XLIFF alt-trans / mtc:match of type tm), its
+    placeholders limited to the codes this segment has."""
+    from bayling_cat.document import PLACEHOLDER
+
+    def own(text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: m.group(0) if int(m.group(2)) in seg.codes else "", text)
+
+    connector.write_suggestion(seg, own(hit.target), match={"type": "tm", "quality": hit.percent,
+                                                            "source": own(hit.source)})
 
 
 def terms_entry(report) -> dict:

@@ -1,4 +1,4 @@
-"""Translation on a real local Ray cluster (2 CPUs, loopback only) with two model actors on the tiny model:
+"""Translation on a real local Ray cluster (4 logical CPUs, loopback only) with two model actors on the tiny model:
 the same output as a local run, an actor killed mid-run, a killed run resumed from the memory, the server
 answering through the pool, and the one-line errors."""
 
@@ -42,7 +42,9 @@ def stored_units(memory: Path) -> int:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+    # four logical CPUs on two cores: room for the module's pool of two and one more engine beside it
+    ray.init(num_cpus=4, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR",
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     yield ray
     ray.shutdown()
@@ -240,6 +242,16 @@ def test_shipped_model_gives_the_same_answers(local_ray, tiny_model):
         assert [g.text for g in shipped.translate(SOURCES[:3], "en", "de")] == want
     finally:
         shipped.close()
+
+
+def test_a_pool_the_cluster_cannot_hold_is_refused_at_once(local_ray, tiny_model):
+    from bayling_cat.engines.cluster import ClusterEngine, ClusterError
+
+    started = time.time()
+    with pytest.raises(ClusterError) as err:
+        ClusterEngine(tiny_model, address="auto", workers=5, threads=1)
+    assert str(err.value) == "--workers 5 with 1 CPU each need 5 CPUs; the cluster has 4"
+    assert time.time() - started < 30
 
 
 def test_workers_that_cannot_load_the_model_are_reported_once(local_ray, tiny_model, tmp_path):

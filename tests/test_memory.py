@@ -220,3 +220,110 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, tiny_model):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["totals"]["from_memory"] >= done_before
     assert len(etree.parse(str(tmp_path / "out.xlf")).getroot().findall(".//x:trans-unit", NS)) == 40
+
+
+XLF2 = """<?xml version="1.0" encoding="UTF-8"?>
+<xliff xmlns="urn:oasis:names:tc:xliff:document:2.0" version="2.0" srcLang="en" trgLang="de"><file id="f">
+<unit id="u1"><segment><source>Delete the <pc id="1">folders</pc> now.</source></segment></unit>
+</file></xliff>"""
+
+
+def test_fuzzy_matches_in_the_report_and_as_tm_suggestions(tmp_path):
+    """translate --report lists the best fuzzy match with its percentage; --mode suggest offers it as a TM
+    match (alt-trans / mtc:match with its quality) beside the machine suggestion."""
+    mem = Memory(tmp_path / "m.sqlite")
+    mem.add([{"source": "Delete the <1>folder</1>.", "target": "Löschen Sie den <1>Ordner</1>.", "source_lang": "en",
+              "target_lang": "de", "origin": HUMAN},
+             {"source": "Delete the folder.", "target": "Löschen Sie den Ordner.", "source_lang": "en",
+              "target_lang": "de", "origin": HUMAN}])
+    src = xliff(tmp_path / "a.xlf", ["Delete the folders now.", "Print everything twice."])
+    results = Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o.xlf", memory=mem.path, model_id="m",
+                                                     checks=False, mode="suggest")).run([str(src)])
+    segs = report(results, 0.1, "m")["files"][0]["segments"]
+    assert segs[0]["fuzzy"] == {"percent": 78, "source": "Delete the folder.", "target": "Löschen Sie den Ordner.",
+                                "origin": HUMAN}
+    assert "fuzzy" not in segs[1]
+    unit = etree.parse(str(tmp_path / "o.xlf")).getroot().find(".//x:trans-unit[@id='u0']", NS)
+    alts = unit.findall("x:alt-trans", NS)
+    assert [(a.get("origin"), a.get("match-quality")) for a in alts] == [("bayling-cat", None),
+                                                                         ("bayling-cat memory", "78")]
+    assert alts[1].find("x:source", NS).text == "Delete the folder."
+    assert alts[1].find("x:target", NS).text == "Löschen Sie den Ordner."
+    assert unit.find("x:target", NS) is None  # suggest mode leaves the target alone
+    # XLIFF 2: an mtc:match of type tm, inline codes kept where the segment has them
+    src2 = tmp_path / "b.xlf"
+    src2.write_text(XLF2, encoding="utf-8")
+    Pipeline(ScriptedTranslator(), Options(output=tmp_path / "o2.xlf", memory=mem.path, model_id="m", checks=False,
+                                           mode="suggest")).run([str(src2)])
+    ns2 = {"x": "urn:oasis:names:tc:xliff:document:2.0", "mtc": "urn:oasis:names:tc:xliff:matches:2.0"}
+    matches = etree.parse(str(tmp_path / "o2.xlf")).getroot().findall(".//mtc:match", ns2)
+    assert [(m.get("type"), m.get("similarity"), m.get("matchQuality")) for m in matches] == [
+        ("mt", None, None), ("tm", "83", "83")]
+    target = matches[1].find("x:target", ns2)
+    assert etree.tostring(target, encoding="unicode", with_tail=False).endswith(
+        '>Löschen Sie den <pc id="1">Ordner</pc>.</target>')
+    # a higher threshold: no fuzzy match shown, none given to the model
+    translator = ScriptedTranslator()
+    results = Pipeline(translator, Options(output=tmp_path / "o3.xlf", memory=mem.path, model_id="m2", checks=False,
+                                           fuzzy_threshold=90)).run([str(src)])
+    assert translator.examples is None and "fuzzy" not in report(results, 0.1, "m")["files"][0]["segments"][0]
+
+
+def test_cli_fuzzy_threshold_option(tmp_path):
+    r = run_cli(["translate", str(DATA / "de-latin1.po"), "--fuzzy-threshold", "101", "-t", "de"])
+    assert r.returncode == 2 and "--fuzzy-threshold" in r.stderr
+
+
+def test_the_rest_hook_returns_memory_matches(tmp_path):
+    from bayling_cat.server import create_app
+    from tests.fakes import FakeEngine
+
+    mem = Memory(tmp_path / "m.sqlite")
+    mem.add([{"source": "Save the file before closing.", "target": "Speichern Sie die Datei vor dem Schließen.",
+              "source_lang": "en", "target_lang": "de", "origin": HUMAN},
+             {"source": "Save the files before closing.", "target": "MT", "source_lang": "en", "target_lang": "de"}])
+    client = create_app(FakeEngine(lambda conv: "[tr]"), memory=mem, fuzzy_threshold=80).test_client()
+    r = client.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": [
+        "Save the files before closing.", "Save the file before closing.", "Something else entirely."]})
+    assert r.status_code == 200
+    got = [t["matches"] for t in r.get_json()["translations"]]
+    assert got == [[{"percent": 96, "source": "Save the file before closing.",
+                     "target": "Speichern Sie die Datei vor dem Schließen."}],
+                   [{"percent": 100, "source": "Save the file before closing.",
+                     "target": "Speichern Sie die Datei vor dem Schließen."}], []]
+    plain = create_app(FakeEngine(lambda conv: "[tr]")).test_client()  # no memory: no matches field
+    r = plain.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": ["Save."]})
+    assert "matches" not in r.get_json()["translations"][0]
+
+
+def test_import_a_utf16_tmx_with_a_doctype(tmp_path):
+    """Trados and memoQ export UTF-16 TMX with a DOCTYPE naming tmx14.dtd (never fetched)."""
+    tmx = tmp_path / "trados.tmx"
+    text = ('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n<tmx version="1.4">'
+            '<header creationtool="SDL" creationtoolversion="1" segtype="sentence" o-tmf="x" adminlang="en-US" '
+            'srclang="en-US" datatype="xml"/><body>\n'
+            '<tu creationdate="20240102T030405Z"><tuv xml:lang="en-US"><seg>Save the file.</seg></tuv>'
+            '<tuv xml:lang="ja-JP"><seg>ファイルを保存します。</seg></tuv></tu>\n</body></tmx>')
+    tmx.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    mem = Memory(tmp_path / "m.sqlite")
+    assert import_files(mem, [tmx]) == 1
+    assert mem.exact("Save the file.", "en-US", "ja-JP").target == "ファイルを保存します。"
+    [unit] = mem.units()
+    assert unit["created"] == 1704164645.0  # the unit's own date is kept
+
+
+def test_tmx_text_that_looks_like_a_placeholder_stays_text(tmp_path):
+    tmx = tmp_path / "lit.tmx"
+    tmx.write_text('<?xml version="1.0" encoding="UTF-8"?><tmx version="1.4"><header srclang="en" adminlang="en" '
+                   'creationtool="t" creationtoolversion="1" segtype="sentence" o-tmf="x" datatype="plaintext"/>'
+                   '<body><tu><tuv xml:lang="en"><seg>Press &lt;1&gt; to <ph x="1">&lt;br/&gt;</ph>go</seg></tuv>'
+                   '<tuv xml:lang="de"><seg>&lt;1&gt; drücken, um <ph x="1">&lt;br/&gt;</ph>zu gehen</seg></tuv>'
+                   '</tu></body></tmx>', encoding="utf-8")
+    mem = Memory(tmp_path / "m.sqlite")
+    assert import_files(mem, [tmx]) == 1
+    assert mem.exact("Press <1/> to <2/>go", "en", "de").target == "<1/> drücken, um <2/>zu gehen"
+    out = tmp_path / "out.tmx"
+    export_tmx(mem, out)
+    data = out.read_text(encoding="utf-8")
+    assert '<seg>Press &lt;1&gt; to <ph x="2">&lt;br/&gt;</ph>go</seg>' in data
+    assert '<seg>&lt;1&gt; drücken, um <ph x="2">&lt;br/&gt;</ph>zu gehen</seg>' in data

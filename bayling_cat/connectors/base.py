@@ -44,8 +44,9 @@ class Connector:
         """The notes the file holds for the segment (as plain text, for a person to read)."""
         return list(segment.notes)
 
-    def write_suggestion(self, segment: Segment, text: str) -> None:
-        """Offer ``text`` beside the target, leaving the target alone."""
+    def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
+        """Offer ``text`` beside the target, leaving the target alone. ``match``: a translation memory match
+        instead of machine output: {"type": "tm", "quality": percent, "source": the matched source}."""
         raise NotImplementedError
 
     def add_note(self, segment: Segment, text: str) -> None:

@@ -225,12 +225,15 @@ class Xliff1(Connector):
             return
         insert_after(anchor, element)
 
-    def write_suggestion(self, segment: Segment, text: str) -> None:
+    def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
         unit, mid = segment.handle
         alt = etree.Element(self.q("alt-trans"))
         if mid is not None:
             alt.set("mid", mid)
-        alt.set("origin", TOOL)
+        alt.set("origin", TOOL if match is None else f"{TOOL} memory")
+        if match is not None:  # a fuzzy match: its quality and the source it translates
+            alt.set("match-quality", str(match["quality"]))
+            rebuild(etree.SubElement(alt, self.q("source")), match["source"], segment.codes)
         target = etree.SubElement(alt, self.q("target"))
         if self.target_lang:
             target.set("{http://www.w3.org/XML/1998/namespace}lang", self.target_lang)

@@ -126,7 +126,7 @@ class Xliff2(Connector):
                 seg.set("id", candidate)
                 return candidate
 
-    def write_suggestion(self, segment: Segment, text: str) -> None:
+    def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
         unit, seg = segment.handle
         matches = unit.find(f"{{{MTC_NS}}}matches")
         if matches is None:
@@ -137,12 +137,15 @@ class Xliff2(Connector):
             else:
                 matches.tail = unit.text
                 first.addprevious(matches)
-        match = etree.SubElement(matches, f"{{{MTC_NS}}}match")
+        found, match = match, etree.SubElement(matches, f"{{{MTC_NS}}}match")
         match.set("ref", "#" + self._segment_id(unit, seg))
-        match.set("type", "mt")
-        match.set("origin", TOOL)
+        match.set("type", "mt" if found is None else "tm")
+        match.set("origin", TOOL if found is None else f"{TOOL} memory")
+        if found is not None:  # a fuzzy match: how similar its source is, and its quality
+            match.set("similarity", str(found["quality"]))
+            match.set("matchQuality", str(found["quality"]))
         source = etree.SubElement(match, self.q("source"))
-        rebuild(source, segment.source, segment.codes)
+        rebuild(source, segment.source if found is None else found["source"], segment.codes)
         target = etree.SubElement(match, self.q("target"))
         rebuild(target, text, segment.codes)
         self.xml.touch(unit)

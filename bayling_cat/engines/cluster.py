@@ -25,6 +25,7 @@ from bayling_cat.modelinfo import ModelInfo, check_model_folder
 from bayling_cat.templates import PromptTemplate
 
 MAX_RETRIES = 2  # a call whose actor dies is sent again this many times, then the run stops
+READY_TIMEOUT = float(os.environ.get("BAYLING_CAT_CLUSTER_READY_TIMEOUT", 600))  # loading a 13B model takes a while
 SHIPPED_FILES = ("model.bin", "config.json", "vocabulary.json", "tokenizer.json", "bayling_cat.json")
 
 
@@ -52,15 +53,15 @@ def connect(address: str, say=lambda m: None):
                   if os.environ.get("PYTHONPATH") else None)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
-        if address == "local":
-            ray.init(address="local", **kwargs)
+        if address == "local":  # this machine only: nothing listens beyond the loopback interface
+            ray.init(address="local", _node_ip_address="127.0.0.1", **kwargs)
             say("bayling-cat: cluster: started a local Ray instance on this machine")
         elif address == "auto":
             try:
                 ray.init(address="auto", **kwargs)
                 say("bayling-cat: cluster: joined the Ray cluster this machine belongs to")
             except ConnectionError:
-                ray.init(address="local", **kwargs)
+                ray.init(address="local", _node_ip_address="127.0.0.1", **kwargs)
                 say("bayling-cat: cluster: no running Ray cluster found; started a local one on this machine")
         else:
             ray.init(address=address, **kwargs)
@@ -153,20 +154,37 @@ class ClusterEngine(BaseEngine):
         actor_cls = _actor_class(self.ray)
         return actor_cls.options(**self._resources).remote(self._model, dict(self._options))
 
+    def _check_room(self) -> None:
+        """Refuse at once a pool the whole cluster could never hold (Ray would leave its actors pending)."""
+        total = self.ray.cluster_resources()
+        for name, each in (("CPU", self._resources["num_cpus"]), ("GPU", self._resources["num_gpus"])):
+            if each and self.workers * each > total.get(name, 0):
+                raise ClusterError(f"--workers {self.workers} with {each:g} {name} each need {self.workers * each:g} "
+                                   f"{name}s; the cluster has {total.get(name, 0):g}")
+
     def _start_pool(self) -> None:
-        """Start the actors and wait until each has loaded the model; a node that cannot is reported once."""
+        """Start the actors and wait until each has loaded the model; a node that cannot is reported once, and
+        actors that find no free room within READY_TIMEOUT seconds are given up."""
         ray = self.ray
+        self._check_room()
         actors = [self._spawn() for _ in range(self.workers)]
+        ready = {actor.ready.remote(): actor for actor in actors}
+        done, pending = ray.wait(list(ready), num_returns=len(ready), timeout=READY_TIMEOUT)
         failed: dict[str, str] = {}
-        for actor in actors:
+        for ref in done:
             try:
-                node = ray.get(actor.ready.remote())
+                node = ray.get(ref)
             except Exception as exc:  # noqa: BLE001 - RayActorError/RayTaskError wrap the worker's own error
                 reason = _reason(exc)
                 failed.setdefault(reason, reason)
                 continue
-            self.actors[actor] = node
-            self._idle.put(actor)
+            self.actors[ready[ref]] = node
+            self._idle.put(ready[ref])
+        for ref in pending:
+            ray.kill(ready[ref])
+        if pending:
+            failed.setdefault("no room", f"{len(pending)} of {self.workers} model actors found no free "
+                                         f"CPU/GPU on the cluster within {READY_TIMEOUT:g} s")
         for reason in failed:
             self.say(f"bayling-cat: warning: cluster: a worker cannot load the model: {reason}")
         if not self.actors:

@@ -101,12 +101,13 @@ def given_key() -> bytes | None:
 def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch: int = 32, window: float = 0.02,
                max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT,
                job_ttl: float = JOB_TTL, same_length_batches: bool = True,
-               workbench: "workbench_bp.Workbench | None" = None) -> Flask:
+               workbench: "workbench_bp.Workbench | None" = None, memory=None, fuzzy_threshold: int = 75) -> Flask:
     app = Flask("bayling_cat")
     app.json = StrictJSON(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     service = Service(engine, glossary_files, max_batch=max_batch, window=window, max_pending=max_pending,
                       timeout=timeout, job_ttl=job_ttl, same_length_batches=same_length_batches)
+    service.memory, service.fuzzy_threshold = memory, fuzzy_threshold  # a Memory: /v1/translate shows its matches
     app.extensions["bayling_cat"] = service
     for module in PROTOCOLS:
         app.register_blueprint(module.bp)

@@ -65,9 +65,28 @@ def translate_v1():
                       choices=("none", "force"))
     results = service().translate_tagged(texts, src, tgt, glossary_ids=tuple(glossary_ids),
                                        max_revisions=max_revisions, strategy=strategy, inline=tuple(inline))
+    matches = memory_matches(texts, src, tgt)
     return jsonify({"model": service().model_name, "source_lang": src, "target_lang": tgt, "translations": [
-        {"id": i, "text": text, "flags": flags, "terms": terms_report(terms)}
-        for i, (text, flags, terms) in zip(ids, results)]})
+        {"id": i, "text": text, "flags": flags, "terms": terms_report(terms), **matches[n]}
+        for n, (i, (text, flags, terms)) in enumerate(zip(ids, results))]})
+
+
+def memory_matches(texts, src: str, tgt: str) -> list[dict]:
+    """With ``serve --memory``: each segment's best human memory matches (exact or fuzzy, at least the fuzzy
+    threshold), as a CAT tool lists them: percentage, source, target."""
+    memory = getattr(service(), "memory", None)
+    if memory is None:
+        return [{} for _ in texts]
+    threshold = service().fuzzy_threshold / 100
+    out = []
+    for text in texts:
+        found = []
+        exact = memory.exact(text.strip(), src, tgt) if text.strip() else None
+        if exact is not None and exact.origin == "human":
+            found.append(exact)
+        found += memory.similar(text, src, tgt, 3 - len(found), threshold)
+        out.append({"matches": [{"percent": h.percent, "source": h.source, "target": h.target} for h in found]})
+    return out
 
 
 @bp.post("/v1/revise")

@@ -61,7 +61,12 @@ def spec() -> dict:
                                                                 "properties": {
                         "id": {"type": "string"}, "text": {"type": "string"},
                         "flags": {"type": "array", "items": {"type": "string"}},
-                        "terms": ref("TermFindings")}}}}},
+                        "terms": ref("TermFindings"),
+                        "matches": {"type": "array", "description": "with serve --memory: the best human memory "
+                                    "matches (exact or fuzzy, at least --fuzzy-threshold percent), best first",
+                                    "items": {"type": "object", "properties": {
+                                        "percent": {"type": "integer"}, "source": {"type": "string"},
+                                        "target": {"type": "string"}}}}}}}}},
                 "ReviseRequest": {"type": "object", "required": ["instruction"], "properties": {
                     "conversation_id": {"type": "string"}, "source": {"type": "string"},
                     "translation": {"type": "string"}, "source_lang": _LANG, "target_lang": _LANG,
