@@ -227,6 +227,20 @@ def test_both_engines_complete_alike(tiny_model, tiny_gguf):
         assert words == ct2_words
 
 
+def test_both_engines_answer_chat_turns_alike(tiny_model, tiny_gguf):
+    """OpenAI clients' ordinary chat turns: the same greedy answer on both engines, cut at a stop string."""
+    ct2, llama = load("ctranslate2", tiny_model, tiny_gguf), load("llamacpp", tiny_model, tiny_gguf)
+    messages = [Message("user", "Hello world, hello again.")]
+    streamed = []
+    want, got = ct2.chat(messages, max_tokens=10), llama.chat(messages, max_tokens=10, on_text=streamed.append)
+    assert got.text == want.text and got.prompt_tokens == want.prompt_tokens
+    assert "".join(streamed) == got.text and got.finish_reason in ("stop", "length")
+    stop = got.text[2:4]
+    if stop.strip():
+        cut = llama.chat(messages, max_tokens=10, stop=[stop])
+        assert cut.text == got.text[:got.text.index(stop)] and cut.finish_reason == "stop"
+
+
 def test_find_repetition():
     loop = [5, 6, 7, 8, 9]
     assert find_repetition([1, 2, 3] + loop * 5) == (3 + 5, 5)

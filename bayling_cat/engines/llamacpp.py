@@ -28,11 +28,12 @@ import ctypes
 import math
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from bayling_cat.engines.base import (BaseEngine, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH, FLAG_REPETITION,
+from bayling_cat.engines.base import (ANONYMISED, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
+                                      FLAG_REPETITION, StopScanner,
                                       Generation, auto_threads, find_repetition)
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.templates import Message, PromptTemplate
@@ -602,6 +603,39 @@ class Engine(BaseEngine):
         if not text.strip():
             flags.append(FLAG_EMPTY)
         return Generation(text, flags, score, len(ids))
+
+    def chat(self, messages: Sequence[Message], max_tokens: int | None = None, temperature: float | None = None,
+             top_p: float | None = None, stop: Sequence[str] = (), on_text=None) -> ChatTurn:
+        """An ordinary chat turn with the model's own template (OpenAI clients' non-translation prompts). The
+        answer is decoded whole by the same loop as translations, then handed to ``on_text`` in one piece:
+        this engine's decoding loop serves batches, not token callbacks. Greedy unless a temperature is given;
+        a runaway loop is cut like a translation's."""
+        prompt = self.encode_prompt(self.template.render(messages))
+        room = self.info.context_length - len(prompt)
+        if room < 1:
+            return ChatTurn("", "length", len(prompt), 0)
+        limit = min(max_tokens or self.decoding.max_new_tokens, room)
+        decoding = replace(self.decoding, sampling_temperature=temperature or 0.0, sampling_topp=top_p or 1.0,
+                           sampling_topk=0 if temperature else 1)
+        with self._lock:
+            [slot] = self._assign_slots([prompt])
+            seq = _Seq(slot, prompt, limit, frozenset(self._end_ids))
+            self._run([seq], (), None, decoding)
+        ids = list(seq.out)
+        finish = "length" if len(ids) >= limit else "stop"
+        loop = find_repetition(ids)
+        if loop is not None:
+            ids, finish = ids[:loop[0]], "stop"
+        text = self.decode(ids).lstrip()
+        if self.info.template.startswith("bayling"):
+            for token, value in ANONYMISED.items():
+                text = text.replace(token, value)
+        scanner = StopScanner(stop, on_text)
+        cut = scanner.feed(text)
+        if cut is not None:
+            text, finish = cut, "stop"
+        scanner.flush(text)
+        return ChatTurn(text, finish, len(prompt), len(seq.out))
 
     def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,
                  alternatives: int = 5) -> tuple[str, list[str]]:

@@ -217,10 +217,24 @@ def check_host(host: str, port: int) -> None:
     if not host.strip():
         raise UserError("--host is empty: give an address to bind, e.g. 127.0.0.1")
     try:
-        socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise UserError(f"cannot listen on {host}:{port}: the host name does not resolve "
                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    if port:  # a port already taken: said now, not after a model of several GB has been loaded
+        family, kind, proto, _, address = found[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                _refuse_listen(host, port, exc)
+
+
+def _refuse_listen(host: str, port: int, exc: OSError):
+    reason = exc.strerror or str(exc)
+    hint = " (another server is using that port: choose another with --port)" if exc.errno == errno.EADDRINUSE else ""
+    raise UserError(f"cannot listen on {host}:{port}: {reason}{hint}") from None
 
 
 def listen(app: Flask, host: str, port: int, threads: int):
@@ -236,10 +250,7 @@ def listen(app: Flask, host: str, port: int, threads: int):
         raise UserError(f"cannot listen on {host}:{port}: the host name does not resolve to an address of "
                         "this machine") from None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        hint = " (another server is using that port: choose another with --port)" \
-            if exc.errno in (errno.EADDRINUSE,) else ""
-        raise UserError(f"cannot listen on {host}:{port}: {reason}{hint}") from None
+        _refuse_listen(host, port, exc)
     channel = json_channel()
     for listener in [server, *getattr(server, "map", {}).values()]:
         if hasattr(listener, "channel_class"):
