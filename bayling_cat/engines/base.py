@@ -1,9 +1,9 @@
 """What every engine shares: decoding options, results and their flags, loop detection, and the part of an
 engine that knows prompts but not tokens (translation requests, post-processing, generation limits).
 
-An engine backend (``ctranslate2.py``; others beside it) subclasses ``BaseEngine`` and implements the
-token-level calls: ``generate``, ``complete``, ``banned_sequences`` and ``count_tokens``. Everything above the
-engines (the pipeline, the revision loop, the server) uses only this interface.
+An engine backend (``ctranslate2.py``, ``llamacpp.py``, ``cluster.py``) subclasses ``BaseEngine`` and implements
+the token-level calls: ``generate``, ``complete``, ``chat``, ``ban_tokens`` and ``count_tokens``. Everything
+above the engines (the pipeline, the revision loop, the server) uses only this interface.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ class BaseEngine:
     - ``generate(conversations, source_texts, suppress_sequences=(), progress=None, on_done=None)``: one
       Generation per conversation, flags set (repetition cut, length limit, extra text, empty);
     - ``complete(source, prefix, source_lang, target_lang, alternatives=5)``: (continuation, next words);
-    - ``banned_sequences(forms, keep=())``: what ``suppress_sequences`` takes to never generate ``forms``;
+    - ``ban_tokens(text)``: the tokens a form is banned as (``banned_sequences`` builds every variant from it);
     - ``count_tokens(text)``;
     - ``chat(messages, max_tokens=None, temperature=None, top_p=None, stop=(), on_text=None)``: an ordinary
       chat turn with the model's own template (see ``ChatTurn``), streamed piece by piece to ``on_text``.
@@ -223,7 +223,29 @@ class BaseEngine:
     def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
         raise NotImplementedError
 
-    def banned_sequences(self, forms, keep=()):
+    def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list]:
+        """Token sequences for words that must never be generated: each form as it would start a word and
+        inside a word, capitalised and not. A sequence that begins a word in ``keep`` is left out, so that
+        banning "Abo" never bans "Abonnement"."""
+        def variants(form):
+            out = set()
+            for f in {form, form[:1].upper() + form[1:], form[:1].lower() + form[1:]}:
+                for text in (f, " " + f):
+                    toks = tuple(self.ban_tokens(text))
+                    if toks:
+                        out.add(toks)
+            return out
+
+        kept = set().union(*(variants(k) for k in keep)) if keep else set()
+        sequences = []
+        for form in forms:
+            for seq in sorted(variants(form)):
+                if any(k[:len(seq)] == seq for k in kept):
+                    continue
+                sequences.append(list(seq))
+        return sequences
+
+    def ban_tokens(self, text: str) -> list:
         raise NotImplementedError
 
     def count_tokens(self, text: str) -> int:

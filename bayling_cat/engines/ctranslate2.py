@@ -348,25 +348,7 @@ class Engine(BaseEngine):
                 text = text.replace(token, value)
         return text
 
-    def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list[str]]:
-        """Token sequences for words that must never be generated: each form as it would start a word and
-        inside a word, capitalised and not. A sequence that begins a word in ``keep`` is left out, so that
-        banning "Abo" never bans "Abonnement"."""
-        def variants(form):
-            out = set()
-            for f in {form, form[:1].upper() + form[1:], form[:1].lower() + form[1:]}:
-                for text in (f, " " + f):
-                    toks = tuple(self.tokenizer.encode(text, add_special_tokens=False).tokens)
-                    if toks:
-                        out.add(toks)
-            return out
-
-        kept = set().union(*(variants(k) for k in keep)) if keep else set()
-        sequences = []
-        for form in forms:
-            for seq in sorted(variants(form)):
-                if any(k[:len(seq)] == seq for k in kept):
-                    continue
-                sequences.append(list(seq))
-        return sequences
+    def ban_tokens(self, text: str) -> list[str]:
+        """The tokens ``suppress_sequences`` takes for ``text`` (CTranslate2 bans token strings)."""
+        return self.tokenizer.encode(text, add_special_tokens=False).tokens
 

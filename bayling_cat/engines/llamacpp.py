@@ -678,27 +678,9 @@ class Engine(BaseEngine):
                 words.append(m.group(0))
         return continuation, words
 
-    def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list[int]]:
-        """Token-id sequences for words that must never be generated: each form as it would start a word and
-        inside a word, capitalised and not. A sequence that begins a word in ``keep`` is left out, so that
-        banning "Abo" never bans "Abonnement"."""
-        def variants(form):
-            out = set()
-            for f in {form, form[:1].upper() + form[1:], form[:1].lower() + form[1:]}:
-                for text in (f, " " + f):
-                    ids = tuple(self.tokenize(text))
-                    if ids:
-                        out.add(ids)
-            return out
-
-        kept = set().union(*(variants(k) for k in keep)) if keep else set()
-        sequences = []
-        for form in forms:
-            for seq in sorted(variants(form)):
-                if any(k[:len(seq)] == seq for k in kept):
-                    continue
-                sequences.append(list(seq))
-        return sequences
+    def ban_tokens(self, text: str) -> list[int]:
+        """The token ids the logits processor bans for ``text``."""
+        return self.tokenize(text)
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:
