@@ -254,6 +254,16 @@ def _what_to_pass(tokenizer, hf: Path | None) -> str:
     return "pass " + " or ".join(f"--template {t}" for t in fits)
 
 
+def _load_tokenizer(hf: Path):
+    """A checkpoint's tokenizer, or one line saying why it has none that can be used."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(hf))
+    except (OSError, ValueError) as exc:
+        raise ConversionError(f"{hf}: no usable tokenizer ({str(exc).splitlines()[0][:200]})") from None
+
+
 def choose_template(source: str, tokenizer, names: list[str] | None = None, hf: Path | None = None) -> str:
     """BayLing-2 models: the ``### Instruction:`` template; BayLing on Llama-3: headers; others: chat template.
 
@@ -347,10 +357,7 @@ def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int
         else:
             _check_architecture(located)
             hf = located
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(str(hf))
-            except (OSError, ValueError) as exc:
-                raise ConversionError(f"{hf}: no usable tokenizer ({str(exc).splitlines()[0][:200]})") from None
+            tokenizer = _load_tokenizer(hf)
         config = _check_architecture(hf)
         own = config if hf is located else _check_architecture(located) if located.is_dir() else {}
         names = model_names(source, own, _gguf_name(located) if located.is_file() else None)
@@ -422,17 +429,12 @@ def convert_to_gguf(source: str, output_dir: str | os.PathLike, quantization: st
             copy_gguf(located, plain, info)
         else:
             _import_conversion_libraries()
-            from transformers import AutoTokenizer
-
             if base_path is not None:
                 hf = _apply_delta(located, base_path, work, progress)
             else:
                 _check_architecture(located)
                 hf = located
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(str(hf))
-            except (OSError, ValueError) as exc:
-                raise ConversionError(f"{hf}: no usable tokenizer ({str(exc).splitlines()[0][:200]})") from None
+            tokenizer = _load_tokenizer(hf)
             config = _check_architecture(hf)
             chosen = template or choose_template(source, tokenizer)
             bos, add_bos, ends = _token_info(chosen, tokenizer, hf)
