@@ -264,6 +264,15 @@ class BaseEngine:
         return max(1, min(limit, room))
 
 
+    def chat_text(self, text: str) -> str:
+        """A chat answer as decoded, made readable: BayLing's anonymised names put back (a chat turn has no source
+        that could hold them)."""
+        text = text.lstrip()
+        if self.info.template.startswith("bayling"):
+            for token, value in ANONYMISED.items():
+                text = text.replace(token, value)
+        return text
+
     @staticmethod
     def _is_one_line(text: str) -> bool:
         return "\n" not in text.strip()

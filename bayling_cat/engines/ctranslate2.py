@@ -11,7 +11,7 @@ import re
 import weakref
 from typing import Sequence
 
-from bayling_cat.engines.base import (ANONYMISED, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
+from bayling_cat.engines.base import (BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
                                       FLAG_REPETITION, Generation, StopScanner, auto_threads, find_repetition)
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.modelinfo import ModelInfo, check_model_folder
@@ -342,11 +342,7 @@ class Engine(BaseEngine):
         return ChatTurn(text, finish, len(prompt), len(ids))
 
     def _chat_text(self, ids: list[int]) -> str:
-        text = self.tokenizer.decode(ids, skip_special_tokens=True).lstrip()
-        if self.info.template.startswith("bayling"):
-            for token, value in ANONYMISED.items():
-                text = text.replace(token, value)
-        return text
+        return self.chat_text(self.tokenizer.decode(ids, skip_special_tokens=True))
 
     def ban_tokens(self, text: str) -> list[str]:
         """The tokens ``suppress_sequences`` takes for ``text`` (CTranslate2 bans token strings)."""

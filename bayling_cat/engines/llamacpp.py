@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from bayling_cat.engines.base import (ANONYMISED, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
+from bayling_cat.engines.base import (BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
                                       FLAG_REPETITION, StopScanner,
                                       Generation, auto_threads, find_repetition)
 from bayling_cat.errors import ModelError, UserError
@@ -626,10 +626,7 @@ class Engine(BaseEngine):
         loop = find_repetition(ids)
         if loop is not None:
             ids, finish = ids[:loop[0]], "stop"
-        text = self.decode(ids).lstrip()
-        if self.info.template.startswith("bayling"):
-            for token, value in ANONYMISED.items():
-                text = text.replace(token, value)
+        text = self.chat_text(self.decode(ids))
         scanner = StopScanner(stop, on_text)
         cut = scanner.feed(text)
         if cut is not None:
