@@ -20,6 +20,7 @@ import pytest
 
 from bayling_cat.memory import (HUMAN, MACHINE, Memory, MemoryError_, copy_memory, export_tmx, import_files,
                                 open_memory)
+from bayling_cat.memory.base import SCHEMA
 from tests.conftest import ROOT, run_cli
 from tests.pg_server import Cluster, find_bindir
 
@@ -399,11 +400,58 @@ def test_a_schema_1_memory_is_upgraded_in_place_with_a_copy_aside(tmp_path):
     backup = tmp_path / "old.sqlite.schema1.bak"
     assert backup.is_file()
     assert sqlite3.connect(backup).execute("SELECT count(*) FROM units").fetchone()[0] == 5
-    assert dict(mem.db.execute("SELECT key, value FROM meta"))["schema"] == "2"
+    assert dict(mem.db.execute("SELECT key, value FROM meta"))["schema"] == str(SCHEMA)
     assert mem.stats()["units"] == 3 and mem.stats()["flagged"] == 1
     assert mem.exact("Open it.", "en", "de", model="m1").target == "Öffnen B"  # the newest one
     assert [h.source for h in mem.similar("Save the files now.", "en", "de")] == ["Save the file now."]
     assert before  # the original bytes were readable before the upgrade
+
+
+V2_SCHEMA = [  # the first release's memory: the fuzzy index held text keys (language pair + gram)
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+    "INSERT INTO meta VALUES ('app', 'bayling-cat-memory'), ('schema', '2')",
+    """CREATE TABLE units (id INTEGER PRIMARY KEY, ukey BLOB NOT NULL UNIQUE, source TEXT NOT NULL,
+        target TEXT NOT NULL, source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, context TEXT, model TEXT,
+        glossary TEXT, hint TEXT, origin TEXT NOT NULL, created REAL NOT NULL, flags TEXT NOT NULL DEFAULT '',
+        codes TEXT)""",
+    "CREATE INDEX units_lookup ON units (source_lang, target_lang, source)",
+    "CREATE TABLE grams (g TEXT NOT NULL, unit INTEGER NOT NULL, PRIMARY KEY (g, unit)) WITHOUT ROWID",
+    "CREATE TABLE pending (unit INTEGER NOT NULL, grams TEXT NOT NULL)",
+]
+
+
+def test_a_schema_2_memory_gets_the_integer_index_with_a_copy_aside(tmp_path):
+    from bayling_cat.memory.base import unit_key
+
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path)
+    for statement in V2_SCHEMA:
+        db.execute(statement)
+    units = [("Save the file now.", "Speichern Sie die Datei jetzt.", "human", ""),
+             ("Close every open window before you leave.", "Schließen Sie alle Fenster.", "human", ""),
+             ("Close every open window before you start.", "Schließen Sie die Fenster.", "mt", ""),
+             ("保存文件后关闭窗口。", "Nach dem Speichern das Fenster schließen.", "human", "")]
+    for i, (source, target, origin, flags) in enumerate(units):
+        row = {"source": source, "target": target, "source_lang": "zh" if i == 3 else "en", "target_lang": "de",
+               "origin": origin}
+        db.execute("INSERT INTO units (ukey, source, target, source_lang, target_lang, origin, created, flags) "
+                   "VALUES (?, ?, ?, ?, 'de', ?, ?, ?)", (unit_key(row), source, target, row["source_lang"], origin,
+                                                          float(i), flags))
+    db.execute("INSERT INTO grams VALUES ('en>de\tsave', 1)")  # an old text key: must not survive
+    db.commit()
+    db.close()
+    mem = Memory(path)
+    assert (tmp_path / "v2.sqlite.schema2.bak").is_file()
+    assert dict(mem.db.execute("SELECT key, value FROM meta"))["schema"] == str(SCHEMA)
+    assert mem.db.execute("SELECT count(*) FROM grams WHERE typeof(g) <> 'integer'").fetchone()[0] == 0
+    assert mem.db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
+    assert [h.source for h in mem.similar("Close every open window before you go.", "en", "de")] == [
+        "Close every open window before you leave."]  # the human unit; the machine one is not a fuzzy match
+    assert [h.source for h in mem.similar("保存文件后关闭所有窗口。", "zh", "de")] == ["保存文件后关闭窗口。"]
+    assert mem.stats()["units"] == 4
+    mem.close()
+    again = Memory(path)  # opened again: nothing to upgrade, the same answers
+    assert [h.source for h in again.similar("Save the files now.", "en", "de")] == ["Save the file now."]
 
 
 def test_a_newer_memory_is_refused(tmp_path):

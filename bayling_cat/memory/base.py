@@ -19,10 +19,10 @@ from bayling_cat.errors import UserError
 from bayling_cat.memory import fuzzy
 
 APP_ID = "bayling-cat-memory"
-SCHEMA = 2  # 1: units only; 2: unit keys (no duplicates), inline codes, the fuzzy index
+SCHEMA = 3  # 1: units only; 2: unit keys (no duplicates), inline codes, the fuzzy index; 3: integer index keys
 HUMAN, MACHINE = "human", "mt"
 ENV = "BAYLING_CAT_MEMORY"
-BATCH = 5000  # units per transaction when importing or copying
+BATCH = 50_000  # units per transaction when importing or copying
 COLUMNS = ("source", "target", "source_lang", "target_lang", "context", "model", "glossary", "hint", "origin",
            "created", "flags", "codes")
 

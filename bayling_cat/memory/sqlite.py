@@ -8,7 +8,6 @@ the file, so any number of processes may open a fresh memory at the same moment.
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import sqlite3
@@ -25,19 +24,26 @@ GRAM_CAP = 2000
 GRAM_BUDGET = 6000
 MAX_GRAMS = 12
 
-_CREATE = [
+_CREATE_UNITS = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
     """CREATE TABLE units (id INTEGER PRIMARY KEY, ukey BLOB NOT NULL UNIQUE, source TEXT NOT NULL,
         target TEXT NOT NULL, source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, context TEXT, model TEXT,
         glossary TEXT, hint TEXT, origin TEXT NOT NULL, created REAL NOT NULL, flags TEXT NOT NULL DEFAULT '',
         codes TEXT)""",
     "CREATE INDEX units_lookup ON units (source_lang, target_lang, source)",
-    # the fuzzy index of approved human units: (pair + word or word pair, unit)
-    "CREATE TABLE grams (g TEXT NOT NULL, unit INTEGER NOT NULL, PRIMARY KEY (g, unit)) WITHOUT ROWID",
-    # index entries of a bulk import not yet merged into grams, one JSON list per unit (merged sorted at the end:
-    # far faster than inserting a million units' grams one by one into the index)
-    "CREATE TABLE pending (unit INTEGER NOT NULL, grams TEXT NOT NULL)",
 ]
+_CREATE_INDEX = [
+    # the fuzzy index of approved human units: (key of a word, word pair or triple; unit), see fuzzy.keys
+    "CREATE TABLE grams (g INTEGER NOT NULL, unit INTEGER NOT NULL, PRIMARY KEY (g, unit)) WITHOUT ROWID",
+    # index entries of a bulk import not yet merged into grams: the unit's key and a JSON list of its index keys
+    # (merged sorted at the end: far faster than inserting a million units' entries one by one into the index)
+    "CREATE TABLE pending (ukey BLOB NOT NULL, keys TEXT NOT NULL)",
+]
+# the entries of pending units (their ids found by key), in index order
+_MERGE = ("INSERT OR IGNORE INTO grams SELECT j.value, u.id FROM pending p JOIN units u ON u.ukey = p.ukey, "
+          "json_each(p.keys) j ORDER BY 1, 2")
+# the entries of one unit added outside an import
+_INDEX_ONE = "INSERT OR IGNORE INTO grams SELECT j.value, u.id FROM units u, json_each(?) j WHERE u.ukey = ?"
 _UPSERT = (f"INSERT INTO units (ukey, {', '.join(COLUMNS)}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) "
            "ON CONFLICT (ukey) DO UPDATE SET target=excluded.target, created=excluded.created, "
            "flags=excluded.flags, context=coalesce(excluded.context, units.context), "
@@ -49,8 +55,9 @@ def _busy(exc: Exception) -> bool:
     return "locked" in text or "busy" in text
 
 
-def pair_prefix(source_lang: str, target_lang: str) -> str:
-    return f"{source_lang}>{target_lang}\t"
+def index_keys(source: str, source_lang: str, target_lang: str) -> str:
+    """A unit's fuzzy index keys as the JSON list the SQL above reads."""
+    return "[" + ",".join(map(str, fuzzy.keys(source, fuzzy.pair_seed(source_lang, target_lang)))) + "]"
 
 
 class SQLiteMemory(Memory):
@@ -101,7 +108,7 @@ class SQLiteMemory(Memory):
         self.db.execute("PRAGMA synchronous=NORMAL")
         version = self._version()
         if version != SCHEMA:
-            if version == 1:
+            if version is not None:
                 self._backup(version)
             self._write(self._create_or_upgrade)
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -156,7 +163,10 @@ class SQLiteMemory(Memory):
         if version == 1:
             self.db.execute("DROP INDEX IF EXISTS units_lookup")
             self.db.execute("ALTER TABLE units RENAME TO units_v1")
-        for statement in _CREATE:
+        elif version == 2:  # the index held text keys
+            self.db.execute("DROP TABLE grams")
+            self.db.execute("DROP TABLE pending")
+        for statement in (_CREATE_UNITS if version in (None, 1) else []) + _CREATE_INDEX:
             self.db.execute(statement)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('app', ?)", (APP_ID,))
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
@@ -171,16 +181,15 @@ class SQLiteMemory(Memory):
                 "ON CONFLICT (ukey) DO UPDATE SET target=excluded.target, created=excluded.created, "
                 "flags=excluded.flags")
             self.db.execute("DROP TABLE units_v1")
-            rows = self.db.execute("SELECT id, source, source_lang, target_lang FROM units "
+        if version is not None:  # every approved human unit into the new index
+            rows = self.db.execute("SELECT ukey, source, source_lang, target_lang FROM units "
                                    "WHERE origin=? AND flags=''", (HUMAN,))
             self.db.executemany("INSERT INTO pending VALUES (?, ?)",
-                                ((i, json.dumps(list(fuzzy.grams(s, pair_prefix(sl, tl))), ensure_ascii=False))
-                                 for i, s, sl, tl in rows))
+                                ((k, index_keys(s, sl, tl)) for k, s, sl, tl in rows))
             self._merge_pending()
 
     def _merge_pending(self) -> None:
-        self.db.execute("INSERT OR IGNORE INTO grams SELECT j.value, p.unit FROM pending p, json_each(p.grams) j "
-                        "ORDER BY 1, 2")
+        self.db.execute(_MERGE)
         self.db.execute("DELETE FROM pending")
 
     def close(self) -> None:
@@ -197,22 +206,13 @@ class SQLiteMemory(Memory):
 
         def work():
             self.db.executemany(_UPSERT, prepared)
-            indexed = {row[0]: row for row in prepared if row[9] == HUMAN and not row[11]}
-            keys = list(indexed)
-            entries = []
-            for start in range(0, len(keys), 500):  # the ids of the approved human units, for the fuzzy index
-                chunk = keys[start:start + 500]
-                for unit, key in self.db.execute(
-                        f"SELECT id, ukey FROM units WHERE ukey IN ({','.join('?' * len(chunk))})", chunk):
-                    row = indexed[key]
-                    keys_of_unit = fuzzy.grams(row[1], pair_prefix(row[3], row[4]))
-                    if bulk:
-                        entries.append((unit, json.dumps(list(keys_of_unit), ensure_ascii=False)))
-                    else:
-                        entries.extend((g, unit) for g in keys_of_unit)
-            if entries:
-                self.db.executemany("INSERT INTO pending VALUES (?, ?)" if bulk
-                                    else "INSERT OR IGNORE INTO grams VALUES (?, ?)", entries)
+            # the approved human units into the fuzzy index: at once, or (an import) at finish_import
+            entries = [(index_keys(row[1], row[3], row[4]), row[0]) for row in prepared
+                       if row[9] == HUMAN and not row[11]]
+            if bulk:
+                self.db.executemany("INSERT INTO pending VALUES (?, ?)", [(k, j) for j, k in entries])
+            elif entries:
+                self.db.executemany(_INDEX_ONE, entries)
 
         try:
             self._write(work)
@@ -249,7 +249,7 @@ class SQLiteMemory(Memory):
             return self._candidates(source, source_lang, target_lang, limit)
 
     def _candidates(self, source, source_lang, target_lang, limit) -> list[tuple[str, str]]:
-        keys = fuzzy.grams(source, pair_prefix(source_lang, target_lang))
+        keys = fuzzy.keys(source, fuzzy.pair_seed(source_lang, target_lang), lookup=True)
         if not keys:
             return []
         keys = list(keys)
