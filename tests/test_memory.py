@@ -1,6 +1,8 @@
 """Translation memory, resumable runs, quality checks and retries of degenerate output."""
 
+import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -327,3 +329,116 @@ def test_tmx_text_that_looks_like_a_placeholder_stays_text(tmp_path):
     data = out.read_text(encoding="utf-8")
     assert '<seg>Press &lt;1&gt; to <ph x="2">&lt;br/&gt;</ph>go</seg>' in data
     assert '<seg>&lt;1&gt; drücken, um <ph x="2">&lt;br/&gt;</ph>zu gehen</seg>' in data
+
+
+# -- large XLIFF and PO files are read in pieces ----------------------------------------------------------------
+
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def _bilingual_files():
+    files = sorted(p for p in DATA.iterdir() if p.suffix in (".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po"))
+    if SHARED_CORPUS.is_dir():
+        files += sorted(p for folder in ("xliff12", "xliff2", "sdlxliff", "mqxliff", "po")
+                        for p in (SHARED_CORPUS / folder).iterdir() if p.is_file())
+    return files
+
+
+def _rows(path, pieces):
+    from bayling_cat.connectors.xmlio import DocumentError
+    from bayling_cat.memory import importer
+
+    head = path.read_bytes()[:4096]
+    original = importer._pieces
+    importer._pieces = pieces
+    try:
+        return list(importer._document_rows(path, None, None, head))
+    except (MemoryError_, DocumentError) as exc:
+        return type(exc).__name__ + ": " + str(exc).split(": ", 1)[-1].split(" (")[0]
+    finally:
+        importer._pieces = original
+
+
+def _segments(path, documents):
+    from bayling_cat.connectors import open_document
+    from bayling_cat.document import align_target
+    from bayling_cat.memory.tmx import stored_codes
+
+    def codes(seg):  # the pieces are parsed as XML parsers do: line breaks inside attribute values become spaces
+        text = json.dumps(stored_codes(seg.codes), ensure_ascii=False, sort_keys=True)
+        return re.sub(r"\\[nrt]|&#(10|13|9);", " ", text)
+
+    out = []
+    for data in documents:
+        connector = open_document(path, data)
+        out += [(seg.source, seg.target, seg.skip, seg.hint, codes(seg), align_target(seg),
+                 connector.source_lang, connector.target_lang, connector.format) for seg in connector.segments()]
+    return out
+
+
+@pytest.mark.parametrize("path", _bilingual_files(), ids=lambda p: p.name)
+def test_files_read_in_pieces_give_the_units_of_the_whole_file(path, monkeypatch):
+    """Every segment a connector reads from the whole file comes out of the pieces, with the same source,
+    target, state, codes and languages, also when the pieces are three units small (many boundaries); and
+    the import finds the same human units (or refuses the file the same way)."""
+    from bayling_cat.connectors.xmlio import DocumentError
+    from bayling_cat.memory import chunks, importer
+
+    try:
+        whole = _segments(path, [path.read_bytes()])
+    except DocumentError:
+        whole = None
+    monkeypatch.setattr(chunks, "SIZE", 3)
+    if whole is not None:
+        assert _segments(path, importer._pieces(path, path.read_bytes()[:4096])) == whole
+    imported_whole = _rows(path, lambda p, head: iter([p.read_bytes()]))
+    imported = _rows(path, importer._pieces)
+    if isinstance(imported_whole, str):  # a file refused whole is refused in pieces too
+        assert isinstance(imported, str), imported
+    else:
+        assert imported == imported_whole
+
+
+def test_a_big_xliff_and_po_import_in_pieces_with_bounded_memory(tmp_path, monkeypatch):
+    from bayling_cat.memory import chunks
+
+    read = []
+    original = chunks._document
+
+    def counting(piece):
+        read.append(len(piece))
+        return original(piece)
+
+    monkeypatch.setattr(chunks, "_document", counting)
+    monkeypatch.setattr(chunks, "SIZE", 100)
+    sources = [f"Sentence number {i} of the big file." for i in range(1050)]
+    xlf = xliff(tmp_path / "big.xlf", sources, {s: f"Satz {i}." for i, s in enumerate(sources)}, approved=sources)
+    with Memory(tmp_path / "m.sqlite") as mem:
+        assert import_files(mem, [xlf]) == 1050
+        assert read == [100] * 10 + [50]
+        assert mem.exact("Sentence number 1049 of the big file.", "en", "de").target == "Satz 1049."
+    po = tmp_path / "big.de.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Language: de\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                  + "".join(f'#: f.c:{i}\nmsgid "{s}"\nmsgstr "Satz {i}."\n\n' for i, s in enumerate(sources))
+                  + '#, fuzzy\nmsgid "Not yet."\nmsgstr "Noch nicht."\n', encoding="utf-8")
+    with Memory(tmp_path / "p.sqlite") as mem:
+        assert import_files(mem, [po], source_lang="en") == 1050  # the fuzzy entry is not human work
+        assert mem.exact("Sentence number 7 of the big file.", "en", "de").target == "Satz 7."
+
+
+def test_a_broken_xliff_is_named_by_line_and_non_xliff_xml_is_refused(tmp_path):
+    broken = tmp_path / "broken.xlf"
+    text = xliff(tmp_path / "ok.xlf", ["One.", "Two."], {"One.": "Eins.", "Two.": "Zwei."}).read_text()
+    broken.write_text(text.replace("<source>Two.</source>", "<source>Two.</sourc>"), encoding="utf-8")
+    with Memory(tmp_path / "m.sqlite") as mem:
+        with pytest.raises(MemoryError_, match=r"broken\.xlf: line \d+: not well-formed XML"):
+            import_files(mem, [broken])
+        other = tmp_path / "other.xml"
+        other.write_text("<html><body>x</body></html>", encoding="utf-8")
+        with pytest.raises(MemoryError_, match=r"other\.xml: not an XLIFF file \(the root element is <html>\)"):
+            import_files(mem, [other])
+        bomb = tmp_path / "bomb.xlf"
+        bomb.write_text('<?xml version="1.0"?><!DOCTYPE xliff [<!ENTITY a "aaaaaaaaaa">]>' + text.split("?>", 1)[1]
+                        .replace("One.", "&a;"), encoding="utf-8")
+        with pytest.raises(MemoryError_, match="entity declarations are refused"):
+            import_files(mem, [bomb])

@@ -37,7 +37,7 @@ def import_files(memory: Memory, paths, source_lang: str | None = None, target_l
             if _is_tmx(head):
                 rows = _tmx_rows(path, source_lang, target_lang, strict, warn, bar.update if bar else None)
             else:
-                rows = _document_rows(path, source_lang, target_lang)
+                rows = _document_rows(path, source_lang, target_lang, head)
             batch: list[dict] = []
             try:
                 for row in rows:
@@ -78,30 +78,54 @@ def _tmx_rows(path: Path, source_lang, target_lang, strict, warn, progress):
         raise MemoryError_(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _document_rows(path: Path, source_lang, target_lang):
-    """Approved XLIFF segments and non-fuzzy PO entries, unit by unit (the file is read by its connector)."""
+def _pieces(path: Path, head: bytes):
+    """The file as documents its connector reads: an XLIFF or PO file in pieces of a few thousand units
+    (chunks.py), so that a file of any size is imported with bounded memory; anything else whole."""
+    from bayling_cat.connectors.po import looks_like_po
+    from bayling_cat.connectors.xmlio import looks_like_xml
+    from bayling_cat.memory import chunks
+
+    try:
+        if looks_like_xml(head):
+            yield from chunks.xliff_chunks(path)
+        elif not head.startswith(b"PK\x03\x04") and looks_like_po(head):
+            yield from chunks.po_chunks(path)
+        else:
+            yield path.read_bytes()
+    except chunks.ChunkError as exc:
+        raise MemoryError_(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise MemoryError_(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _document_rows(path: Path, source_lang, target_lang, head: bytes = b""):
+    """Approved XLIFF segments and non-fuzzy PO entries, unit by unit (each piece read by its connector)."""
     from bayling_cat import languages
     from bayling_cat.connectors import open_document
     from bayling_cat.document import align_target
     from bayling_cat.memory.tmx import stored_codes
 
-    connector = open_document(path, path.read_bytes())
-    src = source_lang or connector.source_lang or connector.default_source_lang
-    tgt = target_lang or connector.target_lang
-    if not src or not tgt:
-        raise MemoryError_(f"{path}: the file does not name its languages; pass --source-lang and --target-lang")
-    src, tgt = languages.normalize(src), languages.normalize(tgt)
-    for seg in connector.segments():
-        # only finished human work: a target the file counts as done, in a segment not left for translation,
-        # its codes matched to the source's (the memory keeps both as the pipeline sees them)
-        if not seg.target or not seg.source.strip():
-            continue
-        if connector.format != "po" and not _confirmed(seg.skip):
-            continue  # XLIFF: only approved, final, signed-off, reviewed or confirmed segments are human work
-        target = align_target(seg)
-        if target is not None:
-            yield {"source": seg.source.strip(), "target": target.strip(), "source_lang": src, "target_lang": tgt,
-                   "hint": seg.hint, "origin": HUMAN, "codes": stored_codes(seg.codes)}
+    src = tgt = None
+    for data in _pieces(path, head):
+        connector = open_document(path, data)
+        if src is None:
+            src = source_lang or connector.source_lang or connector.default_source_lang
+            tgt = target_lang or connector.target_lang
+            if not src or not tgt:
+                raise MemoryError_(f"{path}: the file does not name its languages; pass --source-lang and "
+                                   "--target-lang")
+            src, tgt = languages.normalize(src), languages.normalize(tgt)
+        for seg in connector.segments():
+            # only finished human work: a target the file counts as done, in a segment not left for
+            # translation, its codes matched to the source's (the memory keeps both as the pipeline sees them)
+            if not seg.target or not seg.source.strip():
+                continue
+            if connector.format != "po" and not _confirmed(seg.skip):
+                continue  # XLIFF: only approved, final, signed-off, reviewed or confirmed segments
+            target = align_target(seg)
+            if target is not None:
+                yield {"source": seg.source.strip(), "target": target.strip(), "source_lang": src,
+                       "target_lang": tgt, "hint": seg.hint, "origin": HUMAN, "codes": stored_codes(seg.codes)}
 
 
 def _confirmed(reason: str | None) -> bool:
