@@ -776,12 +776,16 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--no-browser", is_flag=True, help="Print the address only; do not open a browser.")
-@click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Translation memory: reused first, and confirmed segments go into it (default: the user's).")
+@click.option("--memory", "memory_path", envvar="BAYLING_CAT_MEMORY", default=None, callback=_memory_location,
+              help="Translation memory (a SQLite file or a postgresql:// URL; env BAYLING_CAT_MEMORY): its matches "
+                   "are listed per segment, exact ones reused first, confirmed segments go into it (default: "
+                   "memory.sqlite in the data folder).")
 @click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
+@click.option("--fuzzy-threshold", type=click.IntRange(1, 100), default=75, show_default=True,
+              help="Least fuzzy match percentage listed.")
 @engine_options
 def review(input_file, source_lang, target_lang, glossaries, output, port, no_browser, memory_path, no_memory,
-           **engine_kw):
+           fuzzy_threshold, **engine_kw):
     """Review and revise FILE in the browser: a grid of segments with machine translation, glossary
     feedback, revision turns, predictive typing and confirmation. Every edit is kept as it is made."""
     from bayling_cat.connectors import open_document
@@ -797,9 +801,11 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
     if output is not None and output.resolve() == input_file.resolve():
         output = None
     engine = load_engine(**engine_kw)
+    if not no_memory:
+        _open_memory(_memory_file(memory_path)).close()  # a memory that cannot be opened fails now
     bench = Workbench(review=input_file, output=output, source_lang=source_lang, target_lang=target_lang,
                       memory_path=None if no_memory else (memory_path or default_path()))
-    app = create_app(engine, glossaries, workbench=bench)
+    app = create_app(engine, glossaries, workbench=bench, fuzzy_threshold=fuzzy_threshold)
 
     def ready(url):
         _say(f"bayling-cat: reviewing {input_file}: open {url} (Ctrl-C to stop; edits are kept as you make them)")

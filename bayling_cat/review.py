@@ -403,7 +403,32 @@ class ReviewSession:
             record.target, record.status, record.origin, record.flags = text, DRAFT, "human", []
             return self._commit(index, record, "takeback", text, entry=int(entry))
 
-    def put_machine(self, index: int, gen, origin: str, version=None) -> dict | None:
+    def matches(self, index: int, threshold: float, limit: int = 3) -> list[dict]:
+        """The memory's best approved human matches for the segment, as a CAT tool's translation results
+        list them: an exact match (100 %), then fuzzy ones at or above ``threshold`` (a fraction), each with
+        its percentage and how its source differs from this segment's."""
+        from bayling_cat.memory.fuzzy import differences
+
+        seg = self.segments[index]
+        source = seg.source.strip()
+        if self.memory is None or not source:
+            return []
+        found = []
+        exact = self.memory.exact(source, self.source_lang, self.target_lang)
+        if exact is not None and exact.origin == "human":
+            found.append(exact)
+        found += self.memory.similar(source, self.source_lang, self.target_lang, limit - len(found), threshold)
+        return [{"percent": hit.percent, "source": hit.source, "target": hit.target,
+                 "differences": [list(piece) for piece in differences(hit.source, source)]} for hit in found]
+
+    def use_match(self, index: int, target: str, percent: int, version) -> dict:
+        """A memory match's translation as the segment's target, to be adapted and confirmed."""
+        from bayling_cat.engines.base import Generation
+
+        flags = [] if percent >= 100 else ["fuzzy-match"]
+        return self.put_machine(index, Generation(target, flags), "tm", version, percent=percent)
+
+    def put_machine(self, index: int, gen, origin: str, version=None, **extra) -> dict | None:
         """A machine or memory translation as the segment's target (codes repaired as the pipeline does)."""
         seg = self.segments[index]
         with self.lock:
@@ -417,7 +442,7 @@ class ReviewSession:
                 flags.append("codes-repaired")
             record.target, record.status, record.origin, record.flags = text, REVIEW, origin, flags
             record.turns, record.base = [], None
-            return self._commit(index, record, "memory" if origin == "tm" else "mt", text)
+            return self._commit(index, record, "memory" if origin == "tm" else "mt", text, **extra)
 
     def copy_source(self, index: int) -> dict:
         with self.lock:

@@ -262,6 +262,58 @@ def test_pretranslate_uses_human_memory_first_then_the_model(fake, xlf, tmp_path
     assert client.get("/workbench/api/jobs/nope").status_code == 404
 
 
+def test_memory_matches_are_listed_with_differences_and_used(fake, xlf, tmp_path):
+    Memory(tmp_path / "memory.sqlite").add([
+        {"source": "Click <1>Save</1> to keep all your <2/>changes.", "target": "Klicken Sie auf <1>Speichern</1>, "
+         "um alle <2/>Änderungen zu behalten.", "source_lang": "en", "target_lang": "de", "origin": "human"},
+        {"source": "Click <1>Save</1> to keep your <2/>changes.", "target": "Maschine.", "source_lang": "en",
+         "target_lang": "de", "origin": "mt", "model": "m"},  # machine output is not a memory match
+        {"source": "Copied into the target by a tool.", "target": "Von einem Werkzeug kopiert.",
+         "source_lang": "en", "target_lang": "de", "origin": "human"},
+        {"source": "Something else entirely, about cats.", "target": "Katzen.", "source_lang": "en",
+         "target_lang": "de", "origin": "human"}])
+    client, _ = make(fake, xlf, tmp_path)
+    doc_id, doc = doc_of(client)
+    found = client.get(seg_url(doc_id, 0, "matches")).get_json()
+    assert found["memory"] is True and found["threshold"] == 75
+    [match] = found["matches"]
+    assert match["percent"] == 91 and match["target"].startswith("Klicken Sie auf <1>Speichern</1>")
+    assert match["differences"] == [["=", "Click <1>Save</1> to keep "], ["-", "all "], ["=", "your <2/>changes."]]
+    exact = client.get(seg_url(doc_id, 7, "matches")).get_json()["matches"]
+    assert [(m["percent"], m["target"]) for m in exact] == [(100, "Von einem Werkzeug kopiert.")]
+    assert client.get(seg_url(doc_id, 2, "matches")).get_json()["matches"] == []
+    assert client.get(seg_url(doc_id, 999, "matches")).status_code == 400
+    # using a fuzzy match: the target to adapt, marked as such, with the percentage in its history
+    used = client.post(seg_url(doc_id, 0, "use-match"), json={"target": match["target"], "percent": 91,
+                                                              "version": 0}).get_json()
+    assert used["target"] == match["target"] and used["origin"] == "tm" and used["status"] == "review"
+    assert used["flags"] == ["fuzzy-match"] and used["history"][-1]["kind"] == "memory"
+    assert used["history"][-1]["percent"] == 91
+    # codes the segment does not have are repaired as for machine output
+    fixed = client.post(seg_url(doc_id, 0, "use-match"), json={"target": "Nur <7/>Text.", "percent": 80,
+                                                               "version": used["version"]}).get_json()
+    assert "<7/>" not in fixed["target"] and "codes-repaired" in fixed["flags"]
+    stale = client.post(seg_url(doc_id, 0, "use-match"), json={"target": "x", "percent": 80, "version": 0})
+    assert stale.status_code == 409
+    for bad in ({"target": "x", "percent": 101, "version": fixed["version"]},
+                {"target": "", "percent": 80, "version": fixed["version"]},
+                {"target": 5, "percent": 80, "version": fixed["version"]},
+                {"target": "x", "version": fixed["version"]}):
+        assert client.post(seg_url(doc_id, 0, "use-match"), json=bad).status_code == 400, bad
+    locked = client.post(seg_url(doc_id, 4, "use-match"), json={"target": "x", "percent": 100, "version": 0})
+    assert locked.status_code == 400
+
+
+def test_without_a_memory_no_matches_are_offered(fake, xlf, tmp_path):
+    bench = Workbench(review=xlf, memory_path=None)
+    client = create_app(fake, (), window=0.01, workbench=bench).test_client()
+    client.environ_base["HTTP_" + TOKEN_HEADER.upper().replace("-", "_")] = bench.token
+    doc_id, doc = doc_of(client)
+    assert doc["memory"] is None
+    assert client.get(seg_url(doc_id, 0, "matches")).get_json() == {"memory": False, "threshold": 75,
+                                                                   "matches": []}
+
+
 def test_live_terminology_feedback_uses_the_glossary(fake, tmp_path):
     path = tmp_path / "terms.xlf"
     path.write_text('<?xml version="1.0"?>\n<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2">'

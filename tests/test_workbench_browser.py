@@ -113,6 +113,12 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
     doc = tmp_path / "sample.xlf"
     shutil.copy(ROOT / "examples" / "sample.xlf", doc)
     memory = tmp_path / "memory.sqlite"
+    near = {2: ("The file <1>report.txt</1> could not be opened.",
+                "Die Datei <1>report.txt</1> konnte nicht geöffnet werden."),
+            3: ("Press <1/> to save all your work.", "Drücken Sie <1/>, um Ihre gesamte Arbeit zu speichern.")}
+    with Memory(memory) as mem:  # a translator's earlier work: fuzzy matches of segments 2 and 3
+        mem.add([{"source": s, "target": t, "source_lang": "en", "target_lang": "de", "origin": "human"}
+                 for s, t in near.values()])
     server = Server(["review", str(doc), "-g", str(ROOT / "glossaries" / "software-ui.en-de.tbx"),
                      "--no-browser", "--memory", str(memory)], default_home)
     try:
@@ -171,11 +177,25 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
         [active] = d.find_elements(By.CSS_SELECTOR, "tr.active")
         assert active.get_attribute("id") != f"seg-{typing}" and "status-confirmed" not in active.get_attribute("class")
 
+        # memory matches: the panel lists the near-duplicate with what differs; Ctrl+Shift+1 puts it in
+        matched = next(i for i in (3, 2) if i not in (bad_index, typing))
+        editor = row(d, matched).find_element(By.CSS_SELECTOR, ".editor")
+        editor.click()
+        item = wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#p-matches li.match"), 30, "the memory matches")[0]
+        assert re.fullmatch(r"[789]\d%", item.find_element(By.CSS_SELECTOR, ".pct").text)
+        assert item.find_elements(By.CSS_SELECTOR, ".m-source del")
+        assert item.find_element(By.CSS_SELECTOR, ".m-target").text.startswith(near[matched][1].split("<")[0])
+        editor.send_keys(Keys.CONTROL, Keys.SHIFT, "1")
+        wait(d, lambda d: editor_text(d, matched) == near[matched][1], 30, "the match in the target")
+        wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#p-history li.h-memory"), 10, "the match in the history")
+        assert "fuzzy-match" in d.find_element(By.ID, "p-checks").text
+
         # reload: everything is still there
         d.refresh()
         wait(d, lambda d: "ready" in d.find_element(By.TAG_NAME, "body").get_attribute("class"), 30, "the reload")
         assert editor_text(d, typing) == typed and "status-confirmed" in row(d, typing).get_attribute("class")
         assert editor_text(d, bad_index) == revised
+        assert editor_text(d, matched) == near[matched][1]
         row(d, bad_index).find_element(By.CSS_SELECTOR, ".editor").click()
         wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#p-history li.h-revise"), 10, "the history after reload")
 

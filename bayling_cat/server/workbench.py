@@ -345,6 +345,25 @@ def translate(doc_id, index):
     return jsonify(session.put_machine(i, gen, "mt", version))
 
 
+@bp.get("/workbench/api/documents/<doc_id>/segments/<index>/matches")
+def matches(doc_id, index):
+    session = workbench().session(doc_id)
+    i = session.index(index)
+    return jsonify({"memory": session.memory is not None,
+                    "threshold": service().fuzzy_threshold,
+                    "matches": session.matches(i, service().fuzzy_threshold / 100)})
+
+
+@bp.post("/workbench/api/documents/<doc_id>/segments/<index>/use-match")
+def use_match(doc_id, index):
+    session, i, data, version = _segment_request(doc_id, index)
+    percent = integer(data.get("percent"), "percent", 0, 100)
+    target = _target(data)
+    if not target.strip():
+        raise ApiError(400, "'target' is empty")
+    return jsonify(session.use_match(i, target, percent, version))
+
+
 @bp.post("/workbench/api/documents/<doc_id>/segments/<index>/revise")
 def revise(doc_id, index):
     session, i, data, version = _segment_request(doc_id, index)

@@ -12,6 +12,7 @@ const PH = /<(\/?)(\d+)(\/?)>/g;
 const state = {
   doc: null, segments: [], visible: [], page: 0, active: null, filter: "all", search: "",
   predictSeq: 0, ghost: "", alternatives: [], queues: new Map(), timers: new Map(), conflicts: new Map(),
+  matchSeq: 0, matches: [], threshold: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -301,7 +302,8 @@ function renderPanel(seg) {
   hist.textContent = "";
   (seg.history || []).forEach((h, k) => {
     const li = el("li", "h-" + h.kind);
-    const head = el("div", "h-head", h.kind + (h.instruction ? `: “${h.instruction}”` : ""));
+    const head = el("div", "h-head", h.kind + (h.percent !== undefined ? ` ${h.percent}%` : "") +
+      (h.instruction ? `: “${h.instruction}”` : ""));
     li.appendChild(head);
     if (h.text !== null && h.text !== undefined) {
       const body = el("div", "h-text");
@@ -340,6 +342,68 @@ function activate(i) {
   const tr = rowOf(i);
   if (tr) tr.classList.add("active");
   renderPanel(state.segments[i]);
+  loadMatches(state.segments[i]);
+}
+
+// -- memory matches (the CAT tool's translation results) ---------------------------------------------------
+
+async function loadMatches(seg) {
+  const seq = ++state.matchSeq;
+  state.matches = [];
+  $("p-tm").hidden = !state.doc.memory;
+  $("p-matches").textContent = "";
+  if (!state.doc.memory) return;
+  let data;
+  try {
+    data = await api("GET", `/workbench/api/documents/${state.doc.id}/segments/${seg.i}/matches`);
+  } catch (err) { fail(err); return; }
+  if (seq !== state.matchSeq || state.active !== seg.i) return;  // another segment was chosen meanwhile
+  state.matches = data.matches;
+  state.threshold = data.threshold;
+  renderMatches(seg);
+}
+
+function renderMatches(seg) {
+  const box = $("p-matches");
+  box.textContent = "";
+  if (!state.matches.length) {
+    box.appendChild(el("li", "muted", `no match of ${state.threshold}% or more`));
+    return;
+  }
+  state.matches.forEach((m, k) => {
+    const li = el("li", "match");
+    const head = el("div", "m-head");
+    head.appendChild(el("span", "pct" + (m.percent >= 100 ? " exact" : ""), `${m.percent}%`));
+    if (!seg.readonly) {
+      const b = el("button", "use", "use");
+      b.type = "button";
+      b.title = `put this translation into the target (Ctrl+Shift+${k + 1})`;
+      b.addEventListener("click", () => useMatch(seg, k).catch(() => {}));
+      head.appendChild(b);
+    }
+    li.appendChild(head);
+    // the match's source with what differs from this segment's: struck out (only the match has it) and
+    // underlined (only this segment has it)
+    const source = el("div", "m-source");
+    for (const [op, text] of m.differences) {
+      source.appendChild(op === "=" ? document.createTextNode(text) : el(op === "-" ? "del" : "ins", null, text));
+    }
+    li.appendChild(source);
+    const target = el("div", "m-target");
+    renderText(target, seg, m.target, []);
+    li.appendChild(target);
+    box.appendChild(li);
+  });
+}
+
+async function useMatch(seg, k) {
+  const m = state.matches[k];
+  if (!m || seg.readonly || state.active !== seg.i) return;
+  clearTimeout(state.timers.get(seg.i));
+  state.timers.delete(seg.i);
+  await enqueue(seg, async () => update(await send(seg, "use-match", {target: m.target, percent: m.percent}), true));
+  const editor = editorOf(seg.i);
+  if (editor) { editor.focus(); placeCaretAtEnd(editor); }
 }
 
 // -- editing and saving -----------------------------------------------------------------------------------
@@ -601,6 +665,9 @@ function onEditorKey(ev, seg, editor) {
     ev.preventDefault();
     const word = state.alternatives[Number(ev.key) - 1];
     if (word) acceptText(word);
+  } else if (ev.ctrlKey && ev.shiftKey && !ev.altKey && /^Digit[1-3]$/.test(ev.code)) {
+    ev.preventDefault();
+    useMatch(seg, Number(ev.code.slice(5)) - 1).catch(() => {});
   } else if (ev.ctrlKey && ev.altKey && /^Digit[1-9]$/.test(ev.code)) {
     ev.preventDefault();
     const n = ev.code.slice(5);
