@@ -22,6 +22,7 @@ class _Job:
     texts: list[str]
     key: Hashable
     hints: list | None = None
+    examples: list | None = None  # per text: (source, target) pairs from the memory, shown to the model
     done: threading.Event = field(default_factory=threading.Event)
     result: list | None = None
     error: BaseException | None = None
@@ -32,7 +33,8 @@ class Batcher:
     def __init__(self, run: Callable[..., list], max_batch: int = 32,
                  window: float = 0.02, max_pending: int = 1024, workers: int = 1):
         """``run(key, texts, hints, deliver)`` translates one batch (``key`` carries the languages and options)
-        and may call ``deliver(i, result)`` as soon as text i is done, before the batch is.
+        and may call ``deliver(i, result)`` as soon as text i is done, before the batch is; a batch where some
+        text comes with examples is run with ``examples=`` too (one list of pairs per text).
         ``workers`` batches run at once (the engine's inter_threads)."""
         self._run = run
         self.max_batch = max_batch
@@ -53,8 +55,9 @@ class Batcher:
         return self._pending
 
     def submit(self, key: Hashable, texts: Sequence[str], hints: Sequence | None = None,
-               timeout: float | None = None) -> list:
-        job = _Job(list(texts), key, list(hints) if hints else None)
+               timeout: float | None = None, examples: Sequence | None = None) -> list:
+        job = _Job(list(texts), key, list(hints) if hints else None,
+                   [list(e) for e in examples] if examples and any(examples) else None)
         if not job.texts:
             return []
         with self._cond:
@@ -150,7 +153,11 @@ class Batcher:
             if finished:  # this request's answer goes out now, while the batch goes on
                 job.done.set()
 
-        results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver)
+        examples = [e for j in jobs for e in (j.examples or [[]] * len(j.texts))]
+        if any(examples):
+            results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver, examples=examples)
+        else:
+            results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver)
         self.batches += 1
         for i, result in enumerate(results):
             deliver(i, result)

@@ -488,10 +488,19 @@ class ReviewSession:
                 out.append(i)
         return out
 
+    def examples(self, index: int, threshold: float) -> list[tuple[str, str]]:
+        """The two best approved human fuzzy matches of the segment: shown to the model before it
+        translates, as `translate` does, so the translation follows what the translator approved."""
+        if self.memory is None or not self.segments[index].source.strip():
+            return []
+        return [(h.source, h.target) for h in self.memory.similar(self.segments[index].source.strip(),
+                                                                  self.source_lang, self.target_lang, 2, threshold)]
+
     def pretranslate(self, indices: list[int], translate, model_id: str | None, progress=lambda n: None,
-                     chunk: int = 8) -> None:
-        """Memory first (confirmed human work is reused as is), then the model in small chunks; each
-        result is recorded as soon as it arrives. ``translate(texts, hints)`` returns Generations."""
+                     chunk: int = 8, threshold: float = 0.75) -> None:
+        """Memory first (confirmed human work is reused as is), then the model in small chunks, given the
+        best fuzzy matches as examples; each result is recorded as soon as it arrives.
+        ``translate(texts, hints, examples)`` returns Generations."""
         from bayling_cat.engines.base import Generation
 
         fingerprint = getattr(self.glossary, "fingerprint", None)
@@ -517,7 +526,8 @@ class ReviewSession:
             if not part:
                 progress(len(todo[start:start + chunk]))
                 continue
-            gens = translate([self.segments[i].source.strip() for i in part], [self.segments[i].hint for i in part])
+            gens = translate([self.segments[i].source.strip() for i in part], [self.segments[i].hint for i in part],
+                             [self.examples(i, threshold) for i in part])
             stored = []
             for i, gen in zip(part, gens):
                 self.put_machine(i, gen, "mt")

@@ -31,6 +31,7 @@ class FakeEngine:
         self.answer = answer
         self.template = PromptTemplate(template, chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}")
         self.conversations = []
+        self.examples = []
         self.suppressed = []
         self.batch_sizes = []
         self.delay = 0.0
@@ -61,6 +62,7 @@ class FakeEngine:
 
     def translate(self, texts, source_lang, target_lang, progress=None, hints=None, terms=None, banned=(),
                   on_done=None, examples=None):
+        self.examples.append(examples)  # the memory's matches shown to the model, one list per text (or None)
         return self.generate(self.requests(texts, source_lang, target_lang, hints, terms), texts, banned, progress)
 
     def banned_sequences(self, forms, keep=()):

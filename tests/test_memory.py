@@ -284,10 +284,14 @@ def test_the_rest_hook_returns_memory_matches(tmp_path):
     mem.add([{"source": "Save the file before closing.", "target": "Speichern Sie die Datei vor dem Schließen.",
               "source_lang": "en", "target_lang": "de", "origin": HUMAN},
              {"source": "Save the files before closing.", "target": "MT", "source_lang": "en", "target_lang": "de"}])
-    client = create_app(FakeEngine(lambda conv: "[tr]"), memory=mem, fuzzy_threshold=80).test_client()
+    engine = FakeEngine(lambda conv: "[tr]")
+    client = create_app(engine, memory=mem, fuzzy_threshold=80).test_client()
     r = client.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": [
         "Save the files before closing.", "Save the file before closing.", "Something else entirely."]})
     assert r.status_code == 200
+    # the fuzzy match was shown to the model first; an exact match is no example of itself
+    assert engine.examples == [[[("Save the file before closing.", "Speichern Sie die Datei vor dem Schließen.")],
+                                [], []]]
     got = [t["matches"] for t in r.get_json()["translations"]]
     assert got == [[{"percent": 96, "source": "Save the file before closing.",
                      "target": "Speichern Sie die Datei vor dem Schließen."}],

@@ -302,6 +302,11 @@ def test_memory_matches_are_listed_with_differences_and_used(fake, xlf, tmp_path
         assert client.post(seg_url(doc_id, 0, "use-match"), json=bad).status_code == 400, bad
     locked = client.post(seg_url(doc_id, 4, "use-match"), json={"target": "x", "percent": 100, "version": 0})
     assert locked.status_code == 400
+    # machine translation of a segment with a fuzzy match: the match is shown to the model first
+    client.post(seg_url(doc_id, 0, "translate"), json={"version": fixed["version"]})
+    assert fake.examples[-1] == [[("Click <1>Save</1> to keep all your <2/>changes.", match["target"])]]
+    client.post(seg_url(doc_id, 1, "translate"), json={"version": 0})
+    assert fake.examples[-1] is None
 
 
 def test_without_a_memory_no_matches_are_offered(fake, xlf, tmp_path):

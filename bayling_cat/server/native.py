@@ -63,9 +63,13 @@ def translate_v1():
     max_revisions = integer(data.get("max_revisions", 2), "max_revisions")
     strategy = string(data.get("term_strategy"), "term_strategy", required=False, default="none",
                       choices=("none", "force"))
-    results = service().translate_tagged(texts, src, tgt, glossary_ids=tuple(glossary_ids),
-                                       max_revisions=max_revisions, strategy=strategy, inline=tuple(inline))
     matches = memory_matches(texts, src, tgt)
+    # the best fuzzy matches are shown to the model first, as `translate` does with the memory
+    examples = [[(m["source"], m["target"]) for m in found.get("matches", []) if m["percent"] < 100][:2]
+                for found in matches]
+    results = service().translate_tagged(texts, src, tgt, glossary_ids=tuple(glossary_ids),
+                                       max_revisions=max_revisions, strategy=strategy, inline=tuple(inline),
+                                       examples=examples if any(examples) else None)
     return jsonify({"model": service().model_name, "source_lang": src, "target_lang": tgt, "translations": [
         {"id": i, "text": text, "flags": flags, "terms": terms_report(terms), **matches[n]}
         for n, (i, (text, flags, terms)) in enumerate(zip(ids, results))]})

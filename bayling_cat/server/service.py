@@ -125,7 +125,7 @@ class Service:
 
     # -- translation through the batcher ---------------------------------------------------------------
 
-    def _run_batch(self, key, texts, hints, deliver=None):
+    def _run_batch(self, key, texts, hints, deliver=None, examples=None):
         source_lang, target_lang, glossary_ids, max_revisions, strategy, inline = key
         glossary = self.glossary_for(source_lang, target_lang, glossary_ids)
         if inline:
@@ -133,19 +133,22 @@ class Service:
             glossary = Glossary.merge([g for g in (glossary, entries_glossary(entries, source_lang, target_lang))
                                        if g is not None])
         if glossary is None:
-            return self.engine.translate(texts, source_lang, target_lang, hints=hints, on_done=deliver)
+            return self.engine.translate(texts, source_lang, target_lang, hints=hints, on_done=deliver,
+                                         **({"examples": examples} if examples else {}))
         from bayling_cat.revision import TermTranslator
 
         translator = TermTranslator(self.engine, {(source_lang, target_lang): glossary},
                                     max_revisions=max_revisions, term_strategy=strategy)
-        return translator.translate(texts, source_lang, target_lang, hints=hints)
+        return translator.translate(texts, source_lang, target_lang, hints=hints,
+                                    **({"examples": examples} if examples else {}))
 
     def translate(self, texts, source_lang, target_lang, glossary_ids=(), max_revisions=2, strategy="none",
-                  hints=None, inline=()):
-        """``inline``: (source, target, kind) glossary entries that come with the request itself."""
+                  hints=None, inline=(), examples=None):
+        """``inline``: (source, target, kind) glossary entries that come with the request itself;
+        ``examples``: per text, approved (source, target) pairs from the memory the model is shown first."""
         key = (source_lang, target_lang, tuple(glossary_ids), max_revisions, strategy, tuple(inline))
         try:
-            results = self.batcher.submit(key, texts, hints, timeout=self.timeout)
+            results = self.batcher.submit(key, texts, hints, timeout=self.timeout, examples=examples)
         except Busy as exc:
             raise ApiError(503, f"busy: {exc}; try again shortly", retry_after=2) from None
         except TimeoutError as exc:

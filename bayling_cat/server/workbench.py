@@ -139,12 +139,13 @@ class Workbench:
         def progress(n):
             job["done"] += n
 
-        def translate(texts, hints):
-            return service.translate(texts, session.source_lang, session.target_lang, hints=hints)
+        def translate(texts, hints, examples):
+            return service.translate(texts, session.source_lang, session.target_lang, hints=hints, examples=examples)
 
         def run():
             try:
-                session.pretranslate(indices, translate, service.model_name, progress)
+                session.pretranslate(indices, translate, service.model_name, progress,
+                                     threshold=service.fuzzy_threshold / 100)
                 job["status"] = "done"
             except (UserError, ApiError) as exc:
                 job["error"], job["status"] = getattr(exc, "message", None) or str(exc), "error"
@@ -341,7 +342,8 @@ def translate(doc_id, index):
     seg = session.segments[i]
     if not seg.has_text:
         return jsonify(session.copy_source(i))
-    [gen] = service().translate([seg.source.strip()], session.source_lang, session.target_lang, hints=[seg.hint])
+    [gen] = service().translate([seg.source.strip()], session.source_lang, session.target_lang, hints=[seg.hint],
+                                examples=[session.examples(i, service().fuzzy_threshold / 100)])
     return jsonify(session.put_machine(i, gen, "mt", version))
 
 
