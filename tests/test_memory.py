@@ -395,7 +395,7 @@ def test_files_read_in_pieces_give_the_units_of_the_whole_file(path, monkeypatch
     monkeypatch.setattr(chunks, "SIZE", 3)
     if whole is not None:
         assert _segments(path, importer._pieces(path, path.read_bytes()[:4096])) == whole
-    imported_whole = _rows(path, lambda p, head: iter([p.read_bytes()]))
+    imported_whole = _rows(path, lambda p, head, progress=None: iter([p.read_bytes()]))
     imported = _rows(path, importer._pieces)
     if isinstance(imported_whole, str):  # a file refused whole is refused in pieces too
         assert isinstance(imported, str), imported
@@ -417,16 +417,30 @@ def test_a_big_xliff_and_po_import_in_pieces_with_bounded_memory(tmp_path, monke
     monkeypatch.setattr(chunks, "SIZE", 100)
     sources = [f"Sentence number {i} of the big file." for i in range(1050)]
     xlf = xliff(tmp_path / "big.xlf", sources, {s: f"Satz {i}." for i, s in enumerate(sources)}, approved=sources)
+    class Bar:  # what the CLI's progress bar is given
+        def __init__(self, total):
+            self.total, self.done = total, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            pass
+
+    bars = []
     with Memory(tmp_path / "m.sqlite") as mem:
-        assert import_files(mem, [xlf]) == 1050
+        assert import_files(mem, [xlf], progress=Bar) == 1050
         assert read == [100] * 10 + [50]
+        assert [(b.total, b.done) for b in bars] == [(xlf.stat().st_size, xlf.stat().st_size)]
         assert mem.exact("Sentence number 1049 of the big file.", "en", "de").target == "Satz 1049."
     po = tmp_path / "big.de.po"
     po.write_text('msgid ""\nmsgstr ""\n"Language: de\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
                   + "".join(f'#: f.c:{i}\nmsgid "{s}"\nmsgstr "Satz {i}."\n\n' for i, s in enumerate(sources))
                   + '#, fuzzy\nmsgid "Not yet."\nmsgstr "Noch nicht."\n', encoding="utf-8")
     with Memory(tmp_path / "p.sqlite") as mem:
-        assert import_files(mem, [po], source_lang="en") == 1050  # the fuzzy entry is not human work
+        assert import_files(mem, [po], source_lang="en", progress=Bar) == 1050  # the fuzzy entry is no human work
+        assert (bars[-1].total, bars[-1].done) == (po.stat().st_size, po.stat().st_size)
         assert mem.exact("Sentence number 7 of the big file.", "en", "de").target == "Satz 7."
 
 

@@ -20,6 +20,7 @@ from typing import Iterator
 from lxml import etree
 
 from bayling_cat.connectors.xmlio import local_name
+from bayling_cat.memory.tmx import CountingReader
 
 SIZE = 2000  # units per piece
 UNITS = ("trans-unit", "unit")  # XLIFF 1.x, 2.x
@@ -31,7 +32,7 @@ class ChunkError(Exception):
     """A file that cannot be cut: the message names the line."""
 
 
-def xliff_chunks(path: Path, size: int | None = None) -> Iterator[bytes]:
+def xliff_chunks(path: Path, size: int | None = None, progress=None) -> Iterator[bytes]:
     """The XLIFF file as XLIFF documents of at most ``size`` (default SIZE) units each."""
     size = size or SIZE
     root = None
@@ -42,7 +43,7 @@ def xliff_chunks(path: Path, size: int | None = None) -> Iterator[bytes]:
                        load_dtd=False, remove_comments=False)
     try:
         with open(path, "rb") as fh:
-            for event, elem in etree.iterparse(fh, **parser_args):
+            for event, elem in etree.iterparse(CountingReader(fh, progress) if progress else fh, **parser_args):
                 if not isinstance(elem.tag, str):
                     continue
                 name = local_name(elem)
@@ -152,7 +153,7 @@ def _document(piece: list) -> bytes:
 _BLANK = re.compile(rb"^[ \t]*\r?\n?$")
 
 
-def po_chunks(path: Path, size: int | None = None) -> Iterator[bytes]:
+def po_chunks(path: Path, size: int | None = None, progress=None) -> Iterator[bytes]:
     """The PO file as PO documents of at most ``size`` (default SIZE) entries each, each with the header."""
     size = size or SIZE
     header: bytes | None = None
@@ -174,6 +175,8 @@ def po_chunks(path: Path, size: int | None = None) -> Iterator[bytes]:
 
     with open(path, "rb") as fh:
         for line in fh:
+            if progress:
+                progress(len(line))
             if _BLANK.match(line):
                 if entry:
                     done()

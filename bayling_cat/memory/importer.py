@@ -20,7 +20,7 @@ def import_files(memory: Memory, paths, source_lang: str | None = None, target_l
     """Human translations from TMX files (every unit), XLIFF (approved/confirmed/final segments) and PO
     (non-fuzzy entries), stored in batches. A unit that cannot be imported is named (file and line) through
     ``warn`` and skipped; with ``strict`` it stops the import (the batches before it stay imported).
-    ``progress(total_bytes)``: a progress bar for a TMX file (update(bytes)), or None."""
+    ``progress(total_bytes)``: a progress bar for a file (update(bytes)), or None."""
     total = 0
     for path in paths:
         path = Path(path)
@@ -32,12 +32,12 @@ def import_files(memory: Memory, paths, source_lang: str | None = None, target_l
             raise MemoryError_(f"{path}: cannot read ({exc.strerror or exc})") from None
         if not head:
             raise MemoryError_(f"{path}: an empty file")
-        bar = progress(size) if progress and _is_tmx(head) else None
+        bar = progress(size) if progress else None
         try:
             if _is_tmx(head):
                 rows = _tmx_rows(path, source_lang, target_lang, strict, warn, bar.update if bar else None)
             else:
-                rows = _document_rows(path, source_lang, target_lang, head)
+                rows = _document_rows(path, source_lang, target_lang, head, bar.update if bar else None)
             batch: list[dict] = []
             try:
                 for row in rows:
@@ -78,7 +78,7 @@ def _tmx_rows(path: Path, source_lang, target_lang, strict, warn, progress):
         raise MemoryError_(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _pieces(path: Path, head: bytes):
+def _pieces(path: Path, head: bytes, progress=None):
     """The file as documents its connector reads: an XLIFF or PO file in pieces of a few thousand units
     (chunks.py), so that a file of any size is imported with bounded memory; anything else whole."""
     from bayling_cat.connectors.po import looks_like_po
@@ -87,18 +87,21 @@ def _pieces(path: Path, head: bytes):
 
     try:
         if looks_like_xml(head):
-            yield from chunks.xliff_chunks(path)
+            yield from chunks.xliff_chunks(path, progress=progress)
         elif not head.startswith(b"PK\x03\x04") and looks_like_po(head):
-            yield from chunks.po_chunks(path)
+            yield from chunks.po_chunks(path, progress=progress)
         else:
-            yield path.read_bytes()
+            data = path.read_bytes()
+            if progress:
+                progress(len(data))
+            yield data
     except chunks.ChunkError as exc:
         raise MemoryError_(f"{path}: {exc}") from None
     except OSError as exc:
         raise MemoryError_(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _document_rows(path: Path, source_lang, target_lang, head: bytes = b""):
+def _document_rows(path: Path, source_lang, target_lang, head: bytes = b"", progress=None):
     """Approved XLIFF segments and non-fuzzy PO entries, unit by unit (each piece read by its connector)."""
     from bayling_cat import languages
     from bayling_cat.connectors import open_document
@@ -106,7 +109,7 @@ def _document_rows(path: Path, source_lang, target_lang, head: bytes = b""):
     from bayling_cat.memory.tmx import stored_codes
 
     src = tgt = None
-    for data in _pieces(path, head):
+    for data in _pieces(path, head, progress):
         connector = open_document(path, data)
         if src is None:
             src = source_lang or connector.source_lang or connector.default_source_lang

@@ -43,7 +43,7 @@ class TmxUnit:
     error: str | None = None  # why this unit cannot be imported
 
 
-class _Counting:
+class CountingReader:
     """A binary file that tells how far it has been read (the progress bar's position)."""
 
     def __init__(self, fh, progress):
@@ -65,7 +65,7 @@ def read_tmx(path: Path, source_lang: str | None = None, target_lang: str | None
                        huge_tree=True, load_dtd=False)
     try:
         with open(path, "rb") as fh:
-            for _, elem in etree.iterparse(_Counting(fh, progress), **parser_args):
+            for _, elem in etree.iterparse(CountingReader(fh, progress), **parser_args):
                 if elem.tag == "header":
                     header = dict(elem.attrib)
                     continue
