@@ -77,7 +77,10 @@ def _writer(path, n, tag):
 
 def test_concurrent_writers_never_corrupt_the_memory(tmp_path):
     path = tmp_path / "shared.sqlite"
-    Memory(path)
+    # closed before the fork: Python's sqlite3 connection sits in a reference cycle (its statement cache), so an
+    # unclosed one lives on until the garbage collector runs, and a connection carried across fork() breaks
+    # SQLite's locks in the children
+    Memory(path).close()
     procs = [Process(target=_writer, args=(path, 100, f"w{k}")) for k in range(3)]
     for p in procs:
         p.start()
