@@ -1,5 +1,6 @@
 """Take docs/workbench.png: `bayling-cat review examples/sample.xlf` with the shipped glossary on the default model,
-pre-translated, one segment being typed with its prediction showing, in Debian's headless Chromium.
+pre-translated, one segment being typed with its prediction and a memory match showing, in Debian's headless
+Chromium.
 
     python docs/screenshot.py
 """
@@ -29,8 +30,14 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="workbench-shot-"))
     doc = work / "sample.xlf"
     shutil.copy(ROOT / "examples" / "sample.xlf", doc)
+    from bayling_cat.memory import Memory
+
+    with Memory(work / "memory.sqlite") as memory:  # a translator's earlier work: a fuzzy match of segment 2
+        memory.add([{"source": "You have unsaved changes. Do you want to save them before quitting?",
+                     "target": "Sie haben ungespeicherte Änderungen. Möchten Sie sie vor dem Beenden speichern?",
+                     "source_lang": "en", "target_lang": "de", "origin": "human"}])
     server = Server(["review", str(doc), "-g", str(ROOT / "glossaries" / "software-ui.en-de.tbx"), "--no-browser",
-                     "--no-memory"], Path(os.environ.get("BAYLING_CAT_HOME") or home()))
+                     "--memory", str(work / "memory.sqlite")], Path(os.environ.get("BAYLING_CAT_HOME") or home()))
     driver = start_browser(work / "profile")
     try:
         driver.set_window_size(1280, 800)
@@ -46,6 +53,7 @@ def main():
         editor.send_keys("Sie haben")
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#seg-1 .ghost"), 60)
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#p-alternatives .alt"), 10)
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#p-matches li.match"), 10)
         assert editor_text(driver, 1) == "Sie haben"
         driver.save_screenshot(str(ROOT / "docs" / "workbench.png"))
         print(f"docs/workbench.png: {(ROOT / 'docs' / 'workbench.png').stat().st_size} bytes")
