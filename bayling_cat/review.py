@@ -50,7 +50,7 @@ class LockedMemory:
     def __init__(self, memory):
         self._memory = memory
         self._lock = threading.Lock()
-        self.path = memory.path
+        self.location = memory.location  # a file, or a postgresql:// URL without its password
 
     def __getattr__(self, name):
         method = getattr(self._memory, name)
@@ -334,7 +334,7 @@ class ReviewSession:
         return {"id": self.id, "name": self.path.name, "path": str(self.path), "format": self.format,
                 "source_lang": self.source_lang, "target_lang": self.target_lang, "notice": self.notice,
                 "glossary_terms": len(self.glossary) if self.glossary is not None else 0,
-                "memory": str(self.memory.path) if self.memory is not None else None,
+                "memory": self.memory.location if self.memory is not None else None,
                 "output": str(self.output or self.path), "changes": self.changes, **self.summary()}
 
     # -- changing ------------------------------------------------------------------------------------

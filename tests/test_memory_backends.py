@@ -369,6 +369,36 @@ def test_postgres_going_away_stops_with_one_line_and_keeps_the_finished_chunks(p
         assert again.stats()["units"] == 8  # the first chunk
 
 
+def test_the_workbench_lists_matches_and_confirms_into_either_backend(location, tmp_path):
+    """`serve`/`review --memory` with a file or a team's PostgreSQL URL: the workbench lists the memory's
+    matches, reuses it and confirms into it."""
+    import shutil
+
+    from bayling_cat.server import create_app
+    from bayling_cat.server.workbench import TOKEN_HEADER, Workbench
+    from tests.fakes import FakeEngine
+
+    with Memory(location) as mem:
+        mem.add([human("Click <1>Save</1> to keep all your <2/>changes.", "Klicken Sie auf <1>Speichern</1>.")])
+    doc = tmp_path / "inline-1.2.xlf"
+    shutil.copy(DATA / "inline-1.2.xlf", doc)
+    bench = Workbench(review=doc, memory_path=location)
+    client = create_app(FakeEngine(lambda conv: "[tr]"), (), window=0.01, workbench=bench).test_client()
+    client.environ_base["HTTP_" + TOKEN_HEADER.upper().replace("-", "_")] = bench.token
+    doc_id = client.get("/workbench/api/documents").get_json()["review"]
+    info = client.get(f"/workbench/api/documents/{doc_id}").get_json()
+    assert info["memory"] == (str(location) if isinstance(location, Path) else location)
+    url = f"/workbench/api/documents/{doc_id}/segments/0"
+    [match] = client.get(url + "/matches").get_json()["matches"]
+    assert match["percent"] == 91 and match["target"] == "Klicken Sie auf <1>Speichern</1>."
+    done = client.post(url + "/confirm", json={"target": "Bestätigt <1>x</1><2/>.", "version": 0})
+    assert done.status_code == 200, done.get_json()
+    bench.memory.close()
+    with Memory(location) as mem:
+        hit = mem.exact("Click <1>Save</1> to keep your <2/>changes.", "en", "de")
+        assert (hit.target, hit.origin) == ("Bestätigt <1>x</1><2/>.", HUMAN)
+
+
 # -- SQLite's own ---------------------------------------------------------------------------------------------
 
 V1_SCHEMA = [
