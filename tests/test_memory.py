@@ -444,6 +444,19 @@ def test_a_big_xliff_and_po_import_in_pieces_with_bounded_memory(tmp_path, monke
     with Memory(tmp_path / "p.sqlite") as mem:
         assert import_files(mem, [po], source_lang="en", progress=Bar) == 1050  # the fuzzy entry is no human work
         assert (bars[-1].total, bars[-1].done) == (po.stat().st_size, po.stat().st_size)
+    # a UTF-8 byte order mark before the header, and a Latin-1 charset that every piece must carry
+    latin = tmp_path / "big.fr.po"
+    latin.write_bytes(b"\xef\xbb\xbf" + po.read_text("utf-8").replace("Language: de", "Language: fr").encode())
+    latin1 = tmp_path / "latin1.po"
+    latin1.write_bytes(po.read_text("utf-8").replace("charset=UTF-8", "charset=ISO-8859-1")
+                       .replace("Satz 1049.", "Sätze 1049.").encode("latin-1"))
+    pieces = list(chunks.po_chunks(latin, 100))
+    assert len(pieces) == 11 and all(p.startswith(b'msgid ""\nmsgstr ""\n"Language: fr') for p in pieces)
+    with Memory(tmp_path / "q.sqlite") as mem:
+        assert import_files(mem, [latin], source_lang="en") == 1050
+        assert mem.exact("Sentence number 1049 of the big file.", "en", "fr").target == "Satz 1049."
+        assert import_files(mem, [latin1], source_lang="en") == 1050
+        assert mem.exact("Sentence number 1049 of the big file.", "en", "de").target == "Sätze 1049."
         assert mem.exact("Sentence number 7 of the big file.", "en", "de").target == "Satz 7."
 
 

@@ -174,9 +174,11 @@ def po_chunks(path: Path, size: int | None = None, progress=None) -> Iterator[by
         entries.append(text)
 
     with open(path, "rb") as fh:
-        for line in fh:
+        for number, line in enumerate(fh):
             if progress:
                 progress(len(line))
+            if number == 0 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]  # a UTF-8 byte order mark: the header must still be found
             if _BLANK.match(line):
                 if entry:
                     done()
