@@ -409,17 +409,12 @@ class ReviewSession:
         its percentage and how its source differs from this segment's."""
         from bayling_cat.memory.fuzzy import differences
 
-        seg = self.segments[index]
-        source = seg.source.strip()
-        if self.memory is None or not source:
+        if self.memory is None:
             return []
-        found = []
-        exact = self.memory.exact(source, self.source_lang, self.target_lang)
-        if exact is not None and exact.origin == "human":
-            found.append(exact)
-        found += self.memory.similar(source, self.source_lang, self.target_lang, limit - len(found), threshold)
+        source = self.segments[index].source.strip()
         return [{"percent": hit.percent, "source": hit.source, "target": hit.target,
-                 "differences": [list(piece) for piece in differences(hit.source, source)]} for hit in found]
+                 "differences": [list(piece) for piece in differences(hit.source, source)]}
+                for hit in self.memory.matches(source, self.source_lang, self.target_lang, limit, threshold)]
 
     def use_match(self, index: int, target: str, percent: int, version) -> dict:
         """A memory match's translation as the segment's target, to be adapted and confirmed."""

@@ -97,7 +97,7 @@ def test_fuzzy_matches_with_cat_percentages(location):
         assert mem.similar("Delete all the folders now.", "en", "de") == []
         assert [h.source for h in mem.similar("Delete all the folders now.", "en", "de", threshold=0.6)] \
             == ["Delete the folder."]
-        best = mem.best_match("Print the page.", "en", "de")
+        best = mem.matches("Print the page.", "en", "de", 1)[0]
         assert (best.percent, best.target) == (100, "Drucken Sie die Seite.")
 
 

@@ -151,14 +151,16 @@ class Memory:
                 if fuzzy.normalize(s) != fuzzy.normalize(source)]
         return [Hit(s, t, HUMAN, round(score, 4)) for score, (s, t) in fuzzy.best(source, pool, threshold, limit)]
 
-    def best_match(self, source: str, source_lang: str, target_lang: str,
-                   threshold: float = fuzzy.DEFAULT_THRESHOLD / 100) -> Hit | None:
-        """The best human match a CAT tool would show: an exact one (100 %), else the best fuzzy match."""
+    def matches(self, source: str, source_lang: str, target_lang: str, limit: int = 3,
+                threshold: float = fuzzy.DEFAULT_THRESHOLD / 100) -> list[Hit]:
+        """The human matches a CAT tool lists for a source: an exact one (100 %) first, then the best fuzzy
+        ones at or above ``threshold``; at most ``limit``."""
+        source = source.strip()
+        if not source:
+            return []
         exact = self.exact(source, source_lang, target_lang)
-        if exact is not None and exact.origin == HUMAN:
-            return exact
-        found = self.similar(source, source_lang, target_lang, 1, threshold)
-        return found[0] if found else None
+        found = [exact] if exact is not None and exact.origin == HUMAN else []
+        return found + self.similar(source, source_lang, target_lang, limit - len(found), threshold)
 
     def all_units(self, origin: str | None = None):
         """(source, target, source_lang, target_lang, origin, created) of the units an export holds: flagged

@@ -82,15 +82,8 @@ def memory_matches(texts, src: str, tgt: str) -> list[dict]:
     if memory is None:
         return [{} for _ in texts]
     threshold = service().fuzzy_threshold / 100
-    out = []
-    for text in texts:
-        found = []
-        exact = memory.exact(text.strip(), src, tgt) if text.strip() else None
-        if exact is not None and exact.origin == "human":
-            found.append(exact)
-        found += memory.similar(text, src, tgt, 3 - len(found), threshold)
-        out.append({"matches": [{"percent": h.percent, "source": h.source, "target": h.target} for h in found]})
-    return out
+    return [{"matches": [{"percent": h.percent, "source": h.source, "target": h.target}
+                         for h in memory.matches(text, src, tgt, 3, threshold)]} for text in texts]
 
 
 @bp.post("/v1/revise")
