@@ -162,6 +162,13 @@ class Memory:
         found = [exact] if exact is not None and exact.origin == HUMAN else []
         return found + self.similar(source, source_lang, target_lang, limit - len(found), threshold)
 
+    def _stats(self, backend: str, rows) -> dict:
+        """``stats()``'s answer from rows of (source_lang, target_lang, origin, units, flagged)."""
+        return {"location": self.location, "path": self.location, "backend": backend,
+                "units": sum(r[3] for r in rows), "flagged": sum(r[4] for r in rows),
+                "pairs": [{"source_lang": s, "target_lang": t, "origin": o, "units": n, "flagged": f}
+                          for s, t, o, n, f in rows]}
+
     def all_units(self, origin: str | None = None):
         """(source, target, source_lang, target_lang, origin, created) of the units an export holds: flagged
         machine translations are left out (they await review)."""

@@ -201,10 +201,7 @@ class PostgresMemory(Memory):
     def stats(self) -> dict:
         rows = self._query(f"SELECT source_lang, target_lang, origin, count(*), count(*) FILTER (WHERE flags<>'') "
                            f"FROM {UNITS} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
-        return {"location": self.location, "path": self.location, "backend": "postgresql",
-                "units": sum(r[3] for r in rows), "flagged": sum(r[4] for r in rows),
-                "pairs": [{"source_lang": s, "target_lang": t, "origin": o, "units": n, "flagged": f}
-                          for s, t, o, n, f in rows]}
+        return self._stats("postgresql", rows)
 
     def units(self, origin: str | None = None, flagged: bool = False):
         query = f"SELECT {', '.join(COLUMNS)} FROM {UNITS} WHERE true"

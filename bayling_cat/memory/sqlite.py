@@ -282,10 +282,7 @@ class SQLiteMemory(Memory):
     def stats(self) -> dict:
         rows = self.db.execute("SELECT source_lang, target_lang, origin, count(*), sum(flags<>'') FROM units "
                                "GROUP BY source_lang, target_lang, origin ORDER BY 1, 2, 3").fetchall()
-        return {"location": self.location, "path": self.location, "backend": "sqlite",
-                "units": sum(r[3] for r in rows), "flagged": sum(r[4] for r in rows),
-                "pairs": [{"source_lang": s, "target_lang": t, "origin": o, "units": n, "flagged": f}
-                          for s, t, o, n, f in rows]}
+        return self._stats("sqlite", rows)
 
     def units(self, origin: str | None = None, flagged: bool = False):
         query = f"SELECT {', '.join(COLUMNS)} FROM units WHERE 1=1"
