@@ -255,6 +255,13 @@ class BaseEngine:
              top_p: float | None = None, stop: Sequence[str] = (), on_text=None) -> "ChatTurn":
         raise NotImplementedError
 
+    def chat_prompt(self, messages, max_tokens: int | None) -> tuple[list[int], int]:
+        """A chat turn's prompt tokens (the model's own template) and how many tokens the answer may take:
+        ``max_tokens`` or the decoding limit, within the context left; 0 when the prompt fills it."""
+        prompt = self.encode_prompt(self.template.render(messages))
+        room = self.info.context_length - len(prompt)
+        return prompt, (min(max_tokens or self.decoding.max_new_tokens, room) if room >= 1 else 0)
+
     def generation_limit(self, source_tokens: int, prompt_tokens: int) -> int:
         d = self.decoding
         limit = min(d.max_new_tokens, int(math.ceil(d.length_ratio * source_tokens)) + d.length_extra)
@@ -262,7 +269,6 @@ class BaseEngine:
         if room < 1:
             return 0
         return max(1, min(limit, room))
-
 
     def chat_text(self, text: str) -> str:
         """A chat answer as decoded, made readable: BayLing's anonymised names put back (a chat turn has no source

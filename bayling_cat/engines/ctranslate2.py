@@ -306,11 +306,9 @@ class Engine(BaseEngine):
         """An ordinary chat turn with the model's own template, token by token (CTranslate2's
         generate_tokens): ``on_text(delta)`` gets the answer as it grows. Greedy unless a temperature is given;
         a runaway loop is cut like a translation's."""
-        prompt = self.encode_prompt(self.template.render(messages))
-        room = self.info.context_length - len(prompt)
-        if room < 1:
+        prompt, limit = self.chat_prompt(messages, max_tokens)
+        if limit < 1:
             return ChatTurn("", "length", len(prompt), 0)
-        limit = min(max_tokens or self.decoding.max_new_tokens, room)
         kwargs = dict(max_length=limit, end_token=self._end_ids, repetition_penalty=self.decoding.repetition_penalty)
         if temperature:
             kwargs.update(sampling_temperature=temperature, sampling_topk=0, sampling_topp=top_p or 1.0)

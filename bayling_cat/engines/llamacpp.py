@@ -610,11 +610,9 @@ class Engine(BaseEngine):
         answer is decoded whole by the same loop as translations, then handed to ``on_text`` in one piece:
         this engine's decoding loop serves batches, not token callbacks. Greedy unless a temperature is given;
         a runaway loop is cut like a translation's."""
-        prompt = self.encode_prompt(self.template.render(messages))
-        room = self.info.context_length - len(prompt)
-        if room < 1:
+        prompt, limit = self.chat_prompt(messages, max_tokens)
+        if limit < 1:
             return ChatTurn("", "length", len(prompt), 0)
-        limit = min(max_tokens or self.decoding.max_new_tokens, room)
         decoding = replace(self.decoding, sampling_temperature=temperature or 0.0, sampling_topp=top_p or 1.0,
                            sampling_topk=0 if temperature else 1)
         with self._lock:
