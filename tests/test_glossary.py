@@ -173,13 +173,7 @@ def test_last_resort_forces_the_missing_term():
 
 # -- through the pipeline: notes, states, report ---------------------------------------------------
 
-XLF = b"""<?xml version="1.0" encoding="UTF-8"?>
-<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2"><file original="x" source-language="en"
- target-language="de" datatype="plaintext"><body>
-<trans-unit id="1"><source>Save the file.</source></trans-unit>
-<trans-unit id="2"><source>Delete the file.</source></trans-unit>
-<trans-unit id="3"><source>No terms here.</source></trans-unit>
-</body></file></xliff>"""
+XLF = (ROOT / "tests" / "data" / "file-terms.xlf").read_bytes()  # three units: two with glossary terms
 
 
 def test_pipeline_notes_and_report(tmp_path):

@@ -20,13 +20,7 @@ DATA = ROOT / "tests" / "data"
 DE = ROOT / "glossaries" / "software-ui.en-de.tbx"
 NS = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
 
-XLF = b"""<?xml version="1.0" encoding="UTF-8"?>
-<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2"><file original="x" source-language="en"
- target-language="de" datatype="plaintext"><body>
-<trans-unit id="1"><source>Save the file.</source></trans-unit>
-<trans-unit id="2"><source>Delete the file.</source></trans-unit>
-<trans-unit id="3"><source>No terms here.</source></trans-unit>
-</body></file></xliff>"""
+XLF = (DATA / "file-terms.xlf").read_bytes()  # three units: two with glossary terms
 
 
 def one_error_line(result, message, code=1):

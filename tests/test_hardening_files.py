@@ -235,24 +235,14 @@ def _declare(data: bytes, name: bytes, size: int) -> bytes:
     import struct
 
     out = bytearray(data)
-    pos = 0
-    while True:
-        local = out.find(b"PK\x03\x04", pos)
-        if local < 0:
-            break
-        n = struct.unpack_from("<H", out, local + 26)[0]
-        if bytes(out[local + 30:local + 30 + n]) == name:
-            struct.pack_into("<I", out, local + 22, size)
-        pos = local + 4
-    pos = 0
-    while True:
-        central = out.find(b"PK\x01\x02", pos)
-        if central < 0:
-            break
-        n = struct.unpack_from("<H", out, central + 28)[0]
-        if bytes(out[central + 46:central + 46 + n]) == name:
-            struct.pack_into("<I", out, central + 24, size)
-        pos = central + 4
+    # (signature, offset of the name's length, of the name, of the uncompressed size): local header, central entry
+    for signature, name_length, name_at, size_at in ((b"PK\x03\x04", 26, 30, 22), (b"PK\x01\x02", 28, 46, 24)):
+        at = out.find(signature)
+        while at >= 0:
+            n = struct.unpack_from("<H", out, at + name_length)[0]
+            if bytes(out[at + name_at:at + name_at + n]) == name:
+                struct.pack_into("<I", out, at + size_at, size)
+            at = out.find(signature, at + 4)
     return bytes(out)
 
 

@@ -58,21 +58,27 @@ def check(response, path: str):
 
 # -- one bad request never fails its batch (item 6) -----------------------------------------------------------
 
-def test_a_segment_with_a_lone_surrogate_fails_alone(tiny_engine):
-    app = create_app(tiny_engine, window=0.3, max_batch=64)
+def _translate_at_once(app, requests):
+    """Each list of segments as its own /v1/translate request, all sent at the same moment (so that the server
+    batches them together); the responses in the same order."""
     answers = {}
 
-    def one(i, text):
-        body = json.dumps({"source_lang": "en", "target_lang": "de", "segments": [text]})
-        r = app.test_client().post("/v1/translate", data=body, content_type="application/json")
-        answers[i] = r
+    def one(i, segments):
+        body = json.dumps({"source_lang": "en", "target_lang": "de", "segments": segments})
+        answers[i] = app.test_client().post("/v1/translate", data=body, content_type="application/json")
 
-    texts = [f"Save file {i}." for i in range(6)] + ["x\ud800y"]
-    threads = [threading.Thread(target=one, args=(i, t)) for i, t in enumerate(texts)]
+    threads = [threading.Thread(target=one, args=(i, segments)) for i, segments in enumerate(requests)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return [answers[i] for i in range(len(requests))]
+
+
+def test_a_segment_with_a_lone_surrogate_fails_alone(tiny_engine):
+    app = create_app(tiny_engine, window=0.3, max_batch=64)
+    texts = [f"Save file {i}." for i in range(6)] + ["x\ud800y"]
+    answers = _translate_at_once(app, [[t] for t in texts])
     assert [answers[i].status_code for i in range(6)] == [200] * 6
     bad = answers[6]
     assert bad.status_code == 400
@@ -88,18 +94,8 @@ def test_an_engine_failure_in_one_request_spares_the_requests_batched_with_it():
 
     fake = FakeEngine(answer)
     app = create_app(fake, window=0.3, max_batch=64)
-    answers = {}
-
-    def one(i, text):
-        answers[i] = app.test_client().post("/v1/translate", json={"source_lang": "en", "target_lang": "de",
-                                                                    "segments": [text, f"Second {i}."]})
-
     texts = [f"Request {i}." for i in range(5)] + ["Explode now."]
-    threads = [threading.Thread(target=one, args=(i, t)) for i, t in enumerate(texts)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = _translate_at_once(app, [[t, f"Second {i}."] for i, t in enumerate(texts)])
     assert max(fake.batch_sizes) == 12  # all six were batched together, and that batch failed
     for i in range(5):
         assert answers[i].status_code == 200
