@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -35,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import report, start_server  # noqa: E402
 from bench.segments import SEGMENTS  # noqa: E402
 
 
@@ -160,16 +159,9 @@ def timing(calls):
 def server(engine_name, threads, segments, completions, home):
     env = dict(os.environ, BAYLING_CAT_HOME=home)
     env.pop("BAYLING_CAT_MODEL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bayling_cat", "serve", "--port", "0", "--engine", engine_name,
-                             "--threads", str(threads)], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    proc, url = start_server(["--engine", engine_name, "--threads", str(threads)], f"the {engine_name} server",
+                             env=env, cwd=ROOT)
     try:
-        url = None
-        while url is None:
-            line = proc.stderr.readline()
-            if not line:
-                raise RuntimeError(f"the {engine_name} server did not start")
-            m = re.search(r"serving on (http://\S+/)", line)
-            url = m.group(1) if m else None
         lang = {"source_lang": "en", "target_lang": "de"}
         for s in segments[:2]:
             post(url, "v1/translate", {**lang, "segments": [s]}, proc.pid)
@@ -218,10 +210,7 @@ def main():
     say("server ...")
     out["server"] = {name: server(name, args.threads, singles, args.completions, str(home()))
                      for name in ("ctranslate2", "llamacpp")}
-    print(json.dumps(out, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    report(out, args.json)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
 import sys
 import time
 import urllib.request
@@ -25,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.segments import SEGMENTS  # noqa: E402
+from bench.common import numbered, start_server  # noqa: E402
 
 
 def chat(url: str, messages: list[dict]) -> str:
@@ -67,17 +65,9 @@ def main():
     parser.add_argument("--segments", type=int, default=48)
     parser.add_argument("--batch", type=int, default=20)
     args = parser.parse_args()
-    proc = subprocess.Popen([sys.executable, "-m", "bayling_cat", "serve", "--port", "0"], stderr=subprocess.PIPE,
-                            text=True)
+    proc, url = start_server()
     try:
-        url = None
-        while url is None:
-            line = proc.stderr.readline()
-            if not line:
-                sys.exit("the server did not start")
-            m = re.search(r"serving on (http://\S+/)", line)
-            url = m.group(1) if m else None
-        texts = [SEGMENTS[i % len(SEGMENTS)] + ("" if i < len(SEGMENTS) else f" ({i})") for i in range(args.segments)]
+        texts = numbered(args.segments)
         omegat(url, ["Warm up."])
         batched = weblate(url, texts, args.batch)
         single = omegat(url, texts)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
 import sys
 import threading
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.segments import SEGMENTS  # noqa: E402
+from bench.common import numbered, start_server  # noqa: E402
 
 
 def post(url: str, text: str) -> None:
@@ -62,19 +60,11 @@ def main():
     parser.add_argument("--mixed-batches", action="store_true",
                         help="serve --mixed-batches: batch prompts of different lengths together")
     args = parser.parse_args()
-    cmd = [sys.executable, "-m", "bayling_cat", "serve", "--port", "0", "--http-threads", "16",
-           "--max-batch", "32", "--batch-window", "0.02", "--threads", str(args.threads),
-           "--parallel", str(args.parallel)] + (["--mixed-batches"] if args.mixed_batches else [])
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    options = ["--http-threads", "16", "--max-batch", "32", "--batch-window", "0.02", "--threads", str(args.threads),
+               "--parallel", str(args.parallel)] + (["--mixed-batches"] if args.mixed_batches else [])
+    proc, url = start_server(options)
     try:
-        url = None
-        while url is None:
-            line = proc.stderr.readline()
-            if not line:
-                sys.exit("the server did not start")
-            m = re.search(r"serving on (http://\S+/)", line)
-            url = m.group(1) if m else None
-        texts = [SEGMENTS[i % len(SEGMENTS)] + ("" if i < len(SEGMENTS) else f" ({i})") for i in range(args.requests)]
+        texts = numbered(args.requests)
         post(url, "Warm up.")
         one = run(url, texts, 1)
         many = run(url, texts, args.clients)

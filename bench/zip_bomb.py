@@ -10,7 +10,6 @@ printed. Before the ZIP limits (issue 10, item 8) the 2 GiB bomb took 4.2 GB and
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import report  # noqa: E402
 
 CHILD = """
 import resource, sys
@@ -72,10 +73,7 @@ def main() -> None:
                    "build_seconds": round(built, 1), "seconds": round(seconds, 2),
                    "peak_rss_mib": round(int(lines[-1]) / 1024, 1) if lines else None,
                    "outcome": lines[0] if lines else child.stderr.strip().splitlines()[-1:]}
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, args.json)
 
 
 if __name__ == "__main__":
