@@ -43,7 +43,7 @@ _CREATE_INDEX = [
 _MERGE = ("INSERT OR IGNORE INTO grams SELECT j.value, u.id FROM pending p JOIN units u ON u.ukey = p.ukey, "
           "json_each(p.keys) j ORDER BY 1, 2")
 # the entries of one unit added outside an import
-_INDEX_ONE = "INSERT OR IGNORE INTO grams SELECT j.value, u.id FROM units u, json_each(?) j WHERE u.ukey = ?"
+_INDEX_ONE = "INSERT OR IGNORE INTO grams SELECT j.value, u.id FROM units u, json_each(?2) j WHERE u.ukey = ?1"
 _UPSERT = (f"INSERT INTO units (ukey, {', '.join(COLUMNS)}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) "
            "ON CONFLICT (ukey) DO UPDATE SET target=excluded.target, created=excluded.created, "
            "flags=excluded.flags, context=coalesce(excluded.context, units.context), "
@@ -207,10 +207,10 @@ class SQLiteMemory(Memory):
         def work():
             self.db.executemany(_UPSERT, prepared)
             # the approved human units into the fuzzy index: at once, or (an import) at finish_import
-            entries = [(index_keys(row[1], row[3], row[4]), row[0]) for row in prepared
+            entries = [(row[0], index_keys(row[1], row[3], row[4])) for row in prepared
                        if row[9] == HUMAN and not row[11]]
             if bulk:
-                self.db.executemany("INSERT INTO pending VALUES (?, ?)", [(k, j) for j, k in entries])
+                self.db.executemany("INSERT INTO pending VALUES (?, ?)", entries)
             elif entries:
                 self.db.executemany(_INDEX_ONE, entries)
 
