@@ -71,6 +71,18 @@ def unit_key(row: dict) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+def schema_version(location, meta: dict, foreign: str) -> int:
+    """The schema version a memory's meta table records. A database that is not a memory (``foreign`` says
+    what it is instead) or a memory made by a newer release is refused with one line."""
+    if meta.get("app") != APP_ID:
+        raise MemoryError_(f"{location}: {foreign}")
+    version = int(meta.get("schema", 0))
+    if version > SCHEMA:
+        raise MemoryError_(f"{location}: made by a newer bayling-cat (memory schema {version}; this release reads "
+                           f"up to {SCHEMA}); upgrade bayling-cat")
+    return version
+
+
 def prepare(rows: Iterable[dict]) -> list[tuple]:
     """Rows as stored, each with its key, sorted by key: every writer takes row locks in the same order,
     so concurrent writers to PostgreSQL never deadlock."""

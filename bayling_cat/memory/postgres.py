@@ -15,7 +15,8 @@ import random
 import re
 import time
 
-from bayling_cat.memory.base import APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_, prepare
+from bayling_cat.memory.base import (APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_, prepare,
+                                     schema_version)
 
 # the pool logs every failed reconnection attempt; the memory says what went wrong itself, in one line
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
@@ -110,13 +111,8 @@ class PostgresMemory(Memory):
         cur.execute("SELECT to_regclass(%s)", (META,))
         if cur.fetchone()[0] is not None:
             cur.execute(f"SELECT key, value FROM {META}")
-            meta = dict(cur.fetchall())
-            if meta.get("app") != APP_ID:
-                raise MemoryError_(f"{self.location}: the table {META} is not a bayling-cat memory's")
-            version = int(meta.get("schema", 0))
-            if version > SCHEMA:
-                raise MemoryError_(f"{self.location}: made by a newer bayling-cat (memory schema {version}; this "
-                                   f"release reads up to {SCHEMA}); upgrade bayling-cat")
+            version = schema_version(self.location, dict(cur.fetchall()),
+                                     f"the table {META} is not a bayling-cat memory's")
             if version == SCHEMA:
                 return
         try:

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from bayling_cat.memory import fuzzy
-from bayling_cat.memory.base import APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_, unit_key
+from bayling_cat.memory.base import (APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_, schema_version,
+                                     unit_key)
 
 # fuzzy lookup: how many index entries of one gram are counted before the gram is judged too common, and
 # how many entries in all the ranking query may read (bench/memory.py measures recall and time with these)
@@ -121,13 +122,7 @@ class SQLiteMemory(Memory):
         if not tables:
             return None
         meta = dict(self.db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-        if meta.get("app") != APP_ID:
-            raise MemoryError_(f"{self.path}: a SQLite database, but not a bayling-cat memory")
-        version = int(meta.get("schema", 0))
-        if version > SCHEMA:
-            raise MemoryError_(f"{self.path}: made by a newer bayling-cat (memory schema {version}; this release "
-                               f"reads up to {SCHEMA}); upgrade bayling-cat")
-        return version
+        return schema_version(self.path, meta, "a SQLite database, but not a bayling-cat memory")
 
     def _backup(self, version: int) -> None:
         """A copy of the memory as it was, beside it, before an upgrade changes it."""
