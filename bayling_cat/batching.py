@@ -1,8 +1,9 @@
-"""Dynamic batching for the server: requests that arrive together are translated in one engine call.
+"""Dynamic batching for the server: model calls that arrive together are made as one engine call.
 
-Each request's segments wait in a bounded queue for a short window; the worker thread takes every waiting
-request with the same language pair and options, up to ``max_batch`` segments, and makes one call. A full
-queue refuses new work at once (the server answers 503 with Retry-After) instead of piling it up.
+Each caller's items (the server's: one conversation with the model and its source text each) wait in a bounded
+queue for a short window; a worker thread takes every waiting call with the same key (the engine call's
+options: decoding, banned sequences), up to ``max_batch`` items, and makes one call. A full queue refuses new
+work at once (the server answers 503 with Retry-After) instead of piling it up.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ class Busy(Exception):
 
 @dataclass
 class _Job:
-    texts: list[str]
+    texts: list  # the items
     key: Hashable
-    hints: list | None = None
-    examples: list | None = None  # per text: (source, target) pairs from the memory, shown to the model
     done: threading.Event = field(default_factory=threading.Event)
     result: list | None = None
     error: BaseException | None = None
@@ -32,10 +31,9 @@ class _Job:
 class Batcher:
     def __init__(self, run: Callable[..., list], max_batch: int = 32,
                  window: float = 0.02, max_pending: int = 1024, workers: int = 1):
-        """``run(key, texts, hints, deliver)`` translates one batch (``key`` carries the languages and options)
-        and may call ``deliver(i, result)`` as soon as text i is done, before the batch is; a batch where some
-        text comes with examples is run with ``examples=`` too (one list of pairs per text).
-        ``workers`` batches run at once (the engine's inter_threads)."""
+        """``run(key, items, deliver)`` makes one engine call for a batch (``key`` carries its options) and may
+        call ``deliver(i, result)`` as soon as item i is done, before the batch is. ``workers`` batches run at
+        once (the engine's inter_threads)."""
         self._run = run
         self.max_batch = max_batch
         self.window = window
@@ -54,10 +52,8 @@ class Batcher:
     def pending(self) -> int:
         return self._pending
 
-    def submit(self, key: Hashable, texts: Sequence[str], hints: Sequence | None = None,
-               timeout: float | None = None, examples: Sequence | None = None) -> list:
-        job = _Job(list(texts), key, list(hints) if hints else None,
-                   [list(e) for e in examples] if examples and any(examples) else None)
+    def submit(self, key: Hashable, items: Sequence, timeout: float | None = None) -> list:
+        job = _Job(list(items), key)
         if not job.texts:
             return []
         with self._cond:
@@ -134,7 +130,6 @@ class Batcher:
     def _run_together(self, jobs: list[_Job]) -> None:
         """One engine call for the texts of ``jobs``; each job is signalled as soon as its last text is done."""
         texts = [t for j in jobs for t in j.texts]
-        hints = [h for j in jobs for h in (j.hints or [None] * len(j.texts))]
         owner = []  # text index -> (job, position in the job)
         for job in jobs:
             job.result = [None] * len(job.texts)
@@ -153,11 +148,7 @@ class Batcher:
             if finished:  # this request's answer goes out now, while the batch goes on
                 job.done.set()
 
-        examples = [e for j in jobs for e in (j.examples or [[]] * len(j.texts))]
-        if any(examples):
-            results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver, examples=examples)
-        else:
-            results = self._run(jobs[0].key, texts, hints if any(hints) else None, deliver)
+        results = self._run(jobs[0].key, texts, deliver)
         self.batches += 1
         for i, result in enumerate(results):
             deliver(i, result)

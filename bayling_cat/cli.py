@@ -117,27 +117,18 @@ def load_engine(model, engine, device, device_index, compute_type, threads, beam
                 gpus_per_worker=0, ship_model=False):
     """Choose the engine (``purpose``: "batch" for documents, "interactive" for the server and revision),
     say which and why, and load it; with ``cluster``, a pool of CTranslate2 model actors on a Ray cluster."""
-    from bayling_cat.engines import choose_engine, create_engine
+    from bayling_cat.engines import ClusterSettings, choose_engine, create_engine
     from bayling_cat.engines.base import DecodingOptions
 
     decoding = DecodingOptions(beam_size=beam_size, sampling_temperature=temperature, sampling_topp=top_p,
                                sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,
                                max_new_tokens=max_new_tokens)
-    if cluster:
-        if engine == "llamacpp":
-            raise UserError("--cluster runs the CTranslate2 engine on its workers: leave out --engine llamacpp")
-        from bayling_cat.engines.cluster import ClusterEngine
-        from bayling_cat.models import resolve_model
-
-        folder = resolve_model(model, progress=_say)
-        _say(f"bayling-cat: engine ctranslate2 on a Ray cluster ({cluster}), {workers} model actors")
-        return ClusterEngine(folder, address=cluster, workers=workers, gpus_per_worker=gpus_per_worker,
-                             threads=threads or 1, ship_model=ship_model, compute_type=compute_type,
-                             decoding=decoding, say=_say)
-    choice = choose_engine(engine, model, device, purpose, beam_size)
+    settings = ClusterSettings(cluster, workers, gpus_per_worker, ship_model) if cluster else None
+    choice = choose_engine(engine, model, device, purpose, beam_size, cluster=settings)
     _say(f"bayling-cat: {choice.describe()}")
     return create_engine(choice, device=device, device_index=device_index, compute_type=compute_type,
-                         threads=threads, inter_threads=inter_threads, decoding=decoding, progress=_say)
+                         threads=threads, inter_threads=inter_threads, decoding=decoding, progress=_say,
+                         cluster=settings)
 
 
 def _language(code: str | None, option: str) -> str | None:
@@ -300,38 +291,51 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
     source_lang, target_lang = _language(source_lang, "--source-lang"), _language(target_lang, "--target-lang")
     if source_lang == target_lang:
         raise UserError(f"source and target language are both {source_lang}")
-    engine = None
+    _files_to_read(glossaries)
+    from bayling_cat.models import model_files
+
+    options = pipeline_options(source_lang, target_lang, glossaries=list(glossaries), max_revisions=max_revisions,
+                               term_strategy=term_strategy, memory=None if no_memory else _memory_file(memory_path),
+                               model_id=model_files(engine_kw["model"]).name, checks=not no_checks,
+                               chunk=max(8, engine_kw["batch_size"] * 2), fuzzy_threshold=fuzzy_threshold)
+    _translate_stdin(options, engine_kw)
+
+
+def pipeline_options(source_lang, target_lang, **options):
+    from bayling_cat import pipeline
+
+    return pipeline.Options(source_lang=_language(source_lang, "--source-lang"),
+                            target_lang=_language(target_lang, "--target-lang"), **options)
+
+
+def _translate_stdin(options, engine_kw) -> None:
+    """Standard input as one more source of the file pipeline: each chunk of lines through the same core with
+    the same options (memory, glossaries, checks) as a file's segments; a blank line stays blank."""
+    from bayling_cat.pipeline import FLAG_TEXT, Pipeline
+
+    run = Pipeline(lambda: load_engine(**engine_kw), options)
+    started = False
     pending: list[str] = []  # blank lines seen before any text: held back so empty input writes nothing
     line_no = flagged = 0
     for chunk in _stdin_chunks(sys.stdin, engine_kw["batch_size"]):
-        wanted = [i for i, line in enumerate(chunk) if line.strip()]
-        if not wanted and engine is None:
+        if not started and not any(line.strip() for line in chunk):
             pending.extend(chunk)
             continue
-        if engine is None:
-            engine = load_engine(**engine_kw)
+        if not started:
+            started = True
             sys.stdout.write("".join(line + "\n" for line in pending))
             line_no = len(pending)
-        results = engine.translate([chunk[i].strip() for i in wanted], source_lang, target_lang)
-        by_index = dict(zip(wanted, results))
-        for i, line in enumerate(chunk):
-            result = by_index.get(i)
-            if result is None:
-                sys.stdout.write(line + "\n")
-                continue
-            from bayling_cat.document import keep_outer_space
-
-            sys.stdout.write(keep_outer_space(line, result.text.replace("\n", " ")) + "\n")
-            if result.flags:
+        for i, result in enumerate(run.translate_lines(chunk, options.source_lang, options.target_lang)):
+            sys.stdout.write(result.text.replace("\n", " ") + "\n")
+            if result.flags and chunk[i].strip():
                 flagged += 1
-                from bayling_cat.pipeline import FLAG_TEXT
-
                 reasons = "; ".join(FLAG_TEXT.get(f, f) for f in result.flags)
                 _say(f"bayling-cat: warning: line {line_no + i + 1}: {reasons}; review this translation")
         sys.stdout.flush()
         line_no += len(chunk)
-    if engine is None:
+    if not started:
         raise UserError("standard input is empty: nothing to translate")
+    run.close()
     if flagged:
         _say(f"bayling-cat: {flagged} of {line_no} lines flagged for review")
 
@@ -339,22 +343,14 @@ def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_plac
 def _translate_files(inputs, source_lang, target_lang, report_path, options, engine_kw):
     from bayling_cat import pipeline
 
-    options = pipeline.Options(
-        source_lang=_language(source_lang, "--source-lang"),
-        target_lang=_language(target_lang, "--target-lang"), **options)
-    loaded = {}
-
-    def engine():
-        loaded["engine"] = load_engine(**engine_kw)
-        return loaded["engine"]
-
-    run = pipeline.Pipeline(engine, options, progress_factory=pipeline.progress_bar, say=_say)
+    options = pipeline_options(source_lang, target_lang, **options)
+    run = pipeline.Pipeline(lambda: load_engine(**engine_kw), options, progress_factory=pipeline.progress_bar,
+                            say=_say)
     try:
         results = run.run(inputs)
     finally:
-        if hasattr(loaded.get("engine"), "close"):
-            loaded["engine"].close()  # a cluster's actors go, and a Ray instance started here stops
-    model = str(loaded["engine"].path) if "engine" in loaded else "(not loaded: nothing to translate)"
+        run.close()  # a cluster's actors go, and a Ray instance started here stops
+    model = str(run.engine_loaded.path) if run.engine_loaded is not None else "(not loaded: nothing to translate)"
     data = pipeline.report(results, run.seconds, model)
     for r in results:
         if not r.error:
@@ -455,14 +451,16 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
         if not segments:
             raise UserError(f"{input_file}: no segment {segment_id!r} to revise (translate=no, locked, approved, "
                             "empty or unknown)")
-    engine = load_engine(**engine_kw, purpose="interactive")
+    from bayling_cat.translator import Request, Translator
+
+    core = Translator(load_engine(**engine_kw, purpose="interactive"))
     changed = kept = 0
     for number, seg in enumerate(segments, 1):
         current, flags = seg.current, []
         if not current:
-            [gen] = engine.translate([seg.source.strip()], result.source_lang, result.target_lang,
-                                     hints=[seg.hint])
-            current, flags = gen.text, list(gen.flags)
+            [first] = core.translate([Request(seg.source.strip(), seg.codes, seg.hint)], result.source_lang,
+                                     result.target_lang)
+            current, flags = first.text, list(first.flags)
         chat = Conversation(seg.source.strip(), current, result.source_lang, result.target_lang, seg.hint)
         click.echo(f"\n[{number}/{len(segments)}] {seg.key}\n  source: {seg.source.strip()}\n  target: {current}")
         _show_flags(flags)
@@ -470,9 +468,9 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
             said = _ask("instruction (Enter: next, a: accept, q: quit)")
             if said is None or said.strip().lower() in ("", "a", "q"):
                 break
-            gen = chat.revise(engine, said.strip())
-            flags = list(gen.flags)
-            click.echo(f"  revised: {gen.text}")
+            revised = core.revise(chat, said.strip(), seg.codes)
+            flags = list(revised.flags)
+            click.echo(f"  revised: {revised.text}")
             _show_flags(flags)
         if said is not None and said.strip().lower() == "a":
             text, repaired = repair(chat.latest, seg.codes)
@@ -590,9 +588,9 @@ def _memory_option(f):
 
 
 def _open_memory(location):
-    from bayling_cat.memory import Memory, default_path
+    from bayling_cat.memory import default_path, open_memory
 
-    return Memory(location or default_path())
+    return open_memory(location or default_path())
 
 
 def _byte_bar(total: int):
@@ -720,10 +718,11 @@ def memory_copy(source, destination):
 @click.option("--documents", "documents_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               default=None, help="A folder whose documents the workbench page (/) offers to open and review.")
 @click.option("--memory", "memory_path", envvar="BAYLING_CAT_MEMORY", default=None, callback=_memory_location,
-              help="Translation memory (a SQLite file or a postgresql:// URL; env BAYLING_CAT_MEMORY): /v1/translate "
-                   "shows its fuzzy matches, and the workbench reuses it and adds confirmed segments to it "
-                   "(default for the workbench: the user's).")
-@click.option("--no-memory", is_flag=True, help="The workbench neither reuses nor stores translations.")
+              help="Translation memory (a SQLite file or a postgresql:// URL; env BAYLING_CAT_MEMORY; default: "
+                   "memory.sqlite in the data folder), as translate uses it: every protocol and the workbench reuse "
+                   "its exact matches, give its fuzzy ones to the model, store machine translations; /v1/translate "
+                   "and the workbench show its matches.")
+@click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
 @click.option("--fuzzy-threshold", type=click.IntRange(1, 100), default=75, show_default=True,
               help="Least fuzzy match percentage shown.")
 @engine_options
@@ -750,18 +749,19 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     # as many batches at once as the cores allow: concurrent clients keep every core busy
     if not parallel:
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
-    memory = _open_memory(memory_path) if memory_path and not no_memory else None  # fail now, not on a request
+    # one memory for every protocol and the workbench, as translate has: --memory (opened now: a bad one fails
+    # here, not on a request), else the user's, opened when first needed
+    memory = _open_memory(memory_path) if memory_path and not no_memory else None
+    location = None if no_memory or memory_path else _memory_file(None)
     engine = load_engine(**engine_kw, inter_threads=parallel, purpose="interactive")
-    from bayling_cat.memory import default_path
     from bayling_cat.models import home
     from bayling_cat.server.workbench import Workbench
 
     bench = Workbench(documents=documents_dir, uploads=home() / "workbench" / "uploads",
-                      memory_path=None if no_memory else (memory_path or default_path()),
                       loopback_only=is_loopback(host))
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
                      max_pending=max_queue, cors=cors, job_ttl=job_ttl, same_length_batches=not mixed_batches,
-                     workbench=bench, memory=memory, fuzzy_threshold=fuzzy_threshold)
+                     workbench=bench, memory=memory, memory_location=location, fuzzy_threshold=fuzzy_threshold)
     run_server(app, host, port, threads=server_threads, say=_say)
 
 
@@ -801,11 +801,9 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
     if output is not None and output.resolve() == input_file.resolve():
         output = None
     engine = load_engine(**engine_kw)
-    if not no_memory:
-        _open_memory(_memory_file(memory_path)).close()  # a memory that cannot be opened fails now
-    bench = Workbench(review=input_file, output=output, source_lang=source_lang, target_lang=target_lang,
-                      memory_path=None if no_memory else (memory_path or default_path()))
-    app = create_app(engine, glossaries, workbench=bench, fuzzy_threshold=fuzzy_threshold)
+    memory = None if no_memory else _open_memory(_memory_file(memory_path))  # fails now, not in the page
+    bench = Workbench(review=input_file, output=output, source_lang=source_lang, target_lang=target_lang)
+    app = create_app(engine, glossaries, workbench=bench, memory=memory, fuzzy_threshold=fuzzy_threshold)
 
     def ready(url):
         _say(f"bayling-cat: reviewing {input_file}: open {url} (Ctrl-C to stop; edits are kept as you make them)")

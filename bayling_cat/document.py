@@ -44,6 +44,7 @@ class Code:
     paired: bool  # True: <n>translatable content</n>; False: <n/> stands for the whole element
     can_delete: bool = True
     literal: str | None = None  # text of the source that looks like a placeholder, protected as one
+    literal_end: str | None = None  # a paired literal code's end (a request's </b> to its <b>)
 
 
 @dataclass

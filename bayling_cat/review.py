@@ -27,7 +27,6 @@ from typing import Callable
 from bayling_cat.connectors import open_document
 from bayling_cat.connectors.xmlio import local_name
 from bayling_cat.document import PLACEHOLDER, Segment, keep_outer_space, repair
-from bayling_cat.engines.base import BLOCKING_FLAGS
 from bayling_cat.errors import UserError
 from bayling_cat.fileio import write_atomic
 
@@ -42,23 +41,6 @@ REVIEW_STATES = {"needs-review-translation", "needs-review-l10n", "needs-review-
                  "fuzzy", "untranslated", "NotStarted"}
 HISTORY_LIMIT = 200  # per segment: enough to take back anything a person remembers doing
 WORD = re.compile(r"\w+", re.UNICODE)
-
-
-class LockedMemory:
-    """The translation memory shared by the server's threads: one SQLite connection, one caller at a time."""
-
-    def __init__(self, memory):
-        self._memory = memory
-        self._lock = threading.Lock()
-        self.location = memory.location  # a file, or a postgresql:// URL without its password
-
-    def __getattr__(self, name):
-        method = getattr(self._memory, name)
-
-        def locked(*args, **kwargs):
-            with self._lock:
-                return method(*args, **kwargs)
-        return locked
 
 
 class Conflict(UserError):
@@ -416,28 +398,38 @@ class ReviewSession:
                  "differences": [list(piece) for piece in differences(hit.source, source)]}
                 for hit in self.memory.matches(source, self.source_lang, self.target_lang, limit, threshold)]
 
-    def use_match(self, index: int, target: str, percent: int, version) -> dict:
+    def use_match(self, index: int, target: str, percent: int, version, core) -> dict:
         """A memory match's translation as the segment's target, to be adapted and confirmed."""
         from bayling_cat.engines.base import Generation
 
         flags = [] if percent >= 100 else ["fuzzy-match"]
-        return self.put_machine(index, Generation(target, flags), "tm", version, percent=percent)
+        result = core.finish(self.request(index), Generation(target, flags), self.target_lang, memory="human")
+        return self.put_machine(index, result, version, percent=percent)
 
-    def put_machine(self, index: int, gen, origin: str, version=None, **extra) -> dict | None:
-        """A machine or memory translation as the segment's target (codes repaired as the pipeline does)."""
+    def request(self, index: int):
+        """The segment as the translation core takes it."""
+        from bayling_cat.translator import Request
+
         seg = self.segments[index]
+        return Request(seg.source, seg.codes, seg.hint)
+
+    def translate(self, index: int, core, version=None) -> dict | None:
+        """The segment's machine translation (the memory's exact match first), through the translation core."""
+        if not self.segments[index].has_text:
+            return self.copy_source(index)
+        [result] = core.translate([self.request(index)], self.source_lang, self.target_lang, self.glossary)
+        return self.put_machine(index, result, version)
+
+    def put_machine(self, index: int, result, version=None, **extra) -> dict | None:
+        """A translation from the core (translator.Translation) as the segment's target."""
         with self.lock:
             record = self._record(index, version)
-            flags = list(gen.flags)
-            if any(f in BLOCKING_FLAGS for f in flags):
-                record.flags = flags
+            record.flags = list(result.flags)
+            if not result.written:
                 return self._commit(index, record, "mt-failed", None)
-            text, changed = repair(keep_outer_space(seg.source, gen.text), seg.codes)
-            if changed:
-                flags.append("codes-repaired")
-            record.target, record.status, record.origin, record.flags = text, REVIEW, origin, flags
+            record.target, record.status, record.origin = result.text, REVIEW, result.origin
             record.turns, record.base = [], None
-            return self._commit(index, record, "memory" if origin == "tm" else "mt", text, **extra)
+            return self._commit(index, record, "memory" if result.origin == "tm" else "mt", result.text, **extra)
 
     def copy_source(self, index: int) -> dict:
         with self.lock:
@@ -446,7 +438,7 @@ class ReviewSession:
             record.target, record.status, record.origin = seg.source, REVIEW, "copy"
             return self._commit(index, record, "copy", seg.source)
 
-    def revise(self, index: int, instruction: str, version, engine) -> dict:
+    def revise(self, index: int, instruction: str, version, core) -> dict:
         """The next turn of the segment's revision conversation (a new one when the target was edited)."""
         from bayling_cat.revision import Conversation
 
@@ -460,16 +452,15 @@ class ReviewSession:
             chat = Conversation(seg.source.strip(), record.base.strip(), self.source_lang, self.target_lang,
                                 seg.hint, [tuple(t) for t in record.turns])
             version_seen = record.version
-        gen = chat.revise(engine, instruction)  # outside the lock: the model takes a while
+        result = core.revise(chat, instruction, seg.codes)  # outside the lock: the model takes a while
         with self.lock:
             record = self._record(index, version_seen)
-            text, changed = repair(keep_outer_space(seg.source, gen.text), seg.codes)
-            flags = list(gen.flags) + (["codes-repaired"] if changed else [])
-            if any(f in BLOCKING_FLAGS for f in gen.flags) or not text.strip():
-                record.flags = flags
+            if not result.written or not result.text.strip():
+                record.flags = list(result.flags)
                 return self._commit(index, record, "revise-failed", None, instruction=instruction)
+            text = keep_outer_space(seg.source, result.text)
             record.turns = [list(t) for t in chat.turns[:-1]] + [[instruction, text]]
-            record.target, record.status, record.origin, record.flags = text, DRAFT, "mt", flags
+            record.target, record.status, record.origin, record.flags = text, DRAFT, "mt", list(result.flags)
             return self._commit(index, record, "revise", text, instruction=instruction)
 
     # -- machine translation of many segments --------------------------------------------------------
@@ -483,56 +474,30 @@ class ReviewSession:
                 out.append(i)
         return out
 
-    def examples(self, index: int, threshold: float) -> list[tuple[str, str]]:
-        """The two best approved human fuzzy matches of the segment: shown to the model before it
-        translates, as `translate` does, so the translation follows what the translator approved."""
-        if self.memory is None or not self.segments[index].source.strip():
-            return []
-        return [(h.source, h.target) for h in self.memory.similar(self.segments[index].source.strip(),
-                                                                  self.source_lang, self.target_lang, 2, threshold)]
-
-    def pretranslate(self, indices: list[int], translate, model_id: str | None, progress=lambda n: None,
-                     chunk: int = 8, threshold: float = 0.75) -> None:
-        """Memory first (confirmed human work is reused as is), then the model in small chunks, given the
-        best fuzzy matches as examples; each result is recorded as soon as it arrives.
-        ``translate(texts, hints, examples)`` returns Generations."""
-        from bayling_cat.engines.base import Generation
-
-        fingerprint = getattr(self.glossary, "fingerprint", None)
+    def pretranslate(self, indices: list[int], core, progress=lambda n: None) -> None:
+        """Every segment through the translation core in one call, as ``translate FILE`` does (memory first,
+        examples, batches of the engine's size, stored in the memory as each chunk is done); each result is
+        recorded as its chunk arrives, unless the translator typed that segment meanwhile."""
         todo = []
         for i in indices:
-            seg = self.segments[i]
-            if not seg.has_text:
+            if not self.segments[i].has_text:
                 self.copy_source(i)
-                progress(1)
-                continue
-            hit = None
-            if self.memory is not None:
-                hit = self.memory.exact(seg.source.strip(), self.source_lang, self.target_lang, model_id,
-                                        fingerprint, seg.hint)
-            if hit is not None:
-                self.put_machine(i, Generation(hit.target, list(hit.flags)), "tm" if hit.origin == "human" else "mt")
                 progress(1)
             else:
                 todo.append(i)
-        for start in range(0, len(todo), chunk):
-            part = [i for i in todo[start:start + chunk] if self.records.get(i) is None
-                    or self.records[i].status == NEW]  # the translator may have typed one meanwhile
-            if not part:
-                progress(len(todo[start:start + chunk]))
-                continue
-            gens = translate([self.segments[i].source.strip() for i in part], [self.segments[i].hint for i in part],
-                             [self.examples(i, threshold) for i in part])
-            stored = []
-            for i, gen in zip(part, gens):
-                self.put_machine(i, gen, "mt")
-                stored.append({"source": self.segments[i].source.strip(), "target": gen.text,
-                               "source_lang": self.source_lang, "target_lang": self.target_lang,
-                               "hint": self.segments[i].hint, "model": model_id, "glossary": fingerprint,
-                               "flags": gen.flags})
-            if self.memory is not None:
-                self.memory.add(stored)
-            progress(len(todo[start:start + chunk]))
+        requests = [(i, self.request(i)) for i in todo]
+
+        def arrived(done, results):
+            owners = {id(r): i for i, r in requests}
+            for request, result in zip(done, results):
+                i = owners[id(request)]
+                record = self.records.get(i)
+                if record is None or record.status == NEW:
+                    self.put_machine(i, result)
+                progress(1)
+
+        core.translate([r for _, r in requests], self.source_lang, self.target_lang, self.glossary,
+                       on_chunk=arrived)
 
     # -- saving -------------------------------------------------------------------------------------
 

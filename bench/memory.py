@@ -60,9 +60,9 @@ class Corpus:
 
 
 def build(location, sources: list[str]):
-    from bayling_cat.memory import HUMAN, Memory
+    from bayling_cat.memory import HUMAN, open_memory
 
-    mem = Memory(location)
+    mem = open_memory(location)
     started = time.perf_counter()
     for start in range(0, len(sources), 5000):
         mem.add([{"source": s, "target": f"T{start + i}", "source_lang": "en", "target_lang": "de",

@@ -1,10 +1,12 @@
 """A stand-in for the engine where a test must know exactly what the model answered."""
 
-from bayling_cat.engines.base import Generation
+from bayling_cat.engines.base import BaseEngine, DecodingOptions, Generation
 
 
-class ScriptedTranslator:
+class ScriptedTranslator(BaseEngine):
     """Answers '[tgt] source' unless a script says otherwise; records every call."""
+
+    decoding = DecodingOptions()
 
     def __init__(self, script=None, flags=None):
         self.script = script or {}
@@ -21,9 +23,11 @@ class ScriptedTranslator:
         return out
 
 
-class FakeEngine:
+class FakeEngine(BaseEngine):
     """Stands in for Engine where the terminology stage needs requests/generate: ``answer(conversation)``
     decides each reply; every conversation and ban list is recorded."""
+
+    decoding = DecodingOptions()
 
     def __init__(self, answer, template="chat"):
         from bayling_cat.templates import PromptTemplate
@@ -38,15 +42,28 @@ class FakeEngine:
         self.path = "fake-engine"
 
     def requests(self, texts, source_lang, target_lang, hints=None, terms=None, examples=None):
+        """As the engines build them: each example pair from the memory as an earlier turn, then the request."""
         from bayling_cat import languages
         from bayling_cat.document import PLACEHOLDER
         from bayling_cat.templates import Message
 
+        self.examples.append(examples)  # the memory's matches shown to the model, one list per text (or None)
         hints = hints or [None] * len(texts)
         terms = terms or [()] * len(texts)
-        return [[Message("user", self.template.translation_request(
-            t, languages.name(source_lang), languages.name(target_lang),
-            [m.group(0) for m in PLACEHOLDER.finditer(t)], h, tl))] for t, h, tl in zip(texts, hints, terms)]
+        shots = examples or [()] * len(texts)
+
+        def ask(t, h=None, tl=()):
+            return Message("user", self.template.translation_request(
+                t, languages.name(source_lang), languages.name(target_lang),
+                [m.group(0) for m in PLACEHOLDER.finditer(t)], h, tl))
+
+        out = []
+        for t, h, tl, pairs in zip(texts, hints, terms, shots):
+            turns = []
+            for source, target in pairs:
+                turns += [ask(source), Message("assistant", target)]
+            out.append(turns + [ask(t, h, tl)])
+        return out
 
     def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
         if self.delay:
@@ -62,8 +79,8 @@ class FakeEngine:
 
     def translate(self, texts, source_lang, target_lang, progress=None, hints=None, terms=None, banned=(),
                   on_done=None, examples=None):
-        self.examples.append(examples)  # the memory's matches shown to the model, one list per text (or None)
-        return self.generate(self.requests(texts, source_lang, target_lang, hints, terms), texts, banned, progress)
+        return self.generate(self.requests(texts, source_lang, target_lang, hints, terms, examples), texts, banned,
+                             progress)
 
     def banned_sequences(self, forms, keep=()):
         return [[f] for f in forms if f not in keep]

@@ -620,19 +620,30 @@ def test_notes_never_carry_what_a_file_cannot_hold(name, tmp_path):
     assert "term 'Datei' is missing " in text and not BAD.search(text)
 
 
-def test_the_engine_cleans_control_characters_it_decodes(tiny_model):
-    """What a sampling model with a byte-level vocabulary emits now and then, through the engine's own
-    post-processing (the tiny test model's vocabulary has no control characters to sample)."""
+def test_the_core_cleans_control_characters_the_engine_decodes(tiny_model):
+    """What a sampling model with a byte-level vocabulary emits now and then: the engine decodes it as it is
+    (line breaks made line feeds), the translation core removes what no file may hold, once, for every engine
+    (the tiny test model's vocabulary has no control characters to sample)."""
     import copy
 
     from bayling_cat.engines.ctranslate2 import Engine
+    from bayling_cat.translator import Request, Translator
 
     engine = copy.copy(Engine(tiny_model, device="cpu", threads=1))
     engine.tokenizer = _byte_level_tokenizer()
     ids = engine.tokenizer.encode("Hallo\x01 Welt\x1b[0m\x0c und\x7f\u0085 mehr\r\nzwei").ids
     gen = engine._finish(ids, None, 1000, "Hello world and more\ntwo")
-    assert gen.text == "Hallo Welt[0m und mehr\nzwei" and gen.flags == ["characters-removed"]
-    bell = engine._finish(engine.tokenizer.encode("Ding\x07").ids, None, 1000, "Ding\x07")
+    assert gen.text == "Hallo\x01 Welt\x1b[0m\x0c und\x7f\x85 mehr\nzwei"
+
+    class Decoded(ScriptedTranslator):
+        def translate(self, texts, source_lang, target_lang, progress=None, hints=None, examples=None):
+            return [engine._finish(engine.tokenizer.encode(answer).ids, None, 1000, t) for t, answer in
+                    zip(texts, ["Hallo\x01 Welt\x1b[0m\x0c und\x7f\u0085 mehr\r\nzwei", "Ding\x07"])]
+
+    core = Translator(Decoded(), options=None)
+    core.options.checks = core.options.retry = False
+    cleaned, bell = core.translate([Request("Hello world and more\ntwo"), Request("Ding\x07")], "en", "de")
+    assert cleaned.text == "Hallo Welt[0m und mehr\nzwei" and cleaned.flags == ["characters-removed"]
     assert bell.text == "Ding\x07" and bell.flags == []  # the source's own control character stays
 
 

@@ -15,7 +15,7 @@ import pytest
 from lxml import etree
 
 from bayling_cat.engines.base import Generation
-from bayling_cat.memory import HUMAN, MACHINE, Memory, MemoryError_, export_tmx, import_files
+from bayling_cat.memory import HUMAN, MACHINE, open_memory, MemoryError_, export_tmx, import_files
 from bayling_cat.pipeline import Options, Pipeline, report
 from tests.conftest import ROOT, run_cli
 from tests.fakes import ScriptedTranslator
@@ -42,7 +42,7 @@ def xliff(path: Path, sources, targets=None, approved=()):
 
 
 def test_memory_exact_matches_prefer_human_work(tmp_path):
-    mem = Memory(tmp_path / "m.sqlite")
+    mem = open_memory(tmp_path / "m.sqlite")
     row = {"source": "Save the file.", "source_lang": "en", "target_lang": "de"}
     mem.add([{**row, "target": "MT eins", "model": "m1"}])
     assert mem.exact("Save the file.", "en", "de", model="m1").target == "MT eins"
@@ -62,15 +62,15 @@ def test_foreign_and_corrupt_databases_are_refused(tmp_path):
     db.commit()
     db.close()
     with pytest.raises(MemoryError_, match="a SQLite database, but not a bayling-cat memory"):
-        Memory(foreign)
+        open_memory(foreign)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(MemoryError_, match="not a usable memory database"):
-        Memory(junk)
+        open_memory(junk)
 
 
 def _writer(path, n, tag):
-    mem = Memory(path)
+    mem = open_memory(path)
     for i in range(n):
         mem.add([{"source": f"{tag} {i}", "target": f"t {i}", "source_lang": "en", "target_lang": "de"}])
 
@@ -80,14 +80,14 @@ def test_concurrent_writers_never_corrupt_the_memory(tmp_path):
     # closed before the fork: Python's sqlite3 connection sits in a reference cycle (its statement cache), so an
     # unclosed one lives on until the garbage collector runs, and a connection carried across fork() breaks
     # SQLite's locks in the children
-    Memory(path).close()
+    open_memory(path).close()
     procs = [Process(target=_writer, args=(path, 100, f"w{k}")) for k in range(3)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
-    assert Memory(path).stats()["units"] == 300
+    assert open_memory(path).stats()["units"] == 300
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -110,7 +110,7 @@ def test_human_translations_win_are_marked_and_teach_the_model(tmp_path):
     done = xliff(tmp_path / "done.xlf", ["Save the file.", "Delete the folder."],
                  {"Save the file.": "Speichern Sie die Datei.", "Delete the folder.": "Löschen Sie den Ordner."},
                  approved=["Save the file.", "Delete the folder."])
-    mem = Memory(tmp_path / "m.sqlite")
+    mem = open_memory(tmp_path / "m.sqlite")
     assert import_files(mem, [done]) == 2
     src = xliff(tmp_path / "new.xlf", ["Save the file.", "Delete the folders now."])
     translator = ScriptedTranslator()
@@ -131,7 +131,7 @@ def test_import_tmx_and_po_and_export(tmp_path):
                    'creationtool="t" creationtoolversion="1" segtype="sentence" o-tmf="x" datatype="plaintext"/>'
                    '<body><tu><tuv xml:lang="en"><seg>Print</seg></tuv><tuv xml:lang="de"><seg>Drucken</seg></tuv>'
                    '</tu></body></tmx>', encoding="utf-8")
-    mem = Memory(tmp_path / "m.sqlite")
+    mem = open_memory(tmp_path / "m.sqlite")
     assert import_files(mem, [tmx], target_lang="de") == 1
     assert import_files(mem, [DATA / "de-latin1.po"]) == 1  # "Save"; the fuzzy entry is not human work
     assert mem.exact("Save", "en", "de").target == "Speichern"
@@ -205,7 +205,7 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, tiny_model):
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         try:
-            stored = Memory(mem).stats()["units"]
+            stored = open_memory(mem).stats()["units"]
         except Exception:  # noqa: BLE001 - the file may be created right now
             stored = 0
         if stored:
@@ -215,7 +215,7 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, tiny_model):
     proc.wait(30)
     assert stored > 0
     assert not (tmp_path / "out.xlf").exists()  # a killed run leaves no half-written file
-    done_before = Memory(mem).stats()["units"]
+    done_before = open_memory(mem).stats()["units"]
     second = run_cli(["translate", str(src), "-o", str(tmp_path / "out.xlf"), "--memory", str(mem),
                       "--report", str(tmp_path / "r.json")], env_extra={k: env[k] for k in
                                                                       ("BAYLING_CAT_HOME", "BAYLING_CAT_MODEL")})
@@ -236,7 +236,7 @@ XLF2 = """<?xml version="1.0" encoding="UTF-8"?>
 def test_fuzzy_matches_in_the_report_and_as_tm_suggestions(tmp_path):
     """translate --report lists the best fuzzy match with its percentage; --mode suggest offers it as a TM
     match (alt-trans / mtc:match with its quality) beside the machine suggestion."""
-    mem = Memory(tmp_path / "m.sqlite")
+    mem = open_memory(tmp_path / "m.sqlite")
     mem.add([{"source": "Delete the <1>folder</1>.", "target": "Löschen Sie den <1>Ordner</1>.", "source_lang": "en",
               "target_lang": "de", "origin": HUMAN},
              {"source": "Delete the folder.", "target": "Löschen Sie den Ordner.", "source_lang": "en",
@@ -283,7 +283,7 @@ def test_the_rest_hook_returns_memory_matches(tmp_path):
     from bayling_cat.server import create_app
     from tests.fakes import FakeEngine
 
-    mem = Memory(tmp_path / "m.sqlite")
+    mem = open_memory(tmp_path / "m.sqlite")
     mem.add([{"source": "Save the file before closing.", "target": "Speichern Sie die Datei vor dem Schließen.",
               "source_lang": "en", "target_lang": "de", "origin": HUMAN},
              {"source": "Save the files before closing.", "target": "MT", "source_lang": "en", "target_lang": "de"}])
@@ -292,9 +292,15 @@ def test_the_rest_hook_returns_memory_matches(tmp_path):
     r = client.post("/v1/translate", json={"source_lang": "en", "target_lang": "de", "segments": [
         "Save the files before closing.", "Save the file before closing.", "Something else entirely."]})
     assert r.status_code == 200
-    # the fuzzy match was shown to the model first; an exact match is no example of itself
-    assert engine.examples == [[[("Save the file before closing.", "Speichern Sie die Datei vor dem Schließen.")],
-                                [], []]]
+    # through the translation core, as translate does: the exact human match is reused without the model, the
+    # fuzzy one shown to the model first as an earlier turn (an exact match is no example of itself)
+    asked = {c[-1].content: [m.content for m in c[:-1]] for c in engine.conversations}
+    assert "Save the file before closing." not in " ".join(asked)
+    [shown] = [turns for request, turns in asked.items() if request.endswith("Save the files before closing.")]
+    assert shown[1] == "Speichern Sie die Datei vor dem Schließen." and shown[0].endswith("Save the file before closing.")
+    assert [turns for request, turns in asked.items() if request.endswith("Something else entirely.")] == [[]]
+    texts = [t["text"] for t in r.get_json()["translations"]]
+    assert texts[1] == "Speichern Sie die Datei vor dem Schließen." and texts[0] == texts[2] == "[tr]"
     got = [t["matches"] for t in r.get_json()["translations"]]
     assert got == [[{"percent": 96, "source": "Save the file before closing.",
                      "target": "Speichern Sie die Datei vor dem Schließen."}],
@@ -314,7 +320,7 @@ def test_import_a_utf16_tmx_with_a_doctype(tmp_path):
             '<tu creationdate="20240102T030405Z"><tuv xml:lang="en-US"><seg>Save the file.</seg></tuv>'
             '<tuv xml:lang="ja-JP"><seg>ファイルを保存します。</seg></tuv></tu>\n</body></tmx>')
     tmx.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
-    mem = Memory(tmp_path / "m.sqlite")
+    mem = open_memory(tmp_path / "m.sqlite")
     assert import_files(mem, [tmx]) == 1
     assert mem.exact("Save the file.", "en-US", "ja-JP").target == "ファイルを保存します。"
     [unit] = mem.units()
@@ -328,7 +334,7 @@ def test_tmx_text_that_looks_like_a_placeholder_stays_text(tmp_path):
                    '<body><tu><tuv xml:lang="en"><seg>Press &lt;1&gt; to <ph x="1">&lt;br/&gt;</ph>go</seg></tuv>'
                    '<tuv xml:lang="de"><seg>&lt;1&gt; drücken, um <ph x="1">&lt;br/&gt;</ph>zu gehen</seg></tuv>'
                    '</tu></body></tmx>', encoding="utf-8")
-    mem = Memory(tmp_path / "m.sqlite")
+    mem = open_memory(tmp_path / "m.sqlite")
     assert import_files(mem, [tmx]) == 1
     assert mem.exact("Press <1/> to <2/>go", "en", "de").target == "<1/> drücken, um <2/>zu gehen"
     out = tmp_path / "out.tmx"
@@ -432,7 +438,7 @@ def test_a_big_xliff_and_po_import_in_pieces_with_bounded_memory(tmp_path, monke
             pass
 
     bars = []
-    with Memory(tmp_path / "m.sqlite") as mem:
+    with open_memory(tmp_path / "m.sqlite") as mem:
         assert import_files(mem, [xlf], progress=Bar) == 1050
         assert read == [100] * 10 + [50]
         assert [(b.total, b.done) for b in bars] == [(xlf.stat().st_size, xlf.stat().st_size)]
@@ -441,7 +447,7 @@ def test_a_big_xliff_and_po_import_in_pieces_with_bounded_memory(tmp_path, monke
     po.write_text('msgid ""\nmsgstr ""\n"Language: de\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
                   + "".join(f'#: f.c:{i}\nmsgid "{s}"\nmsgstr "Satz {i}."\n\n' for i, s in enumerate(sources))
                   + '#, fuzzy\nmsgid "Not yet."\nmsgstr "Noch nicht."\n', encoding="utf-8")
-    with Memory(tmp_path / "p.sqlite") as mem:
+    with open_memory(tmp_path / "p.sqlite") as mem:
         assert import_files(mem, [po], source_lang="en", progress=Bar) == 1050  # the fuzzy entry is no human work
         assert (bars[-1].total, bars[-1].done) == (po.stat().st_size, po.stat().st_size)
     # a UTF-8 byte order mark before the header, and a Latin-1 charset that every piece must carry
@@ -452,7 +458,7 @@ def test_a_big_xliff_and_po_import_in_pieces_with_bounded_memory(tmp_path, monke
                        .replace("Satz 1049.", "Sätze 1049.").encode("latin-1"))
     pieces = list(chunks.po_chunks(latin, 100))
     assert len(pieces) == 11 and all(p.startswith(b'msgid ""\nmsgstr ""\n"Language: fr') for p in pieces)
-    with Memory(tmp_path / "q.sqlite") as mem:
+    with open_memory(tmp_path / "q.sqlite") as mem:
         assert import_files(mem, [latin], source_lang="en") == 1050
         assert mem.exact("Sentence number 1049 of the big file.", "en", "fr").target == "Satz 1049."
         assert import_files(mem, [latin1], source_lang="en") == 1050
@@ -464,7 +470,7 @@ def test_a_broken_xliff_is_named_by_line_and_non_xliff_xml_is_refused(tmp_path):
     broken = tmp_path / "broken.xlf"
     text = xliff(tmp_path / "ok.xlf", ["One.", "Two."], {"One.": "Eins.", "Two.": "Zwei."}).read_text()
     broken.write_text(text.replace("<source>Two.</source>", "<source>Two.</sourc>"), encoding="utf-8")
-    with Memory(tmp_path / "m.sqlite") as mem:
+    with open_memory(tmp_path / "m.sqlite") as mem:
         with pytest.raises(MemoryError_, match=r"broken\.xlf: line \d+: not well-formed XML"):
             import_files(mem, [broken])
         other = tmp_path / "other.xml"

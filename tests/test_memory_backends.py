@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bayling_cat.memory import (HUMAN, MACHINE, Memory, MemoryError_, copy_memory, export_tmx, import_files,
+from bayling_cat.memory import (HUMAN, MACHINE, open_memory, MemoryError_, copy_memory, export_tmx, import_files,
                                 open_memory)
 from bayling_cat.memory.base import SCHEMA
 from tests.conftest import ROOT, run_cli
@@ -58,7 +58,7 @@ def machine(source, target, model="m1", src="en", tgt="de", **extra):
 # -- the protocol ----------------------------------------------------------------------------------------------
 
 def test_exact_matches_prefer_human_work_and_key_machine_work(location):
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         mem.add([machine("Save the file.", "MT eins", flags=["qa"])])
         hit = mem.exact("Save the file.", "en", "de", model="m1")
         assert (hit.target, hit.origin, hit.flags) == ("MT eins", MACHINE, ("qa",))
@@ -71,7 +71,7 @@ def test_exact_matches_prefer_human_work_and_key_machine_work(location):
 
 def test_a_unit_is_stored_once(location):
     """Runs storing the same translation, or a TMX imported twice, add nothing new (issue 10, item 26)."""
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         mem.add([machine("Open.", "Öffnen A")])
         mem.add([machine("Open.", "Öffnen B")])  # the same model's newer answer replaces the older one
         mem.add([human("Close.", "Schließen."), human("Close.", "Schließen.")])
@@ -83,7 +83,7 @@ def test_a_unit_is_stored_once(location):
 
 
 def test_fuzzy_matches_with_cat_percentages(location):
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         mem.add([human("Save the file before you close the window.", "Speichern Sie die Datei, bevor Sie das "
                                                                       "Fenster schließen."),
                  human("Delete the folder.", "Löschen Sie den Ordner."),
@@ -102,7 +102,7 @@ def test_fuzzy_matches_with_cat_percentages(location):
 
 
 def test_fuzzy_matches_in_chinese_and_japanese(location):
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         mem.add([human("文件已保存到桌面。", "Die Datei wurde auf dem Desktop gespeichert.", "zh"),
                  human("请关闭所有窗口。", "Bitte schließen Sie alle Fenster.", "zh"),
                  human("ファイルを保存しました。", "Die Datei wurde gespeichert.", "ja")])
@@ -114,7 +114,7 @@ def test_fuzzy_matches_in_chinese_and_japanese(location):
 
 def test_flagged_units_are_counted_and_left_out_of_exports(location, tmp_path):
     """memory stats counts them, memory export leaves them out, and both say so (issue 10, item 5)."""
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         mem.add([machine("A file.", "Eine Datei."), machine("A loop.", "loop loop loop", flags=["repetition"]),
                  human("A folder.", "Ein Ordner.")])
     loc = str(location)
@@ -137,7 +137,7 @@ def test_tmx_inline_markup_round_trips_and_no_placeholder_leaks(location, tmp_pa
                    '&lt;/b&gt;</ept> to <ph x="2">&lt;br/&gt;</ph>save</seg></tuv><tuv xml:lang="de-DE"><seg>'
                    '<bpt i="1">&lt;b&gt;</bpt>Hier<ept i="1">&lt;/b&gt;</ept> klicken, um <ph x="2">&lt;br/&gt;'
                    '</ph>zu speichern</seg></tuv></tu>\n</body></tmx>', encoding="utf-8")
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         assert import_files(mem, [tmx]) == 1
         # what the pipeline will look up: the XLIFF reader's placeholders
         assert mem.exact("Click <1>here</1> to <2/>save", "en-US", "de-DE").target \
@@ -162,7 +162,7 @@ def test_tmx_inline_markup_round_trips_and_no_placeholder_leaks(location, tmp_pa
 
     assert len(tmxstore.tmxfile.parsefile(str(out)).units) == 3  # a TMX other tools read
     again = tmp_path / "again.sqlite"  # and ours reads back the same placeholders
-    with Memory(again) as mem2:
+    with open_memory(again) as mem2:
         assert import_files(mem2, [out]) == 3
         assert mem2.exact("Click <1>here</1> to <2/>save", "en-US", "de-DE") is not None
 
@@ -186,7 +186,7 @@ def test_a_broken_unit_is_named_and_every_good_unit_imported(location, tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"{tmx}, line 7004: unit skipped: not well-formed XML (Opening and ending tag mismatch: b and seg)" in r.stderr
     assert "imported 11999 translation units" in r.stdout and "1 units skipped" in r.stdout
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         assert mem.stats()["units"] == 11999
         assert mem.exact("Sentence number 11999.", "en-US", "de-DE").target == "Satz Nummer 11999."
     strict = tmp_path / "strict.tmx"
@@ -203,7 +203,7 @@ def test_units_missing_a_language_are_named(location, tmp_path):
                    '<tu><tuv xml:lang="en-US"><seg>Good</seg></tuv><tuv xml:lang="de-DE"><seg>Gut</seg></tuv>'
                    '<tuv xml:lang="fr-FR"><seg>Bien</seg></tuv></tu>\n</body></tmx>', encoding="utf-8")
     warnings = []
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         assert import_files(mem, [tmx], warn=warnings.append) == 2  # a multilingual unit gives two pairs
         assert warnings == [f"{tmx}, line 4: unit skipped: no <tuv> in a target language",
                             f"{tmx}, line 5: unit skipped: no <tuv> in the source language en-US"]
@@ -212,17 +212,17 @@ def test_units_missing_a_language_are_named(location, tmp_path):
 
 def test_copy_between_memories(location, tmp_path):
     src = tmp_path / "team.sqlite"
-    with Memory(src) as mem:
+    with open_memory(src) as mem:
         mem.add([human(f"Sentence {i} of the guide.", f"Satz {i}.") for i in range(7001)]
                 + [machine("Loop.", "loop loop", flags=["repetition"])])
     r = run_cli(["memory", "copy", str(src), str(location)])
     assert r.returncode == 0 and "copied 7002 translation units" in r.stdout, r.stderr
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         assert mem.stats()["units"] == 7002 and mem.stats()["flagged"] == 1
         assert [h.target for h in mem.similar("Sentence 12 of the guides.", "en", "de", limit=1)] == ["Satz 12."]
         back = tmp_path / "back.sqlite"
-        assert copy_memory(mem, Memory(back)) == 7002
-    assert Memory(back).stats()["units"] == 7002
+        assert copy_memory(mem, open_memory(back)) == 7002
+    assert open_memory(back).stats()["units"] == 7002
 
 
 def test_the_environment_names_the_memory(location, tmp_path):
@@ -235,7 +235,7 @@ def test_the_environment_names_the_memory(location, tmp_path):
 
 def _busy_writer(location, tag, rounds, queue):
     try:
-        mem = Memory(location)
+        mem = open_memory(location)
         seen = 0
         for i in range(rounds):
             # every process stores the same shared sources and its own; and reads meanwhile
@@ -257,14 +257,14 @@ def test_four_processes_write_and_read_at_once(location):
     for p in procs:
         p.join(30)
     assert results == {f"w{k}": 60 for k in range(4)}
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         assert mem.stats()["units"] == 60 + 4 * 60  # shared sources stored once, nothing lost
 
 
 def _open_fresh(path, barrier, queue):
     try:
         barrier.wait(10)
-        mem = Memory(path)
+        mem = open_memory(path)
         mem.add([machine("Same source.", "Gleich.")])
         queue.put("ok")
     except BaseException as exc:  # noqa: BLE001
@@ -284,13 +284,13 @@ def test_processes_opening_a_fresh_memory_at_once(tmp_path):
         for p in procs:
             p.join(10)
         assert outcomes == ["ok"] * 4
-        assert Memory(path).stats()["units"] == 1
+        assert open_memory(path).stats()["units"] == 1
 
 
 KILLED_WRITER = """
 import sys, time
-from bayling_cat.memory import Memory
-mem = Memory(sys.argv[1])
+from bayling_cat.memory import open_memory
+mem = open_memory(sys.argv[1])
 rows = [{"source": f"Row {i} of a big batch.", "target": f"Zeile {i}.", "source_lang": "en", "target_lang": "de",
          "origin": "human"} for i in range(int(sys.argv[2]))]
 print("writing", flush=True)
@@ -300,7 +300,7 @@ while True:
 
 
 def test_a_writer_killed_mid_transaction_loses_nothing_committed(location):
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         mem.add([human("Kept before.", "Behalten.")])
     proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(location), "20000"], stdout=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -308,7 +308,7 @@ def test_a_writer_killed_mid_transaction_loses_nothing_committed(location):
     time.sleep(1.5)  # inside a 20,000-row transaction most of the time
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         units = mem.stats()["units"]
         assert units in (1, 20001)  # all of a transaction or nothing of it
         mem.add([human("Written after.", "Danach.")])
@@ -325,7 +325,7 @@ def test_postgres_dropped_connections_are_retried(pg_cluster):
     import psycopg
 
     url = pg_cluster.new_database()
-    mem = Memory(url)
+    mem = open_memory(url)
     mem.add([human("Before.", "Vorher.")])
     with psycopg.connect(url, autocommit=True) as admin:  # the server ends every other session of the database
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
@@ -365,7 +365,7 @@ def test_postgres_going_away_stops_with_one_line_and_keeps_the_finished_chunks(p
         assert not (tmp_path / "o.xlf").exists()
     finally:
         pg_cluster.start()
-    with Memory(url) as again:
+    with open_memory(url) as again:
         assert again.stats()["units"] == 8  # the first chunk
 
 
@@ -378,7 +378,7 @@ def test_the_workbench_lists_matches_and_confirms_into_either_backend(location, 
     from bayling_cat.server.workbench import TOKEN_HEADER, Workbench
     from tests.fakes import FakeEngine
 
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         mem.add([human("Click <1>Save</1> to keep all your <2/>changes.", "Klicken Sie auf <1>Speichern</1>.")])
     doc = tmp_path / "inline-1.2.xlf"
     shutil.copy(DATA / "inline-1.2.xlf", doc)
@@ -394,7 +394,7 @@ def test_the_workbench_lists_matches_and_confirms_into_either_backend(location, 
     done = client.post(url + "/confirm", json={"target": "Bestätigt <1>x</1><2/>.", "version": 0})
     assert done.status_code == 200, done.get_json()
     bench.memory.close()
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         hit = mem.exact("Click <1>Save</1> to keep your <2/>changes.", "en", "de")
         assert (hit.target, hit.origin) == ("Bestätigt <1>x</1><2/>.", HUMAN)
 
@@ -426,7 +426,7 @@ def test_a_schema_1_memory_is_upgraded_in_place_with_a_copy_aside(tmp_path):
     db.commit()
     db.close()
     before = path.read_bytes()
-    mem = Memory(path)
+    mem = open_memory(path)
     backup = tmp_path / "old.sqlite.schema1.bak"
     assert backup.is_file()
     assert sqlite3.connect(backup).execute("SELECT count(*) FROM units").fetchone()[0] == 5
@@ -470,7 +470,7 @@ def test_a_schema_2_memory_gets_the_integer_index_with_a_copy_aside(tmp_path):
     db.execute("INSERT INTO grams VALUES ('en>de\tsave', 1)")  # an old text key: must not survive
     db.commit()
     db.close()
-    mem = Memory(path)
+    mem = open_memory(path)
     assert (tmp_path / "v2.sqlite.schema2.bak").is_file()
     assert dict(mem.db.execute("SELECT key, value FROM meta"))["schema"] == str(SCHEMA)
     assert mem.db.execute("SELECT count(*) FROM grams WHERE typeof(g) <> 'integer'").fetchone()[0] == 0
@@ -480,15 +480,15 @@ def test_a_schema_2_memory_gets_the_integer_index_with_a_copy_aside(tmp_path):
     assert [h.source for h in mem.similar("保存文件后关闭所有窗口。", "zh", "de")] == ["保存文件后关闭窗口。"]
     assert mem.stats()["units"] == 4
     mem.close()
-    again = Memory(path)  # opened again: nothing to upgrade, the same answers
+    again = open_memory(path)  # opened again: nothing to upgrade, the same answers
     assert [h.source for h in again.similar("Save the files now.", "en", "de")] == ["Save the file now."]
 
 
 def test_a_newer_memory_is_refused(tmp_path):
     path = tmp_path / "new.sqlite"
-    Memory(path).db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    open_memory(path).db.execute("UPDATE meta SET value='99' WHERE key='schema'")
     with pytest.raises(MemoryError_, match="made by a newer bayling-cat"):
-        Memory(path)
+        open_memory(path)
 
 
 # -- recall at scale --------------------------------------------------------------------------------------------
@@ -500,7 +500,7 @@ def test_fuzzy_recall_on_100000_units(location):
 
     corpus = Corpus(7)
     sources = corpus.sources(100_000)
-    with Memory(location) as mem:
+    with open_memory(location) as mem:
         for start in range(0, len(sources), 20_000):
             mem.add([human(s, "T") for s in sources[start:start + 20_000]], bulk=True)
         mem.finish_import()

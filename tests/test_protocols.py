@@ -426,9 +426,10 @@ def test_libretranslate_weblate_placeables_kept_whole():
     client = create_app(engine, window=0.01).test_client()
     texts = ["Hello [X6X] world", "[X0X] of [X12X] files"]
     r = client.post("/translate", json={"api_key": "", "q": texts, "source": "en", "target": "de"})
-    assert r.get_json() == {"translatedText": [f"[tr] {t}" for t in texts], "flags": [[], []]}
+    # "[tr] " fails translate-toolkit's brackets check: flagged "qa", as translate flags it in a file
+    assert r.get_json() == {"translatedText": [f"[tr] {t}" for t in texts], "flags": [["qa"], ["qa"]]}
     r = client.post("/translate", json={"q": "<b>Hi</b> [X3X]", "source": "en", "target": "de", "format": "html"})
-    assert r.get_json() == {"translatedText": "[tr] <b>Hi</b> [X3X]", "flags": []}
+    assert r.get_json() == {"translatedText": "[tr] <b>Hi</b> [X3X]", "flags": ["qa"]}
 
 
 # -- real clients against a real server process ----------------------------------------------------------------
@@ -463,7 +464,9 @@ def test_openai_sdk(server):
         {"role": "system", "content": "Translate the following text from English to German."},
         {"role": "user", "content": 'Click <x id="1"/> to save {1}.'}])
     text = reply.choices[0].message.content
-    assert '<x id="1"/>' in text and "{1}" in text and reply.choices[0].finish_reason == "stop"
+    # the tiny model rarely ends by itself: cut at the generation limit, which finish_reason says as OpenAI does
+    cut = "length-limit" in reply.model_extra["bayling_cat"]["flags"][0]
+    assert '<x id="1"/>' in text and "{1}" in text and reply.choices[0].finish_reason == ("length" if cut else "stop")
     assert reply.model == "tiny" and reply.usage.total_tokens > 0
     stream = client.chat.completions.create(model="gpt-4o", stream=True, max_tokens=12, temperature=0.7,
                                             messages=[{"role": "user", "content": "Tell me about glossaries."}],

@@ -337,36 +337,37 @@ def echo(conv):
 
 def test_document_jobs_expire_and_their_files_are_deleted():
     app = create_app(FakeEngine(echo), job_ttl=0.3)
-    service = app.extensions["bayling_cat"]
+    parts = app.extensions["bayling_cat"]
     client = app.test_client()
-    r = client.post("/v1/documents", data={"file": (io.BytesIO(SAMPLE.read_bytes()), "sample.xlf"),
-                                           "target_lang": "de"})
-    assert r.status_code == 200
-    [job_id] = service.jobs
-    folder = service.workdir / job_id
+    r = client.post("/v1/documents?async=1", data={"file": (io.BytesIO(SAMPLE.read_bytes()), "sample.xlf"),
+                                                   "target_lang": "de"})
+    assert r.status_code == 202
+    job_id = r.get_json()["id"]
+    folder = parts.jobs.workdir / job_id
     assert (folder / "sample.xlf").is_file()
+    assert parts.jobs.get(job_id, wait=10).status == "done"
     deadline = time.time() + 5
     while folder.exists() and time.time() < deadline:
         time.sleep(0.05)  # no request needed: a sweeper expires jobs
-    assert not folder.exists() and service.jobs == {}
+    assert not folder.exists() and len(parts.jobs) == 0
     assert client.get(f"/v1/documents/{job_id}").status_code == 404
-    service.close()
-    assert not service.workdir.exists()
+    parts.close()
+    assert not parts.jobs.workdir.exists()
 
 
 def test_document_jobs_are_capped_oldest_finished_first():
     app = create_app(FakeEngine(echo))
-    service = app.extensions["bayling_cat"]
-    service.max_jobs = 3
+    jobs = app.extensions["bayling_cat"].jobs
+    jobs.limit = 3
     client = app.test_client()
     ids = []
     for i in range(6):
         r = client.post("/v1/documents?async=1", data={"file": (io.BytesIO(SAMPLE.read_bytes()), f"s{i}.xlf"),
                                                        "target_lang": "de"})
         ids.append(r.get_json()["id"])
-        service.document(ids[-1], wait=10)
-    assert list(service.jobs) == ids[-3:]
-    assert sorted(p.name for p in service.workdir.iterdir()) == sorted(ids[-3:])
+        jobs.get(ids[-1], wait=10)
+    assert list(jobs._jobs) == ids[-3:]
+    assert sorted(p.name for p in jobs.workdir.iterdir()) == sorted(ids[-3:])
     assert client.get(f"/v1/documents/{ids[0]}").status_code == 404
 
 

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from bayling_cat.connectors import open_document
-from bayling_cat.memory import Memory
+from bayling_cat.memory import open_memory
 from bayling_cat.server import create_app
 from bayling_cat.server.workbench import CSP, TOKEN_HEADER, Workbench
 from tests.conftest import ROOT
@@ -133,7 +133,7 @@ def test_edit_confirm_save_and_memory(fake, xlf, tmp_path):
                           "version": 2})
     seg = r.get_json()
     assert seg["status"] == "confirmed" and seg["version"] == 3 and seg["history"][-1]["kind"] == "confirm"
-    memory = Memory(tmp_path / "memory.sqlite")
+    memory = open_memory(tmp_path / "memory.sqlite")
     hit = memory.exact("Click <1>Save</1> to keep your <2/>changes.", "en", "de")
     assert hit.origin == "human" and hit.target == "Klicken Sie auf <1>Speichern</1>, um Ihre <2/>Änderungen zu behalten."
     original = xlf.read_bytes()
@@ -188,7 +188,8 @@ def test_session_survives_a_restart(fake, xlf, tmp_path):
     assert doc_id2 == doc_id
     first, second = doc["segments"][0], doc["segments"][1]
     # the model's answer lost the inline codes: they are put back (and the segment says so)
-    assert first["target"] == "REVISED Datei<1></1><2/>" and first["flags"] == ["codes-repaired"]
+    # (and translate-toolkit's checks flag it, as every machine translation is checked through the core)
+    assert first["target"] == "REVISED Datei<1></1><2/>" and first["flags"][0] == "codes-repaired"
     assert first["status"] == "draft" and first["version"] == 2
     assert [h["kind"] for h in first["history"]] == ["edit", "revise"]
     assert first["history"][1]["instruction"] == "use 'Datei'"
@@ -231,7 +232,7 @@ def test_revision_turns_and_take_back(fake, xlf, tmp_path):
 
 
 def test_pretranslate_uses_human_memory_first_then_the_model(fake, xlf, tmp_path):
-    Memory(tmp_path / "memory.sqlite").add([{"source": "Click <1>Save</1> to keep your <2/>changes.",
+    open_memory(tmp_path / "memory.sqlite").add([{"source": "Click <1>Save</1> to keep your <2/>changes.",
                                             "target": "Menschlich <1>gespeichert</1><2/>.", "source_lang": "en",
                                             "target_lang": "de", "origin": "human"}])
     client, _ = make(fake, xlf, tmp_path)
@@ -263,7 +264,7 @@ def test_pretranslate_uses_human_memory_first_then_the_model(fake, xlf, tmp_path
 
 
 def test_memory_matches_are_listed_with_differences_and_used(fake, xlf, tmp_path):
-    Memory(tmp_path / "memory.sqlite").add([
+    open_memory(tmp_path / "memory.sqlite").add([
         {"source": "Click <1>Save</1> to keep all your <2/>changes.", "target": "Klicken Sie auf <1>Speichern</1>, "
          "um alle <2/>Änderungen zu behalten.", "source_lang": "en", "target_lang": "de", "origin": "human"},
         {"source": "Click <1>Save</1> to keep your <2/>changes.", "target": "Maschine.", "source_lang": "en",

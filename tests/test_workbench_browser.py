@@ -108,7 +108,7 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
     from bayling_cat.connectors import open_document
-    from bayling_cat.memory import Memory
+    from bayling_cat.memory import open_memory
 
     doc = tmp_path / "sample.xlf"
     shutil.copy(ROOT / "examples" / "sample.xlf", doc)
@@ -116,7 +116,7 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
     near = {2: ("The file <1>report.txt</1> could not be opened.",
                 "Die Datei <1>report.txt</1> konnte nicht geöffnet werden."),
             3: ("Press <1/> to save all your work.", "Drücken Sie <1/>, um Ihre gesamte Arbeit zu speichern.")}
-    with Memory(memory) as mem:  # a translator's earlier work: fuzzy matches of segments 2 and 3
+    with open_memory(memory) as mem:  # a translator's earlier work: fuzzy matches of segments 2 and 3
         mem.add([{"source": s, "target": t, "source_lang": "en", "target_lang": "de", "origin": "human"}
                  for s, t in near.values()])
     server = Server(["review", str(doc), "-g", str(ROOT / "glossaries" / "software-ui.en-de.tbx"),
@@ -208,7 +208,7 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
         assert confirmed.target == typed
         unit = doc.read_text("utf-8").split(f'id="{confirmed.key}"')[1].split("</trans-unit>")[0]
         assert '<target state="translated">' in unit
-        hit = Memory(memory).exact(confirmed.source, "en", "de")
+        hit = open_memory(memory).exact(confirmed.source, "en", "de")
         assert hit is not None and hit.origin == "human" and hit.target == typed
         errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors

@@ -13,18 +13,29 @@ from dataclasses import dataclass
 
 from bayling_cat.errors import ModelError, UserError
 
-ENGINE_NAMES = ("auto", "ctranslate2", "llamacpp")
+ENGINE_NAMES = ("auto", "ctranslate2", "llamacpp")  # what --engine takes; "cluster" comes from --cluster
 BATCH, INTERACTIVE = "batch", "interactive"  # what the engine is loaded for: documents, or a CAT tool waiting
 
 
 @dataclass(frozen=True)
 class EngineChoice:
-    name: str  # "ctranslate2" or "llamacpp"
+    name: str  # "ctranslate2", "llamacpp" or "cluster"
     reason: str
-    files: object  # models.ModelFiles
+    files: object  # models.ModelFiles (for a cluster: the --model value, resolved when the actors start)
 
     def describe(self) -> str:
-        return f"engine {self.name} ({self.reason})"
+        return f"engine {self.reason}" if self.name == "cluster" else f"engine {self.name} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where a cluster engine's model actors run (``--cluster``, ``--workers``, ...)."""
+
+    address: str
+    workers: int = 2
+    gpus_per_worker: float = 0
+    ship_model: bool = False
+
 
 
 def llamacpp_installed() -> bool:
@@ -45,12 +56,17 @@ def _can_convert() -> bool:
 
 
 def choose_engine(engine: str, model: str | None, device: str = "auto", purpose: str = BATCH,
-                  beam_size: int = 1) -> EngineChoice:
+                  beam_size: int = 1, cluster: ClusterSettings | None = None) -> EngineChoice:
     """Which backend runs ``model`` and why (the decision table of docs/engines.md)."""
     from bayling_cat.models import model_files
 
     if engine not in ENGINE_NAMES:
         raise UserError(f"unknown engine {engine!r} (known: {', '.join(ENGINE_NAMES)})")
+    if cluster is not None:  # the model is resolved (converted if need be) when the actors start
+        if engine == "llamacpp":
+            raise UserError("--cluster runs the CTranslate2 engine on its workers: leave out --engine llamacpp")
+        return EngineChoice("cluster", f"ctranslate2 on a Ray cluster ({cluster.address}), {cluster.workers} model "
+                                       "actors", model)
     files = model_files(model)
     if engine == "llamacpp":
         if files.gguf is None:
@@ -110,9 +126,17 @@ def choose_engine(engine: str, model: str | None, device: str = "auto", purpose:
 
 def create_engine(choice: EngineChoice, device: str = "auto", device_index: int | list[int] = 0,
                   compute_type: str = "auto", threads: int = 0, inter_threads: int = 1, decoding=None,
-                  progress=lambda message: None):
-    """Load the chosen backend on the chosen model."""
+                  progress=lambda message: None, cluster: ClusterSettings | None = None):
+    """Load the chosen backend on the chosen model (a cluster's: its actors started on the cluster)."""
     files = choice.files
+    if choice.name == "cluster":
+        from bayling_cat.engines.cluster import ClusterEngine
+        from bayling_cat.models import resolve_model
+
+        folder = resolve_model(files, progress=progress)  # for a cluster, ``files`` is the --model value
+        return ClusterEngine(folder, address=cluster.address, workers=cluster.workers,
+                             gpus_per_worker=cluster.gpus_per_worker, threads=threads or 1,
+                             ship_model=cluster.ship_model, compute_type=compute_type, decoding=decoding, say=progress)
     if choice.name == "llamacpp":
         from bayling_cat.engines.llamacpp import Engine as LlamaEngine
 

@@ -216,6 +216,18 @@ class BaseEngine:
     info = None
     template = None
     decoding: "DecodingOptions"
+    # optional features, declared here with what an engine without them does
+    concurrency = 1  # model calls that may run at once (a cluster's actors); the core sends that many chunks
+
+    def cancel(self) -> None:
+        """Stop the calls running now (Ctrl-C, a client gone); an engine that cannot stop one lets it finish."""
+
+    def close(self) -> None:
+        """Release what the engine holds (a cluster's actors, the Ray instance it started)."""
+
+    def status(self) -> dict | None:
+        """What /health says about the engine beyond its name (a cluster's actors), or None."""
+        return None
 
     def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
         raise NotImplementedError
@@ -284,7 +296,11 @@ class BaseEngine:
         return "\n" not in text.strip()
 
     def postprocess(self, text: str, source: str, flags: list[str]) -> str:
-        text = sanitize(text, source, flags)
+        """The decoded answer as a translation: line breaks as line feeds, BayLing's anonymised names put back,
+        outer space, added quotes and commentary after a one-line translation removed. Characters no file may
+        hold are the translation core's to remove (translator.py), once for every engine."""
+        if "\r" in text and "\r" not in source:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
         if self.info.template.startswith("bayling"):
             for token, value in ANONYMISED.items():
                 if token in text and token not in source:

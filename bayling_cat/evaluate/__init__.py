@@ -108,8 +108,13 @@ def _row(engine, refs, variant, glossary, memory, settings, label, progress_fact
     src, tgt = refs.source_lang, refs.target_lang
     memory_path, memory = memory
     if variant == PIPELINE:
-        answers, seconds = runner.through_pipeline(engine, refs.references, src, tgt, settings.glossaries,
-                                                   memory_path, label, progress_factory)
+        bar = progress_factory(len({(r.source, r.hint) for r in refs.references})) if progress_factory else None
+        try:
+            answers, seconds = runner.through_core(engine, refs.references, src, tgt, glossary, memory, label,
+                                                   progress=bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()
         scored = []
         for ref, (text, flags, kept) in zip(refs.references, answers):
             elements = any(c.literal is None for c in ref.codes.values())
@@ -138,13 +143,13 @@ def _glossary(paths, src, tgt):
 
 
 def _memory(path: Path | None):
-    from bayling_cat.memory import Memory, default_path
+    from bayling_cat.memory import default_path, open_memory
 
     path = Path(path) if path is not None else default_path()
     if not path.is_file():
         raise UserError(f"{path}: no translation memory there (the examples variant and --with-memory read "
                         "one; fill it with bayling-cat memory import)")
-    return path, Memory(path)
+    return path, open_memory(path)
 
 
 def table(report: dict) -> str:

@@ -114,84 +114,37 @@ def score(ref, raw: str, flags: list[str], glossary, checks: bool = True,
 
 def translate(engine, refs, source_lang: str, target_lang: str, variant: Variant | None, glossary, memory,
               progress=None) -> tuple[list[tuple[str, list[str]]], float, dict]:
-    """(answer, flags) per reference, the seconds the model took, and what the row should tell besides
-    (how many distinct sources got examples from the memory)."""
-    translator = engine
+    """(answer, flags) per reference through the translation core, the seconds it took, and what the row
+    should tell besides (how many distinct sources got examples from the memory). The answer is the model's,
+    placeholders as it wrote them (``score`` measures the codes); the memory only gives examples, and only to
+    the examples variant: the model is evaluated, not the memory."""
+    from bayling_cat.translator import FLAG_QA, CoreOptions, Request, Translator
+
     if variant and variant.decoding:
-        if not hasattr(engine, "with_decoding"):
-            raise UserError(f"--variant {variant.name!r}: this engine has no decoding options")
-        translator = engine.with_decoding(**variant.decoding)
-    if variant and variant.glossary:
-        from bayling_cat.revision import TermTranslator
-
-        translator = TermTranslator(translator, {(source_lang, target_lang): glossary})
-    jobs = list(dict.fromkeys((r.source, r.hint) for r in refs))  # each distinct source once, as translate does
-    kwargs = {}
-    if any(h for _, h in jobs):
-        kwargs["hints"] = [h for _, h in jobs]
+        engine = engine.with_decoding(**variant.decoding)
+    core = Translator(engine, memory if variant and variant.examples else None,
+                      CoreOptions(checks=False, store=False, reuse=False))
     started = time.monotonic()
+    out = core.translate([Request(r.source, r.codes, r.hint) for r in refs], source_lang, target_lang,
+                         glossary if variant and variant.glossary else None, progress=progress)
+    seconds = time.monotonic() - started
+    answers = [(t.answer, [f for f in t.flags if f not in (FLAG_CODES, FLAG_QA)]) for t in out]
+    extra = {}
     if variant and variant.examples:
-        kwargs["examples"] = [[(h.source, h.target) for h in memory.similar(t, source_lang, target_lang)]
-                              for t, _ in jobs]
-    out = translator.translate([t for t, _ in jobs], source_lang, target_lang, progress=progress, **kwargs)
-    seconds = time.monotonic() - started
-    answers = {job: (gen.text, list(gen.flags)) for job, gen in zip(jobs, out)}
-    extra = {"sources_with_examples": sum(1 for shots in kwargs["examples"] if shots)} if "examples" in kwargs else {}
-    return [answers[(r.source, r.hint)] for r in refs], seconds, extra
+        extra["sources_with_examples"] = len({(r.source, r.hint) for r, t in zip(refs, out) if t.examples})
+    return answers, seconds, extra
 
 
-class _NullConnector:
-    """The pipeline writes into a connector; an evaluation keeps the results on the segments only."""
+def through_core(engine, refs, source_lang, target_lang, glossary, memory, model_id: str,
+                 progress=None) -> tuple[list[tuple[str, list[str], bool]], float]:
+    """What ``translate FILE`` would write (memory reuse and examples, glossary, retries, code repair, checks),
+    the memory only read: (the text written or '' when nothing would be, its flags, whether the codes came
+    through unrepaired)."""
+    from bayling_cat.translator import CoreOptions, Request, Translator
 
-    def clear_notes(self, segment):
-        pass
-
-    def add_note(self, segment, text):
-        pass
-
-    def write_target(self, segment, text, copied, origin="mt"):
-        pass
-
-    def write_suggestion(self, segment, text):
-        pass
-
-
-class _ReadOnlyMemory:
-    """The memory as the pipeline reads it; what the pipeline would store is dropped (evaluating must not
-    change the user's memory)."""
-
-    def __init__(self, memory):
-        self._memory = memory
-
-    def __getattr__(self, name):
-        return getattr(self._memory, name)
-
-    def add(self, rows):
-        pass
-
-
-def through_pipeline(engine, refs, source_lang, target_lang, glossaries, memory_path: Path, model_id: str,
-                     progress_factory=None) -> tuple[list[tuple[str, list[str], bool]], float]:
-    """The whole translate pipeline (memory reuse and examples, glossary, retries, code repair, checks):
-    (the text written or '' when nothing would be, its flags, whether the codes came through unrepaired)."""
-    from bayling_cat import pipeline
-    from bayling_cat.document import Segment
-
-    class Evaluation(pipeline.Pipeline):
-        @property
-        def memory(self):
-            real = pipeline.Pipeline.memory.fget(self)
-            return None if real is None else _ReadOnlyMemory(real)
-
-    options = pipeline.Options(source_lang=source_lang, target_lang=target_lang, glossaries=list(glossaries),
-                               memory=memory_path, model_id=model_id, checks=True)
-    run = Evaluation(engine, options, progress_factory=progress_factory)
-    segments = [Segment(key=r.origin, source=r.source, codes=r.codes, hint=r.hint) for r in refs]
-    for seg in segments:
-        run.decide(seg)
-    result = pipeline.FileResult(input=Path("references"), source_lang=source_lang, target_lang=target_lang,
-                                 segments=segments, connector=_NullConnector())
+    core = Translator(engine, memory, CoreOptions(model_id=model_id, store=False))
     started = time.monotonic()
-    run.translate_all([result])
+    out = core.translate([Request(r.source, r.codes, r.hint) for r in refs], source_lang, target_lang, glossary,
+                         progress=progress)
     seconds = time.monotonic() - started
-    return [(seg.translation or "", list(seg.flags), FLAG_CODES not in seg.flags) for seg in segments], seconds
+    return [(t.text if t.written else "", list(t.flags), FLAG_CODES not in t.flags) for t in out], seconds

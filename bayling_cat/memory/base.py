@@ -1,6 +1,6 @@
 """The memory protocol every backend implements, and what the backends share.
 
-``Memory(location)`` opens the right backend: a ``postgresql://`` URL gives the shared PostgreSQL memory
+``open_memory(location)`` (memory/__init__.py) opens the right backend: a ``postgresql://`` URL gives the shared PostgreSQL memory
 (postgres.py), anything else is a SQLite file (sqlite.py, the embedded default). Both store the same units,
 answer the same lookups and are tested by one behavioural suite.
 """
@@ -100,18 +100,9 @@ def prepare(rows: Iterable[dict]) -> list[tuple]:
 
 
 class Memory:
-    """A translation memory. ``Memory(path_or_url)`` opens the backend the location names."""
+    """A translation memory: the protocol every backend implements (``open_memory`` picks the backend)."""
 
     location: str
-
-    def __new__(cls, location=None, *args, **kwargs):
-        if cls is Memory:
-            location = default_location() if location is None else location
-            if is_url(location):
-                from bayling_cat.memory.postgres import PostgresMemory as cls
-            else:
-                from bayling_cat.memory.sqlite import SQLiteMemory as cls
-        return super().__new__(cls)
 
     def __enter__(self):
         return self

@@ -15,8 +15,11 @@ from flask import Blueprint, jsonify, request
 
 from bayling_cat.errors import UserError
 from bayling_cat import languages
-from bayling_cat.server.common import service
-from bayling_cat.server.service import LANGUAGES, MAX_SEGMENTS, ApiError
+from bayling_cat.server.common import core, service
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.service import LANGUAGES, MAX_SEGMENTS
+from bayling_cat.server.translating import translate_marked
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("apertium", __name__)
 PREFIXES = ("/listPairs", "/listLanguageNames")
@@ -24,11 +27,6 @@ AUTH_STATUS = 403
 REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
            504: "Gateway Timeout"}
-
-
-def claims(path: str, values) -> bool:
-    """Whether a request on a path shared with another protocol is Apertium's."""
-    return path.rstrip("/") == "/translate" and ("langpair" in values or request.method == "GET")
 
 
 def error_body(status: int, message: str) -> dict:
@@ -106,8 +104,12 @@ def translate_apertium():
     out = list(texts)
     if todo:
         # OmegaT's own tags (<f0>, </b1>) and HTML markup come back as they were, in both formats
-        results = service().translate_tagged([texts[i] for i in todo], src, tgt)
-        for i, (text, _flags, _terms) in zip(todo, results):
-            out[i] = text
+        results = translate_marked(core(), [texts[i] for i in todo], src, tgt)
+        service().count([texts[i] for i in todo])
+        for i, result in zip(todo, results):
+            out[i] = result.text
     data = {"translatedText": out[0]} if len(texts) == 1 else [{"translatedText": t} for t in out]
     return jsonify({"responseData": data, "responseDetails": None, "responseStatus": 200})
+
+
+register("apertium", bp, PREFIXES, error_body, AUTH_STATUS)

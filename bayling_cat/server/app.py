@@ -1,9 +1,9 @@
-"""The app factory: one Flask app, one Service, and a blueprint per protocol (native.py, openai.py,
-libretranslate.py, apertium.py, deepl.py, deepl_v3.py). What is common to every route lives here: API keys, each protocol's own error shape, CORS, body
-limits, and running the app under waitress with a graceful shutdown.
+"""The app factory: one Flask app, its shared parts (model access, glossaries, conversations, jobs, memory)
+and every registered protocol's blueprint. What is common to every route lives here: API keys, each
+protocol's own error shape, CORS, body limits, and running the app under waitress with a graceful shutdown.
 
-A new protocol is one new module with a blueprint, its ``PREFIXES`` (the paths it owns), its
-``error_body(status, message)`` and its ``AUTH_STATUS``; add it to ``PROTOCOLS``.
+A new protocol is one new module with a blueprint that calls ``protocols.register`` (the paths it owns, its
+error shape, the status a missing key gets), imported once below.
 """
 
 from __future__ import annotations
@@ -23,25 +23,19 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
-from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai
+from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai  # noqa: F401 - register
 from bayling_cat.server import workbench as workbench_bp
-from bayling_cat.server.service import JOB_TTL, MAX_BODY, TIMEOUT, ApiError, Service
+from bayling_cat.server.common import Parts
+from bayling_cat.server.conversations import ConversationStore
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.glossaries import GlossaryRegistry
+from bayling_cat.server.jobs import JOB_TTL, JobStore
+from bayling_cat.server.protocols import REGISTRY, is_public, protocol_of as _protocol_of
+from bayling_cat.server.service import MAX_BODY, TIMEOUT, Service
+from bayling_cat.server.translating import Settings
 
-# the first that claims a request (``claims(path, values)``, for paths two protocols share) or whose PREFIXES
-# match its path answers its errors; native is the fallback. openai's /v1/chat/ and /v1/models come before
-# native's /v1/.
-PROTOCOLS = (apertium, deepl, deepl_v3, libretranslate, openai, workbench_bp, native)
-PUBLIC = ("/health", "/openapi.json", "/languages")  # as in LibreTranslate itself, its language list is public
-
-
-def protocol_of(path: str, values=None):
-    """The protocol of a request: ``values`` (its query and form fields) tell the protocols that share a path
-    apart, e.g. Apertium's /translate?langpair= from LibreTranslate's /translate with source and target."""
-    if values is not None:
-        claimed = next((p for p in PROTOCOLS if getattr(p, "claims", None) and p.claims(path, values)), None)
-        if claimed is not None:
-            return claimed
-    return next((p for p in PROTOCOLS if path.startswith(p.PREFIXES)), native)
+def protocol_of(path: str, values=None, method: str = "POST"):
+    return _protocol_of(path, values, method)
 
 
 def _protocol():
@@ -49,7 +43,7 @@ def _protocol():
         values = request.values
     except Exception:  # noqa: BLE001 - an unreadable body: the path alone decides
         values = None
-    return protocol_of(request.path, values)
+    return protocol_of(request.path, values, request.method)
 
 
 # the HTTP authentication schemes that carry a key; schemes are case-insensitive (RFC 9110, 11.1)
@@ -101,18 +95,22 @@ def given_key() -> bytes | None:
 def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch: int = 32, window: float = 0.02,
                max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT,
                job_ttl: float = JOB_TTL, same_length_batches: bool = True,
-               workbench: "workbench_bp.Workbench | None" = None, memory=None, fuzzy_threshold: int = 75) -> Flask:
+               workbench: "workbench_bp.Workbench | None" = None, memory=None, fuzzy_threshold: int = 75,
+               memory_location=None) -> Flask:
+    """``memory``: an open memory every door shares; ``memory_location``: one opened when first needed."""
     app = Flask("bayling_cat")
     app.json = StrictJSON(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    service = Service(engine, glossary_files, max_batch=max_batch, window=window, max_pending=max_pending,
-                      timeout=timeout, job_ttl=job_ttl, same_length_batches=same_length_batches)
-    service.memory, service.fuzzy_threshold = memory, fuzzy_threshold  # a Memory: /v1/translate shows its matches
-    app.extensions["bayling_cat"] = service
-    for module in PROTOCOLS:
-        app.register_blueprint(module.bp)
+    jobs = JobStore(ttl=job_ttl)
+    parts = Parts(Service(engine, max_batch=max_batch, window=window, max_pending=max_pending, timeout=timeout,
+                          same_length_batches=same_length_batches),
+                  GlossaryRegistry(glossary_files, workdir=jobs.workdir), ConversationStore(), jobs,
+                  Settings(memory, fuzzy_threshold, memory_location))
+    app.extensions["bayling_cat"] = parts
+    for protocol in REGISTRY.values():
+        app.register_blueprint(protocol.blueprint)
     app.extensions["bayling_cat_workbench"] = workbench or workbench_bp.Workbench()
-    app.extensions["bayling_cat_workbench"].attach(service)
+    app.extensions["bayling_cat_workbench"].attach(parts)
 
     def error_response(status: int, message: str, retry_after: int | None = None):
         response = jsonify(_protocol().error_body(status, message))
@@ -140,12 +138,11 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
 
     @app.before_request
     def check_key():
-        if request.method == "OPTIONS" or api_key is None or request.path in PUBLIC or \
-                workbench_bp.is_public(request.path):
+        if request.method == "OPTIONS" or api_key is None or is_public(request.path):
             return None
         given = given_key()
         if given is None or not secrets.compare_digest(given, api_key.encode("utf-8")):
-            raise ApiError(_protocol().AUTH_STATUS, "invalid or missing API key")
+            raise ApiError(_protocol().auth_status, "invalid or missing API key")
         return None
 
     @app.after_request

@@ -4,19 +4,53 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from flask import current_app, request, send_file
 
 from bayling_cat import languages
 from bayling_cat.errors import UserError
-from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT, NOT_XML, ApiError, Service
+from bayling_cat.server.conversations import ConversationStore
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.glossaries import NOT_XML, GlossaryRegistry
+from bayling_cat.server.jobs import JobStore
+from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT, Service
+from bayling_cat.server.translating import Settings, translator
 
 _NOT_FILENAME = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
-def service() -> Service:
-    """The app's one Service (the engine, batcher, glossaries, conversations and jobs)."""
+@dataclass
+class Parts:
+    """What the routes of one app share: model access, glossaries, conversations, jobs, the memory."""
+
+    service: Service
+    glossaries: GlossaryRegistry
+    conversations: ConversationStore
+    jobs: JobStore
+    settings: Settings
+
+    def close(self) -> None:
+        self.service.close()
+        self.jobs.close()
+
+
+def parts() -> Parts:
     return current_app.extensions["bayling_cat"]
+
+
+def service() -> Service:
+    """The app's model access (the engine behind the batcher)."""
+    return parts().service
+
+
+def glossaries() -> GlossaryRegistry:
+    return parts().glossaries
+
+
+def core(max_revisions: int = 2, term_strategy: str = "none"):
+    """The translation core for one request."""
+    return translator(parts().service, parts().settings, max_revisions, term_strategy)
 
 
 def lang(value, field_name: str, status: int = 400) -> str:
@@ -156,16 +190,16 @@ def terms_report(report) -> dict | None:
 
 def document_result(job):
     """The translated file of a finished document job, or the protocol's error for one that is not."""
-    if job["status"] == "error":
-        raise ApiError(422, job["error"])
-    if job["status"] != "done":
+    if job.status == "error":
+        raise ApiError(422, job.error)
+    if job.status != "done":
         raise ApiError(409, "the document is not translated yet", retry_after=2)
-    return send_document(job, job["output"].name)
+    return send_document(job, job.output.name)
 
 
 def send_document(job, name: str):
     """A finished job's translated file, or 404 when it expired meanwhile (its files are deleted)."""
     try:
-        return send_file(job["output"], as_attachment=True, download_name=name)
+        return send_file(job.output, as_attachment=True, download_name=name)
     except FileNotFoundError:
         raise ApiError(404, "the document has expired: upload it again") from None

@@ -10,11 +10,15 @@ import time
 from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import languages
-from bayling_cat.document import keep_outer_space
 from bayling_cat.errors import UserError
-from bayling_cat.server.common import (body, boolean, send_document, service, string, string_list, text_list,
-                                      upload)
-from bayling_cat.server.service import LANGUAGES, MAX_BODY, MAX_TEXT, ApiError, GlossaryRecord, entries_glossary
+from bayling_cat.server.common import (body, boolean, core, glossaries, parts, send_document, service, string,
+                                      string_list, text_list, upload)
+from bayling_cat.server.documents import start_document
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.glossaries import GlossaryRecord, entries_glossary
+from bayling_cat.server.service import LANGUAGES, MAX_BODY, MAX_TEXT
+from bayling_cat.server.translating import TAGS, translate_marked
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("deepl", __name__)
 PREFIXES = ("/v2/",)
@@ -44,18 +48,17 @@ def translate_deepl():
     hints = request_hints(data, texts, tgt)
     tag_handling = string(data.get("tag_handling"), "tag_handling", required=False, max_chars=100)
     ignore = string_list(data.get("ignore_tags"), "ignore_tags", max_items=100, max_chars=100, comma=True)
+    pattern = None  # plain text: nothing in it is markup
     if tag_handling in ("xml", "html"):
         # elements named in ignore_tags (Weblate sends <x id="N"></x> placeables) are kept whole
         tags = [t.strip() for t in ignore if t.strip()]
-        extra = "|".join(rf"<{re.escape(t)}\b[^>]*>.*?</{re.escape(t)}\s*>|<{re.escape(t)}\b[^>]*/>"
-                         for t in tags) or None
-        results = [(text, flags) for text, flags, _ in service().translate_tagged(
-            texts, src, tgt, extra_pattern=extra, glossary_ids=glossary_ids, hints=hints)]
+        extra = "|".join(rf"<{re.escape(t)}\b[^>]*>.*?</{re.escape(t)}\s*>|<{re.escape(t)}\b[^>]*/>" for t in tags)
+        pattern = re.compile(f"{extra}|{TAGS.pattern}", re.S) if extra else TAGS
     elif tag_handling:
         raise ApiError(400, "Value for 'tag_handling' not supported.")
-    else:
-        gens = service().translate([t.strip() for t in texts], src, tgt, glossary_ids=glossary_ids, hints=hints)
-        results = [(keep_outer_space(t, g.text), list(g.flags)) for t, g in zip(texts, gens)]
+    glossary = glossaries().for_request(src, tgt, glossary_ids)
+    results = [(t.text, t.flags) for t in translate_marked(core(), texts, src, tgt, glossary, pattern, hints)]
+    service().count(texts)
     detected = src.split("-")[0].upper()
     # "flags" is bayling-cat's own field (DeepL has none): what the native API reports, e.g. length-limit for
     # a translation cut at the generation limit; DeepL clients ignore fields they do not know
@@ -134,33 +137,29 @@ def create_glossary_deepl():
         if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
             raise ApiError(400, f"Invalid glossary entries: line {n} has no source and target")
         entries.append({"source": parts[0].strip(), "target": parts[1].strip()})
-    record = service().add_glossary(name, entries_glossary(entries, src, tgt))
+    record = glossaries().add(name, entries_glossary(entries, src, tgt))
     return jsonify(deepl_glossary(record)), 201
 
 
 @bp.get("/v2/glossaries")
 def list_glossaries_deepl():
-    with service().lock:
-        return jsonify({"glossaries": [deepl_glossary(r) for r in service().glossaries.values()]})
+    return jsonify({"glossaries": [deepl_glossary(r) for r in glossaries().all()]})
 
 
 @bp.route("/v2/glossaries/<gid>", methods=["GET", "DELETE"])
 def glossary_deepl(gid):
-    with service().lock:
-        record = service().glossaries.get(gid)
-        if record is None:
-            raise ApiError(404, "Glossary not found.")
-        if request.method == "DELETE":
-            service().check_remove(gid)
-            del service().glossaries[gid]
-            return Response(status=204)
+    record = glossaries().get(gid)
+    if record is None:
+        raise ApiError(404, "Glossary not found.")
+    if request.method == "DELETE":
+        glossaries().remove(gid, "Glossary not found.")
+        return Response(status=204)
     return jsonify(deepl_glossary(record))
 
 
 @bp.get("/v2/glossaries/<gid>/entries")
 def glossary_entries_deepl(gid):
-    with service().lock:
-        record = service().glossaries.get(gid)
+    record = glossaries().get(gid)
     if record is None:
         raise ApiError(404, "Glossary not found.")
     lines = [f"{t.source}\t{t.preferred}" for t in record.glossary.terms if t.targets or t.dnt]
@@ -173,16 +172,14 @@ def document_deepl():
     tgt = deepl_lang(request.form.get("target_lang"), "target_lang")
     src = deepl_lang(request.form["source_lang"], "source_lang") if request.form.get("source_lang") else None
     glossary_id = string(request.form.get("glossary_id"), "glossary_id", required=False, max_chars=100)
-    job_id = service().start_document(data, name, src, tgt, (glossary_id,) if glossary_id else ())
-    with service().lock:
-        key = service().jobs[job_id]["key"]
-    return jsonify({"document_id": job_id, "document_key": key})
+    job = start_document(parts(), data, name, src, tgt, (glossary_id,) if glossary_id else ())
+    return jsonify({"document_id": job.id, "document_key": job.key})
 
 
 def deepl_job(job_id):
     key = string(body().get("document_key"), "document_key", max_chars=100)
-    job = service().document(job_id)
-    if not secrets.compare_digest(key.encode(), job["key"].encode()):
+    job = parts().jobs.get(job_id, missing="Document not found.")
+    if not secrets.compare_digest(key.encode(), job.key.encode()):
         raise ApiError(403, "Invalid document key.")
     return job
 
@@ -190,23 +187,25 @@ def deepl_job(job_id):
 @bp.post("/v2/document/<job_id>")
 def document_status_deepl(job_id):
     job = deepl_job(job_id)
-    status = {"queued": "queued", "translating": "translating", "done": "done", "error": "error"}[job["status"]]
+    status = {"queued": "queued", "translating": "translating", "done": "done", "error": "error"}[job.status]
     answer = {"document_id": job_id, "status": status}
     if status == "done":
-        answer["billed_characters"] = job["characters"]
+        answer["billed_characters"] = job.characters
     elif status == "translating":
         answer["seconds_remaining"] = 2
     elif status == "error":
-        answer["error_message"] = job["error"]
+        answer["error_message"] = job.error
     return jsonify(answer)
 
 
 @bp.post("/v2/document/<job_id>/result")
 def document_result_deepl(job_id):
     job = deepl_job(job_id)
-    if job["status"] != "done":
+    if job.status == "error":  # a failed job is answered as failed, not "not ready" forever
+        raise ApiError(400, f"Document translation failed: {job.error}")
+    if job.status != "done":
         raise ApiError(503, "Document not ready.", retry_after=2)
-    return send_document(job, job["name"])
+    return send_document(job, job.name)
 
 
 def deepl_lang(value, name: str) -> str:
@@ -260,3 +259,6 @@ def newer_glossary_ids(data: dict) -> tuple[str, ...]:
     if not isinstance(ids, list) or any(not isinstance(g, str) for g in ids):
         raise ApiError(400, "Value for 'glossary_ids' not supported.")
     return tuple(g.strip() for g in ids if g.strip())
+
+
+register("deepl", bp, PREFIXES, error_body, AUTH_STATUS)

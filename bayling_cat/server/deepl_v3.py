@@ -13,9 +13,12 @@ import time
 from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import languages
-from bayling_cat.server.common import body, service
 from bayling_cat.server import deepl
-from bayling_cat.server.service import LANGUAGES, ApiError, GlossaryRecord, entries_glossary
+from bayling_cat.server.common import body, glossaries
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.glossaries import GlossaryRecord, entries_glossary
+from bayling_cat.server.service import LANGUAGES
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("deepl_v3", __name__)
 PREFIXES = ("/v3/",)
@@ -122,7 +125,7 @@ def set_dictionaries(record: GlossaryRecord, dictionaries: dict) -> None:
 
 
 def record_of(gid) -> GlossaryRecord:
-    record = service().glossaries.get(gid)
+    record = glossaries().get(gid)
     if record is None:
         raise ApiError(404, "Glossary not found.")
     return record
@@ -142,16 +145,13 @@ def create_glossary_v3():
         if key in dictionaries:
             raise ApiError(400, f"dictionaries[{i}]: a second dictionary for {key[0]} -> {key[1]}.")
         dictionaries[key] = entries_glossary(entries, *key)
-    record = service().add_glossary(data["name"].strip(), next(iter(dictionaries.values())))
-    with service().lock:
-        set_dictionaries(record, dictionaries)
+    record = glossaries().add(data["name"].strip(), next(iter(dictionaries.values())), dictionaries)
     return jsonify(info(record)), 201
 
 
 @bp.get("/v3/glossaries")
 def list_glossaries_v3():
-    with service().lock:
-        return jsonify({"glossaries": [info(r) for r in service().glossaries.values()]})
+    return jsonify({"glossaries": [info(r) for r in glossaries().all()]})
 
 
 @bp.route("/v3/glossaries/<gid>", methods=["GET", "PATCH", "DELETE"])
@@ -167,10 +167,10 @@ def glossary_v3(gid):
         if name is None and not given:
             raise ApiError(400, "Provide a new 'name' or 'dictionaries' to update.")
         updates = [read_dictionary(d, i) for i, d in enumerate(given or [])]
-    with service().lock:
+    with glossaries().lock:
         record = record_of(gid)
         if request.method == "DELETE":
-            del service().glossaries[gid]
+            glossaries().remove(gid, "Glossary not found.")
             return Response(status=204)
         if request.method == "PATCH":
             dictionaries = dict(dictionaries_of(record))
@@ -191,7 +191,7 @@ def dictionary_v3(gid):
         replacement = entries_glossary(entries, *key)
     else:
         key = pair(request.args.get("source_lang"), request.args.get("target_lang"))
-    with service().lock:
+    with glossaries().lock:
         record = record_of(gid)
         dictionaries = dict(dictionaries_of(record))
         if request.method == "DELETE":
@@ -210,10 +210,13 @@ def dictionary_v3(gid):
 @bp.get("/v3/glossaries/<gid>/entries")
 def entries_v3(gid):
     key = pair(request.args.get("source_lang"), request.args.get("target_lang"))
-    with service().lock:
+    with glossaries().lock:
         glossary = dictionaries_of(record_of(gid)).get(key)
     if glossary is None:
         raise ApiError(404, "Dictionary not found.")
     tsv = "\n".join(f"{t.source}\t{t.preferred}" for t in glossary.terms if t.targets or t.dnt)
     return jsonify({"dictionaries": [{"source_lang": key[0], "target_lang": key[1], "entries": tsv,
                                       "entries_format": "tsv"}]})
+
+
+register("deepl_v3", bp, PREFIXES, error_body, AUTH_STATUS)

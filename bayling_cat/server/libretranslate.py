@@ -6,8 +6,16 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from bayling_cat import languages
-from bayling_cat.server.common import body, document_result, integer, lang, service, string, text_list, upload
-from bayling_cat.server.service import LANGUAGES, ApiError
+import re
+
+from bayling_cat.server.common import (body, core, document_result, integer, lang, parts, service, string, text_list,
+                                      upload)
+from bayling_cat.server.documents import start_document
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.protocols import owner_of_translate
+from bayling_cat.server.service import LANGUAGES
+from bayling_cat.server.translating import TAGS, translate_marked
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("libretranslate", __name__)
 PREFIXES = ("/translate", "/languages", "/translate_file", "/download_file", "/detect")
@@ -27,7 +35,7 @@ def languages_lt():
 
 @bp.post("/translate")
 def translate_lt():
-    if "langpair" in request.values:  # Apertium's request on the path both protocols use
+    if owner_of_translate(request.values, request.method) == "apertium":  # the path both protocols use
         from bayling_cat.server.apertium import translate_apertium
 
         return translate_apertium()
@@ -43,8 +51,9 @@ def translate_lt():
     alternatives = integer(data.get("alternatives", 0), "alternatives", 0, 3)
     fmt = string(data.get("format"), "format", required=False, default="text", choices=("text", "html"))
     # Weblate wraps placeables as [X<offset>X]: kept whole in both formats
-    results = [(text, flags) for text, flags, _ in service().translate_tagged(
-        texts, src, tgt, extra_pattern=WEBLATE_PLACEABLE, markup=fmt == "html")]
+    pattern = re.compile(f"{WEBLATE_PLACEABLE}|{TAGS.pattern}" if fmt == "html" else WEBLATE_PLACEABLE, re.S)
+    results = [(t.text, t.flags) for t in translate_marked(core(), texts, src, tgt, pattern=pattern)]
+    service().count(texts)
     # "flags" is bayling-cat's own field, shaped like translatedText (LibreTranslate has none): e.g.
     # length-limit for a translation cut at the generation limit
     translated, flags = [text for text, _ in results], [f for _, f in results]
@@ -62,13 +71,15 @@ def translate_file_lt():
     source = string(request.form.get("source"), "source", required=False, default="auto", max_chars=64)
     src = None if source == "auto" else lang(source, "source")
     tgt = lang(request.form.get("target"), "target")
-    job_id = service().start_document(data, name, src, tgt)
-    job = service().document(job_id, wait=service().timeout)
-    if job["status"] != "done":
-        raise ApiError(400, job["error"] or "the file could not be translated")
-    return jsonify({"translatedFileUrl": f"{request.host_url}download_file/{job_id}/{job['output'].name}"})
+    job = parts().jobs.get(start_document(parts(), data, name, src, tgt).id, wait=service().timeout)
+    if job.status != "done":
+        raise ApiError(400, job.error or "the file could not be translated")
+    return jsonify({"translatedFileUrl": f"{request.host_url}download_file/{job.id}/{job.output.name}"})
 
 
 @bp.get("/download_file/<job_id>/<name>")
 def download_lt(job_id, name):
-    return document_result(service().document(job_id))
+    return document_result(parts().jobs.get(job_id))
+
+
+register("libretranslate", bp, PREFIXES, error_body, AUTH_STATUS, public=("/languages",))  # as in LibreTranslate

@@ -6,10 +6,16 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import __version__
-from bayling_cat.server.common import (body, boolean, check_text, document_result, integer, lang, service, string,
-                                      string_list, terms_report, upload)
+from bayling_cat.glossary import Glossary
+from bayling_cat.server.common import (body, boolean, check_text, core, document_result, glossaries, integer, lang,
+                                      parts, service, string, string_list, terms_report, upload)
+from bayling_cat.server.documents import start_document
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.glossaries import entries_glossary
 from bayling_cat.server.openapi import spec
-from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT, ApiError, entries_glossary
+from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT
+from bayling_cat.server.translating import translate_marked
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("native", __name__)
 PREFIXES = ("/v1/", "/health", "/openapi.json")
@@ -23,9 +29,10 @@ def error_body(status: int, message: str) -> dict:
 
 @bp.get("/health")
 def health():
+    status = service().raw.status()
     return jsonify({"status": "ok", "model": service().model_name, "version": __version__,
                     "queued_segments": service().batcher.pending, "batches": service().batcher.batches,
-                    **({"cluster": service().engine.status()} if hasattr(service().engine, "status") else {})})
+                    **({"cluster": status} if status is not None else {})})
 
 
 @bp.get("/openapi.json")
@@ -57,33 +64,34 @@ def translate_v1():
         texts.append(check_text(seg, f"segment {i}"))
     glossary_ids = string_list(data.get("glossaries"), "glossaries", max_items=100)
     inline = data.get("terms")
-    inline = [] if inline is None else inline
-    entries_glossary(inline, src, tgt)  # checks every entry's types and text, with its own error messages
-    inline = [(e["source"].strip(), (e.get("target") or "").strip(), e.get("kind", "preferred")) for e in inline]
+    inline = entries_glossary([] if inline is None else inline, src, tgt)  # every entry's types and text checked
     max_revisions = integer(data.get("max_revisions", 2), "max_revisions")
     strategy = string(data.get("term_strategy"), "term_strategy", required=False, default="none",
                       choices=("none", "force"))
+    glossary = request_glossary(src, tgt, glossary_ids, inline)
+    results = translate_marked(core(max_revisions, strategy), texts, src, tgt, glossary)
+    service().count(texts)
     matches = memory_matches(texts, src, tgt)
-    # the best fuzzy matches are shown to the model first, as `translate` does with the memory
-    examples = [[(m["source"], m["target"]) for m in found.get("matches", []) if m["percent"] < 100][:2]
-                for found in matches]
-    results = service().translate_tagged(texts, src, tgt, glossary_ids=tuple(glossary_ids),
-                                       max_revisions=max_revisions, strategy=strategy, inline=tuple(inline),
-                                       examples=examples if any(examples) else None)
     return jsonify({"model": service().model_name, "source_lang": src, "target_lang": tgt, "translations": [
-        {"id": i, "text": text, "flags": flags, "terms": terms_report(terms), **matches[n]}
-        for n, (i, (text, flags, terms)) in enumerate(zip(ids, results))]})
+        {"id": i, "text": t.text, "flags": t.flags, "terms": terms_report(t.terms), **matches[n]}
+        for n, (i, t) in enumerate(zip(ids, results))]})
+
+
+def request_glossary(src: str, tgt: str, glossary_ids, inline: Glossary | None) -> Glossary | None:
+    """The glossaries a request asks for (and the start-up ones of its pair), merged with its own entries."""
+    chosen = glossaries().for_request(src, tgt, tuple(glossary_ids))
+    return Glossary.merge([g for g in (chosen, inline) if g is not None and len(g)])
 
 
 def memory_matches(texts, src: str, tgt: str) -> list[dict]:
     """With ``serve --memory``: each segment's best human memory matches (exact or fuzzy, at least the fuzzy
     threshold), as a CAT tool lists them: percentage, source, target."""
-    memory = getattr(service(), "memory", None)
-    if memory is None:
+    settings = parts().settings
+    if settings.memory is None:
         return [{} for _ in texts]
-    threshold = service().fuzzy_threshold / 100
+    threshold = settings.fuzzy_threshold / 100
     return [{"matches": [{"percent": h.percent, "source": h.source, "target": h.target}
-                         for h in memory.matches(text, src, tgt, 3, threshold)]} for text in texts]
+                         for h in settings.memory.matches(text.strip(), src, tgt, 3, threshold)]} for text in texts]
 
 
 @bp.post("/v1/revise")
@@ -93,7 +101,7 @@ def revise_v1():
     data = body()
     instruction = string(data.get("instruction"), "instruction", max_chars=MAX_TEXT)
     cid = string(data.get("conversation_id"), "conversation_id", required=False, max_chars=100)
-    chat = service().conversation(cid) if cid else None
+    chat = parts().conversations.get(cid) if cid else None
     if chat is None:
         source = string(data.get("source"), "source", max_chars=MAX_TEXT)
         translation = string(data.get("translation"), "translation", max_chars=MAX_TEXT)
@@ -102,9 +110,9 @@ def revise_v1():
     if len(chat.turns) >= MAX_TURNS:  # each turn lengthens every later prompt: bounded like everything else
         raise ApiError(409, f"this conversation has {len(chat.turns)} turns, the most one may have: start a new "
                             "one with the last translation as 'translation'")
-    gen = chat.revise(service().engine, instruction.strip())
-    cid = service().keep_conversation(chat, cid)
-    return jsonify({"conversation_id": cid, "translation": gen.text, "flags": gen.flags,
+    result = core().revise(chat, instruction.strip())
+    cid = parts().conversations.keep(chat, cid)
+    return jsonify({"conversation_id": cid, "translation": result.text, "flags": result.flags,
                     "turns": len(chat.turns)})
 
 
@@ -127,36 +135,34 @@ def documents_v1():
     glossary_ids = tuple(g for g in string_list(request.form.getlist("glossaries"), "glossaries", max_items=100)
                          if g)
     wait = not boolean(request.args.get("async", ""), "async")
-    job_id = service().start_document(data, name, src, tgt, glossary_ids)
+    job = start_document(parts(), data, name, src, tgt, glossary_ids)
     if not wait:
-        return jsonify({"id": job_id, "status": "queued", "status_url": f"/v1/documents/{job_id}"}), 202
-    job = service().document(job_id, wait=service().timeout)
-    return document_result(job)
+        return jsonify({"id": job.id, "status": "queued", "status_url": f"/v1/documents/{job.id}"}), 202
+    return document_result(parts().jobs.get(job.id, wait=service().timeout))
 
 
 @bp.get("/v1/documents/<job_id>")
 def document_status_v1(job_id):
-    job = service().document(job_id)
-    return jsonify({"id": job_id, "status": job["status"], "error": job["error"],
-                    "result_url": f"/v1/documents/{job_id}/result" if job["status"] == "done" else None})
+    job = parts().jobs.get(job_id)
+    return jsonify({"id": job_id, "status": job.status, "error": job.error,
+                    "result_url": f"/v1/documents/{job_id}/result" if job.status == "done" else None})
 
 
 @bp.get("/v1/documents/<job_id>/result")
 def document_result_v1(job_id):
-    return document_result(service().document(job_id))
+    return document_result(parts().jobs.get(job_id))
 
 
 @bp.get("/v1/glossaries")
 def glossaries_v1():
-    with service().lock:
-        return jsonify({"glossaries": [r.info() for r in service().glossaries.values()]})
+    return jsonify({"glossaries": [r.info() for r in glossaries().all()]})
 
 
 @bp.post("/v1/glossaries")
 def create_glossary_v1():
     if request.files.get("file") is not None:
         data, name = upload("file")
-        record = service().glossary_from_file(
+        record = glossaries().from_file(
             string(request.form.get("name"), "name", required=False, default=name), data, name,
             lang(request.form.get("source_lang"), "source_lang"),
             lang(request.form.get("target_lang"), "target_lang"))
@@ -168,14 +174,13 @@ def create_glossary_v1():
         if not isinstance(entries, list) or not entries:
             raise ApiError(400, "'entries' must be a non-empty list of {source, target, kind}")
         name = string(data.get("name"), "name", required=False, default="glossary")
-        record = service().add_glossary(name, entries_glossary(entries, src, tgt))
+        record = glossaries().add(name, entries_glossary(entries, src, tgt))
     return jsonify(record.info()), 201
 
 
 @bp.get("/v1/glossaries/<gid>")
 def glossary_v1(gid):
-    with service().lock:
-        record = service().glossaries.get(gid)
+    record = glossaries().get(gid)
     if record is None:
         raise ApiError(404, f"unknown glossary {gid!r}")
     info = record.info()
@@ -186,8 +191,8 @@ def glossary_v1(gid):
 
 @bp.delete("/v1/glossaries/<gid>")
 def delete_glossary_v1(gid):
-    with service().lock:
-        service().check_remove(gid)
-        if service().glossaries.pop(gid, None) is None:
-            raise ApiError(404, f"unknown glossary {gid!r}")
+    glossaries().remove(gid)
     return Response(status=204)
+
+
+register("native", bp, PREFIXES, error_body, AUTH_STATUS, public=("/health", "/openapi.json"))

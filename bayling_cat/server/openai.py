@@ -18,10 +18,14 @@ import uuid
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from bayling_cat.errors import UserError
-from bayling_cat.server.common import service
+from bayling_cat.server.common import core, service
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.glossaries import entries_glossary
 from bayling_cat.server.recognize import PLACEABLES, TranslationRequest, UnknownLanguage, recognize
-from bayling_cat.server.service import MAX_SEGMENTS, TAGS, ApiError
+from bayling_cat.server.service import MAX_SEGMENTS
+from bayling_cat.server.translating import TAGS, translate_marked
 from bayling_cat.templates import Message
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("openai", __name__)
 PREFIXES = ("/v1/chat/", "/v1/models", "/v1/completions")
@@ -43,7 +47,7 @@ def error_body(status: int, message: str) -> dict:
 
 def model_card() -> dict:
     """The loaded model in OpenAI's shape, with bayling-cat's own details as extra fields."""
-    engine = service().engine
+    engine = service().raw
     info = getattr(engine, "info", None)
     path = str(getattr(engine, "path", ""))
     try:
@@ -140,11 +144,7 @@ def _options(data) -> dict:
 # -- answering ------------------------------------------------------------------------------------------------
 
 def _tokens(text: str) -> int:
-    count = getattr(service().engine, "count_tokens", None)
-    try:
-        return count(text) if count else len(text.split())
-    except Exception:  # noqa: BLE001 - a token count is never worth an error
-        return len(text.split())
+    return service().count_tokens(text)
 
 
 def translate(found: TranslationRequest) -> tuple[str, list[list[str]]]:
@@ -156,10 +156,13 @@ def translate(found: TranslationRequest) -> tuple[str, list[list[str]]]:
     out = list(found.texts)
     flags: list[list[str]] = [[] for _ in found.texts]
     if todo:
-        results = service().translate_tagged([found.texts[i] for i in todo], found.source_lang, found.target_lang,
-                                             extra_pattern=PLACEABLES, inline=tuple(found.glossary))
-        for i, (text, item_flags, _terms) in zip(todo, results):
-            out[i], flags[i] = text, item_flags
+        entries = [{"source": s, "target": t, "kind": k} for s, t, k in found.glossary]
+        glossary = entries_glossary(entries, found.source_lang, found.target_lang) if entries else None
+        texts = [found.texts[i] for i in todo]
+        results = translate_marked(core(), texts, found.source_lang, found.target_lang, glossary or None, CODES)
+        service().count(texts)
+        for i, result in zip(todo, results):
+            out[i], flags[i] = result.text, result.flags
     return found.answer(out), flags
 
 
@@ -186,14 +189,16 @@ def translation_reply(found: TranslationRequest, messages, opts, reply):
     content, flags = translate(found)
     note = {"recognized": found.kind, "source_lang": found.source_lang, "target_lang": found.target_lang,
             "segments": len(found.texts), "flags": flags}
+    # an answer the engine cut at its length limit says so where clients look (Weblate and memoQ read it)
+    finish = "length" if any("length-limit" in f for f in flags) else "stop"
     usage = {"prompt_tokens": _tokens("\n".join(_text(m["content"]) for m in messages)),
              "completion_tokens": _tokens(content)}
     if not opts["stream"]:
-        return _complete(reply, content, "stop", usage, note)
+        return _complete(reply, content, finish, usage, note)
 
     def whole(emit):  # translated before the stream starts, so that its errors keep their status
         emit(content)
-        return "stop", usage
+        return finish, usage
 
     return _stream(reply, opts, note, whole)
 
@@ -204,9 +209,9 @@ def chat_reply(messages, opts, reply):
                     for m in messages if m["role"] != "tool"]
     if conversation[-1].role != "user":
         raise ApiError(400, "the last message must be a user message")
-    engine = service().engine  # the stream's thread has no app context
+    engine = service()  # the stream's thread has no app context
     try:  # a conversation the model's template refuses is the client's 400, before any stream starts
-        engine.template.render(conversation)
+        engine.raw.template.render(conversation)
     except (ValueError, UserError) as exc:
         raise ApiError(400, str(exc)) from None
     note = {"recognized": "chat"}
@@ -280,3 +285,6 @@ def _stream(reply, opts, note, produce):
 
     return Response(stream_with_context(events()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+register("openai", bp, PREFIXES, error_body, AUTH_STATUS)

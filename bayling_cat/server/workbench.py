@@ -21,9 +21,11 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
 from bayling_cat.errors import UserError
-from bayling_cat.review import Conflict, LockedMemory, ReviewSession
-from bayling_cat.server.common import body, integer, lang, service
-from bayling_cat.server.service import ApiError
+from bayling_cat.review import Conflict, ReviewSession
+from bayling_cat.server.common import body, core, integer, lang, parts, service
+from bayling_cat.server.errors import ApiError
+from bayling_cat.server.jobs import PRETRANSLATION
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("workbench", __name__)
 PREFIXES = ("/workbench/",)
@@ -41,10 +43,6 @@ def error_body(status: int, message: str) -> dict:
     return {"error": {"code": status, "message": message}}
 
 
-def is_public(path: str) -> bool:
-    return path in PUBLIC or path.startswith(STATIC)
-
-
 class Workbench:
     """The documents open in the workbench, where uploads and sessions live, and pre-translation jobs."""
 
@@ -54,33 +52,29 @@ class Workbench:
         self.documents = Path(documents).resolve() if documents else None
         self.uploads = Path(uploads) if uploads else None
         self.memory_path = memory_path
-        self._memory = None
         self.review_path = Path(review).resolve() if review else None
         self.output = output
         self.languages = (source_lang, target_lang)
         self.loopback_only = loopback_only
         self.token = secrets.token_urlsafe(32)
         self.sessions: dict[str, ReviewSession] = {}
-        self.jobs: dict[str, dict] = {}
         self.lock = threading.Lock()
         self.review_id: str | None = None
 
-    def attach(self, service) -> None:
-        """Called by the app factory: the review document is opened now, so a bad file fails at startup."""
-        self.service = service
+    def attach(self, parts) -> None:
+        """Called by the app factory: the review document is opened now, so a bad file fails at startup. The
+        workbench's memory (``memory_path``) is the server's one memory, opened when first needed."""
+        self.parts = parts
+        if self.memory_path is not None and parts.settings.location is None and parts.settings._memory is None:
+            parts.settings.location = self.memory_path
         if self.uploads is None:
-            self.uploads = service.workdir / "uploads"
+            self.uploads = parts.jobs.workdir / "uploads"
         if self.review_path is not None:
             self.review_id = self.open(self.review_path, *self.languages, output=self.output).id
 
     @property
     def memory(self):
-        """The translation memory, opened when the first document is (a server nobody reviews on leaves no file)."""
-        if self._memory is None and self.memory_path is not None:
-            from bayling_cat.memory import Memory
-
-            self._memory = LockedMemory(Memory(self.memory_path))
-        return self._memory
+        return self.parts.settings.memory
 
     @staticmethod
     def doc_id(path: Path) -> str:
@@ -93,7 +87,7 @@ class Workbench:
             if found is not None:
                 return found
             session = ReviewSession(path, doc_id, source_lang, target_lang,
-                                    glossary_for=lambda s, t: self.service.glossary_for(s, t, ()),
+                                    glossary_for=lambda s, t: self.parts.glossaries.for_request(s, t, ()),
                                     memory=self.memory, output=output)
             self.sessions[doc_id] = session
             return session
@@ -129,32 +123,13 @@ class Workbench:
             raise ApiError(404, f"no document {ref!r}")
         return path
 
-    def start_job(self, session: ReviewSession, indices: list[int]) -> dict:
-        job = {"id": uuid.uuid4().hex[:16], "document": session.id, "total": len(indices), "done": 0,
-               "status": "running", "error": None}
-        with self.lock:
-            self.jobs[job["id"]] = job
-        service = self.service
+    def start_job(self, session: ReviewSession, indices: list[int], core) -> dict:
+        """Pre-translate a document in the background, as one job of the server's job store."""
+        def work(job):
+            session.pretranslate(indices, core, progress=lambda n: setattr(job, "done", job.done + n))
 
-        def progress(n):
-            job["done"] += n
-
-        def translate(texts, hints, examples):
-            return service.translate(texts, session.source_lang, session.target_lang, hints=hints, examples=examples)
-
-        def run():
-            try:
-                session.pretranslate(indices, translate, service.model_name, progress,
-                                     threshold=service.fuzzy_threshold / 100)
-                job["status"] = "done"
-            except (UserError, ApiError) as exc:
-                job["error"], job["status"] = getattr(exc, "message", None) or str(exc), "error"
-            except Exception as exc:  # noqa: BLE001 - reported to the page as the job's error
-                logging.getLogger("bayling_cat").exception("pre-translation failed")
-                job["error"], job["status"] = f"pre-translation failed ({type(exc).__name__})", "error"
-
-        threading.Thread(target=run, daemon=True).start()
-        return job
+        return self.parts.jobs.start(PRETRANSLATION, work, status="running", document=session.id,
+                                     total=len(indices)).progress_json()
 
 
 def workbench() -> Workbench:
@@ -339,12 +314,7 @@ def take_back(doc_id, index):
 @bp.post("/workbench/api/documents/<doc_id>/segments/<index>/translate")
 def translate(doc_id, index):
     session, i, data, version = _segment_request(doc_id, index)
-    seg = session.segments[i]
-    if not seg.has_text:
-        return jsonify(session.copy_source(i))
-    [gen] = service().translate([seg.source.strip()], session.source_lang, session.target_lang, hints=[seg.hint],
-                                examples=[session.examples(i, service().fuzzy_threshold / 100)])
-    return jsonify(session.put_machine(i, gen, "mt", version))
+    return jsonify(session.translate(i, core(), version))
 
 
 @bp.get("/workbench/api/documents/<doc_id>/segments/<index>/matches")
@@ -352,8 +322,8 @@ def matches(doc_id, index):
     session = workbench().session(doc_id)
     i = session.index(index)
     return jsonify({"memory": session.memory is not None,
-                    "threshold": service().fuzzy_threshold,
-                    "matches": session.matches(i, service().fuzzy_threshold / 100)})
+                    "threshold": parts().settings.fuzzy_threshold,
+                    "matches": session.matches(i, parts().settings.fuzzy_threshold / 100)})
 
 
 @bp.post("/workbench/api/documents/<doc_id>/segments/<index>/use-match")
@@ -363,7 +333,7 @@ def use_match(doc_id, index):
     target = _target(data)
     if not target.strip():
         raise ApiError(400, "'target' is empty")
-    return jsonify(session.use_match(i, target, percent, version))
+    return jsonify(session.use_match(i, target, percent, version, core()))
 
 
 @bp.post("/workbench/api/documents/<doc_id>/segments/<index>/revise")
@@ -374,7 +344,7 @@ def revise(doc_id, index):
         raise ApiError(400, "'instruction' is required (e.g. \"more formal\")")
     if len(instruction) > 2000:
         raise ApiError(413, "'instruction' is longer than 2000 characters")
-    return jsonify(session.revise(i, instruction.strip(), version, service().engine))
+    return jsonify(session.revise(i, instruction.strip(), version, core()))
 
 
 # -- pre-translation --------------------------------------------------------------------------------------
@@ -383,18 +353,18 @@ def revise(doc_id, index):
 def pretranslate(doc_id):
     wb = workbench()
     session = wb.session(doc_id)
-    with wb.lock:
-        running = [j for j in wb.jobs.values() if j["document"] == doc_id and j["status"] == "running"]
-    if running:
-        return jsonify(running[0]), 202
-    return jsonify(wb.start_job(session, session.untranslated())), 202
+    running = parts().jobs.running(PRETRANSLATION, doc_id)
+    if running is not None:
+        return jsonify(running.progress_json()), 202
+    return jsonify(wb.start_job(session, session.untranslated(), core())), 202
 
 
 @bp.get("/workbench/api/jobs/<job_id>")
 def job(job_id):
-    wb = workbench()
-    with wb.lock:
-        found = wb.jobs.get(job_id)
-    if found is None:
+    found = parts().jobs.get(job_id, missing=f"no pre-translation job {job_id!r}")
+    if found.kind != PRETRANSLATION:
         raise ApiError(404, f"no pre-translation job {job_id!r}")
-    return jsonify(found)
+    return jsonify(found.progress_json())
+
+
+register("workbench", bp, PREFIXES, error_body, AUTH_STATUS, public=PUBLIC, public_prefixes=(STATIC,))
