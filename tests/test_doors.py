@@ -51,7 +51,7 @@ def xliff(path: Path) -> Path:
 
 
 def glossary(path: Path) -> Path:
-    path.write_text("en,de,kind\nfile,Datei,preferred\nfile,Akte,forbidden\n", encoding="utf-8")
+    path.write_text("en,de,status\nfile,Datei,preferred\nfile,Akte,forbidden\n", encoding="utf-8")
     return path
 
 
@@ -220,13 +220,13 @@ def workbench(engine, files, pretranslate: bool) -> dict:
             time.sleep(0.05)
             job = client.get(f"/workbench/api/jobs/{job['id']}").get_json()
         assert job["status"] == "done", job
-        records = {i: client.get(f"/workbench/api/documents/{doc_id}/segments/{i}").get_json()
-                   for i in range(len(segments))}
+        records = dict(enumerate(client.get(f"/workbench/api/documents/{doc_id}").get_json()["segments"]))
     else:
         records = {}
         for i, seg in enumerate(segments):
             if seg["source"].strip():
-                r = client.post(f"/workbench/api/documents/{doc_id}/segments/{i}/translate", json={})
+                r = client.post(f"/workbench/api/documents/{doc_id}/segments/{i}/translate",
+                                json={"version": seg.get("version", 0)})
                 assert r.status_code == 200, r.get_json()
                 records[i] = r.get_json()
     out = {}

@@ -48,8 +48,9 @@ class DecodingOptions:
     length_extra: int = 16
     max_new_tokens: int = 1024
     # batch only prompts of equal length (no padding): a segment's translation then never depends on the
-    # other segments it is batched with (the server turns it on); off, batches are fuller and faster
-    same_length_batches: bool = False
+    # other segments it is batched with, so every door (a file, a protocol, the workbench) gives the same one;
+    # off (serve --mixed-batches), batches are fuller and faster
+    same_length_batches: bool = True
 
     def ct2_kwargs(self) -> dict:
         kw = dict(beam_size=self.beam_size, repetition_penalty=self.repetition_penalty,

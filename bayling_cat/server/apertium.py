@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, request
 
 from bayling_cat.errors import UserError
 from bayling_cat import languages
-from bayling_cat.server.common import core, service
+from bayling_cat.server.common import core, request_glossary, service
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.service import LANGUAGES, MAX_SEGMENTS
 from bayling_cat.server.translating import translate_marked
@@ -104,7 +104,7 @@ def translate_apertium():
     out = list(texts)
     if todo:
         # OmegaT's own tags (<f0>, </b1>) and HTML markup come back as they were, in both formats
-        results = translate_marked(core(), [texts[i] for i in todo], src, tgt)
+        results = translate_marked(core(), [texts[i] for i in todo], src, tgt, request_glossary(src, tgt))
         service().count([texts[i] for i in todo])
         for i, result in zip(todo, results):
             out[i] = result.text

@@ -48,6 +48,15 @@ def glossaries() -> GlossaryRegistry:
     return parts().glossaries
 
 
+def request_glossary(source_lang: str, target_lang: str, ids=(), inline=None):
+    """The glossary a request translates with: the start-up glossaries of its pair (serve --glossary, applied to
+    every request of every protocol), the ones it names, and its own entries."""
+    from bayling_cat.glossary import Glossary
+
+    chosen = glossaries().for_request(source_lang, target_lang, tuple(ids))
+    return Glossary.merge([g for g in (chosen, inline) if g is not None and len(g)])
+
+
 def core(max_revisions: int = 2, term_strategy: str = "none"):
     """The translation core for one request."""
     return translator(parts().service, parts().settings, max_revisions, term_strategy)

@@ -11,8 +11,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import languages
 from bayling_cat.errors import UserError
-from bayling_cat.server.common import (body, boolean, core, glossaries, parts, send_document, service, string,
-                                      string_list, text_list, upload)
+from bayling_cat.server.common import (body, boolean, core, glossaries, parts, request_glossary, send_document,
+                                      service, string, string_list, text_list, upload)
 from bayling_cat.server.documents import start_document
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.glossaries import GlossaryRecord, entries_glossary
@@ -56,7 +56,7 @@ def translate_deepl():
         pattern = re.compile(f"{extra}|{TAGS.pattern}", re.S) if extra else TAGS
     elif tag_handling:
         raise ApiError(400, "Value for 'tag_handling' not supported.")
-    glossary = glossaries().for_request(src, tgt, glossary_ids)
+    glossary = request_glossary(src, tgt, glossary_ids)
     results = [(t.text, t.flags) for t in translate_marked(core(), texts, src, tgt, glossary, pattern, hints)]
     service().count(texts)
     detected = src.split("-")[0].upper()

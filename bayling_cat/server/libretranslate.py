@@ -8,8 +8,8 @@ from flask import Blueprint, jsonify, request
 from bayling_cat import languages
 import re
 
-from bayling_cat.server.common import (body, core, document_result, integer, lang, parts, service, string, text_list,
-                                      upload)
+from bayling_cat.server.common import (body, core, document_result, integer, lang, parts, request_glossary, service,
+                                      string, text_list, upload)
 from bayling_cat.server.documents import start_document
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.protocols import owner_of_translate
@@ -52,7 +52,8 @@ def translate_lt():
     fmt = string(data.get("format"), "format", required=False, default="text", choices=("text", "html"))
     # Weblate wraps placeables as [X<offset>X]: kept whole in both formats
     pattern = re.compile(f"{WEBLATE_PLACEABLE}|{TAGS.pattern}" if fmt == "html" else WEBLATE_PLACEABLE, re.S)
-    results = [(t.text, t.flags) for t in translate_marked(core(), texts, src, tgt, pattern=pattern)]
+    glossary = request_glossary(src, tgt)
+    results = [(t.text, t.flags) for t in translate_marked(core(), texts, src, tgt, glossary, pattern)]
     service().count(texts)
     # "flags" is bayling-cat's own field, shaped like translatedText (LibreTranslate has none): e.g.
     # length-limit for a translation cut at the generation limit

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from bayling_cat import __version__
-from bayling_cat.glossary import Glossary
 from bayling_cat.server.common import (body, boolean, check_text, core, document_result, glossaries, integer, lang,
-                                      parts, service, string, string_list, terms_report, upload)
+                                      parts, request_glossary, service, string, string_list, terms_report,
+                                      upload)
 from bayling_cat.server.documents import start_document
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.glossaries import entries_glossary
@@ -75,12 +75,6 @@ def translate_v1():
     return jsonify({"model": service().model_name, "source_lang": src, "target_lang": tgt, "translations": [
         {"id": i, "text": t.text, "flags": t.flags, "terms": terms_report(t.terms), **matches[n]}
         for n, (i, t) in enumerate(zip(ids, results))]})
-
-
-def request_glossary(src: str, tgt: str, glossary_ids, inline: Glossary | None) -> Glossary | None:
-    """The glossaries a request asks for (and the start-up ones of its pair), merged with its own entries."""
-    chosen = glossaries().for_request(src, tgt, tuple(glossary_ids))
-    return Glossary.merge([g for g in (chosen, inline) if g is not None and len(g)])
 
 
 def memory_matches(texts, src: str, tgt: str) -> list[dict]:

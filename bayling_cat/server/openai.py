@@ -18,7 +18,7 @@ import uuid
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from bayling_cat.errors import UserError
-from bayling_cat.server.common import core, service
+from bayling_cat.server.common import core, request_glossary, service
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.glossaries import entries_glossary
 from bayling_cat.server.recognize import PLACEABLES, TranslationRequest, UnknownLanguage, recognize
@@ -157,9 +157,10 @@ def translate(found: TranslationRequest) -> tuple[str, list[list[str]]]:
     flags: list[list[str]] = [[] for _ in found.texts]
     if todo:
         entries = [{"source": s, "target": t, "kind": k} for s, t, k in found.glossary]
-        glossary = entries_glossary(entries, found.source_lang, found.target_lang) if entries else None
+        inline = entries_glossary(entries, found.source_lang, found.target_lang) if entries else None
+        glossary = request_glossary(found.source_lang, found.target_lang, (), inline)
         texts = [found.texts[i] for i in todo]
-        results = translate_marked(core(), texts, found.source_lang, found.target_lang, glossary or None, CODES)
+        results = translate_marked(core(), texts, found.source_lang, found.target_lang, glossary, CODES)
         service().count(texts)
         for i, result in zip(todo, results):
             out[i], flags[i] = result.text, result.flags
