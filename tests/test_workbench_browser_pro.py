@@ -135,7 +135,7 @@ def test_arabic_targets_are_laid_out_right_to_left(browser, tmp_path):
         # a placeholder chip between the Arabic words stays where it was typed, the text flows right to left
         d.find_element("css selector", "#seg-0 .source .chip").click()
         editor.send_keys(" ملفات؟")
-        wait(d, lambda d: target_text(d, 0) == "حذف%s ملفات؟", 10, "the typed target")
+        wait(d, lambda d: target_text(d, 0) == "حذف<1/> ملفات؟", 10, "the typed target")
         assert computed(d, "#seg-0 .editor", "direction") == "rtl"
         assert computed(d, "#seg-1 .editor", "direction") == "rtl"  # empty: the language decides
         assert computed(d, "#seg-0 .source", "direction") == "ltr"
@@ -203,6 +203,70 @@ def test_a_failed_machine_translation_is_said_in_words(browser, tmp_path):
                     d.find_element("id", "job-text").text, 60, "pre-translation")
         assert line.startswith("pre-translated 2 of 3 segments; 1 got nothing"), line
         assert target_text(d, 0) == "Speichern Sie die Datei."
+        # Ctrl+Z right after a machine translation undoes it (nothing typed since): the target is empty again
+        editor = row(d, 2).find_element("css selector", ".editor")
+        editor.click()
+        editor.send_keys(Keys.CONTROL, "z")
+        wait(d, lambda d: target_text(d, 2) == "" and d.execute_script("return state.segments[2].target") == "",
+             30, "the undone machine translation")
+        assert [h.text.split("\n")[0] for h in d.find_elements("css selector", "#p-history li .h-head")] == \
+            ["mt", "edit"]
+    finally:
+        server.stop()
+
+
+def test_an_incomplete_target_is_shown_repaired_before_it_is_confirmed(browser, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    path = tmp_path / "app.po"
+    path.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: de\\n"\n\n'
+                    '#, c-format\nmsgid "Delete %s?"\nmsgstr ""\n', "utf-8")
+    server = InProcess(path, tmp_path)
+    try:
+        d = browser
+        open_page(d, server)
+        editor = type_into(d, 0, "Löschen?")
+        editor.send_keys(Keys.CONTROL, Keys.ENTER)
+        dialog = wait(d, lambda d: d.find_element("id", "repair-dialog").is_displayed() and
+                      d.find_element("id", "repair-dialog"), 30, "the repair dialog")
+        assert d.find_element("id", "repair-fixed").text == "Löschen?%s"
+        assert "status-confirmed" not in row(d, 0).get_attribute("class")
+        d.find_element("id", "repair-yes").click()
+        wait(d, lambda d: "status-confirmed" in row(d, 0).get_attribute("class"), 30, "the confirmation")
+        assert not dialog.is_displayed() and target_text(d, 0) == "Löschen?<1/>"
+    finally:
+        server.stop()
+
+
+def test_filters_counts_files_codes_only_rows_and_search_hits(browser, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    from tests.test_workbench_pro import XLF
+
+    path = tmp_path / "multi.xlf"
+    path.write_text(XLF.format(first="first.properties", lang="de"), "utf-8")
+    server = InProcess(path, tmp_path)
+    try:
+        d = browser
+        open_page(d, server)
+        assert [th.text for th in d.find_elements("css selector", "tr.file-row th")] == \
+            ["File: first.properties", "File: second.properties"]
+        assert not d.find_elements("id", "seg-2")  # codes only: hidden by default
+        assert d.find_element("id", "count").text == "4 of 5 segments"
+        assert d.find_element("id", "counts").text.split("\n") == [
+            "new 2", "machine 1", "fuzzy / needs review 1", "edited 0", "confirmed 0", "locked 0"]
+        d.find_element("id", "show-tags").click()
+        wait(d, lambda d: d.find_elements("id", "seg-2"), 10, "the codes-only row")
+        select = Select(d.find_element("id", "filter"))
+        assert [o.text for o in select.options][:4] == ["all (5)", "untranslated (3)", "machine-translated (1)",
+                                                        "fuzzy / needs review (1)"]
+        select.select_by_value("fuzzy")
+        wait(d, lambda d: [r.get_attribute("id") for r in d.find_elements("css selector", "tr.seg")] == ["seg-4"],
+             10, "the fuzzy filter")
+        select.select_by_value("all")
+        d.find_element("id", "search").send_keys("the")
+        wait(d, lambda d: d.find_element("id", "count").text == "1 of 5 segments", 10, "the search")
+        assert [m.text for m in d.find_elements("css selector", "#seg-0 .source mark.hit")] == ["the"]
     finally:
         server.stop()
 
@@ -382,6 +446,8 @@ def test_accessible_names_in_chromiums_accessibility_tree(browser, tmp_path):
 # -- a reload -----------------------------------------------------------------------------------------------
 
 def test_a_reload_keeps_the_page_and_the_active_segment(browser, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
     path = po(tmp_path, "many.po", "de", [(f"Sentence number {n}.", "") for n in range(1, 71)])
     server = InProcess(path, tmp_path)
     try:
@@ -389,13 +455,20 @@ def test_a_reload_keeps_the_page_and_the_active_segment(browser, tmp_path):
         open_page(d, server)
         d.find_element("id", "next-page").click()
         wait(d, lambda d: d.find_element("id", "page-text").text == "page 2 / 2", 10, "page 2")
-        type_into(d, 61, "Satz 62")
+        editor = type_into(d, 61, "Satz 62")
         wait(d, lambda d: "status-draft" in row(d, 61).get_attribute("class"), 30, "the edit")
+        # a comment on it (Alt+C), kept with the segment
+        editor.send_keys(Keys.ALT, "c")
+        assert d.switch_to.active_element.get_attribute("id") == "comment"
+        d.switch_to.active_element.send_keys("Ask the author.", Keys.ESCAPE)
+        wait(d, lambda d: d.execute_script("return state.segments[61].comment") == "Ask the author.", 30, "the comment")
         d.refresh()
         ready(d)
         assert d.find_element("id", "page-text").text == "page 2 / 2"
         assert row(d, 61).get_attribute("class").split().count("active") == 1
         assert d.execute_script("return document.activeElement.closest('tr').id") == "seg-61"
         assert d.find_element("id", "p-key").text == "62 of 70"
+        assert d.find_element("id", "comment").get_attribute("value") == "Ask the author."
+        assert "comment" in row(d, 61).find_element("css selector", ".st").text
     finally:
         server.stop()

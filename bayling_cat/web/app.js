@@ -847,6 +847,7 @@ function showGhost(editor, text) {
   if (!text) return;
   const ghost = el("span", "ghost", text);
   ghost.contentEditable = "false";
+  ghost.setAttribute("aria-hidden", "true");  // a suggestion, not the text: Tab takes it
   editor.appendChild(ghost);
   placeCaretAtEnd(editor);
 }
@@ -1243,7 +1244,6 @@ async function start() {
   $("show-tags").addEventListener("change", (ev) => { state.showTags = ev.target.checked; applyFilter(true); });
   $("conc-form").addEventListener("submit", (ev) => { ev.preventDefault(); concordance($("conc-q").value).catch(fail); });
   $("replace-form").addEventListener("submit", (ev) => { ev.preventDefault(); findNext(); });
-  $("btn-find").addEventListener("click", findNext);
   $("btn-replace").addEventListener("click", () => replaceOne().catch(fail));
   $("btn-skip").addEventListener("click", findNext);
   $("btn-replace-close").addEventListener("click", () => {
