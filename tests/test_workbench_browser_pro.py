@@ -47,6 +47,9 @@ class ScriptedEngine(FakeEngine):
         gens = super().generate(conversations, source_texts, suppress_sequences, progress, on_done)
         return [Generation(g.text, ["length-limit"]) if not g.text else g for g in gens]
 
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
+        return "", []  # no prediction: these tests are about everything else
+
 
 class InProcess:
     """The workbench app on a free loopback port, served by werkzeug in a thread of this process."""

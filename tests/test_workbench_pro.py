@@ -476,3 +476,31 @@ def test_concordance_in_both_memory_backends(location):
         assert memory.concordance("0% d", "en", "de", 10)[0].source == "100% done_now"
         assert memory.concordance("x_y", "en", "de", 10) == [] and memory.concordance("  ", "en", "de", 10) == []
         assert len(memory.concordance("e", "en", "de", 2)) == 2
+
+
+# -- one term matcher for the workbench and `bayling-cat check` ------------------------------------------------
+
+def test_forbidden_terms_match_inflections_not_other_words(tmp_path):
+    from bayling_cat.glossary import find
+    from tests.conftest import run_cli
+
+    # Snowball stems all of these to "sich": only the inflections of "sichern" are the forbidden verb
+    for word, hit in (("sich", False), ("Sich", False), ("Sicherheits", False), ("Sicherheitseinstellungen", False),
+                      ("sichern", True), ("sichere", True), ("Sichern", True)):
+        assert bool(find(f"Bitte {word} jetzt.", "sichern", "de")) is hit, word
+    assert find("Die Dateien öffnen", "Datei", "de") == [(4, 11)] and find("open files", "file", "en") == [(5, 10)]
+    glossary = tmp_path / "g.csv"
+    glossary.write_text("en,de,status\nsave,speichern,preferred\nsave,sichern,forbidden\n", "utf-8")
+    path = tmp_path / "de.po"
+    path.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: de\\n"\n\n'
+                    'msgid "Save your settings."\nmsgstr "Speichern Sie sich Ihre Sicherheitseinstellungen."\n\n'
+                    'msgid "Save the file."\nmsgstr "Sichere die Datei."\n', "utf-8")
+    result = run_cli(["check", str(path), "-g", str(glossary)], env_extra={"BAYLING_CAT_HOME": str(tmp_path / "h")})
+    assert result.returncode == 0, result.stderr
+    assert "forbidden terms 1" in result.stdout
+    problems = [line for line in result.stdout.splitlines() if "do not use" in line]
+    assert len(problems) == 1 and "Save the file." in problems[0]
+    # the workbench's live check answers the same
+    client, _ = make(path, tmp_path, glossaries=[glossary])
+    doc_id, doc = doc_of(client)
+    assert doc["segments"][0]["violations"] == [] and doc["segments"][1]["forbidden"][0]["form"] == "sichern"
