@@ -475,3 +475,45 @@ def test_a_reload_keeps_the_page_and_the_active_segment(browser, tmp_path):
         assert "comment" in row(d, 61).find_element("css selector", ".st").text
     finally:
         server.stop()
+
+
+def axe_source() -> str | None:
+    """axe-core's script, where one is installed (AXE_CORE_JS, or `npm install axe-core` in the checkout)."""
+    import os
+
+    for candidate in (os.environ.get("AXE_CORE_JS"), ROOT / "node_modules" / "axe-core" / "axe.min.js"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_text("utf-8")
+    return None
+
+
+@pytest.mark.skipif(axe_source() is None, reason="axe-core is not installed (npm install axe-core in the checkout, or "
+                                                 "AXE_CORE_JS=path/to/axe.min.js)")
+@pytest.mark.parametrize("width", [1400, 390])
+def test_axe_core_finds_no_wcag_21_aa_violation_on_the_main_flow(browser, tmp_path, width):
+    from selenium.webdriver.common.keys import Keys
+
+    doc = tmp_path / "sample.xlf"
+    shutil.copy(ROOT / "examples" / "sample.xlf", doc)
+    server = InProcess(doc, tmp_path, glossaries=[ROOT / "glossaries" / "software-ui.en-de.tbx"])
+    try:
+        d = browser
+        if width < 1000:
+            d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                              {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        open_page(d, server)
+        editor = type_into(d, 1, "Sie haben ungespeicherte Änderungen.")
+        editor.send_keys(Keys.CONTROL, Keys.ENTER)  # confirmed: the next segment is active
+        wait(d, lambda d: "status-confirmed" in row(d, 1).get_attribute("class"), 30, "the confirmation")
+        type_into(d, 2, "Die Akte")  # a term problem and a forbidden form
+        saved(d, 2, "Die Akte")
+        d.execute_script(axe_source() + "\n;return true;")
+        d.set_script_timeout(120)
+        violations = d.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+            ".then(r => done(r.violations.map(v => [v.id, v.nodes.map(n => n.target.join(' '))])))"
+            ".catch(e => done([['axe failed', [String(e)]]]));")
+        assert violations == []
+    finally:
+        server.stop()
