@@ -183,7 +183,7 @@ function searchHit(seg) {
 }
 
 function matches(seg) {
-  if (seg.tag_only && !state.showTags) return false;  // rows of inline codes alone: nothing to translate
+  if (seg.tag_only && !state.showTags) return false;  // codes, numbers, punctuation alone: nothing to translate
   return !!(FILTERS[state.filter] || FILTERS.all)(seg) && searchHit(seg);
 }
 
@@ -220,7 +220,7 @@ function refreshCounts() {
     line.appendChild(item);
   }
   const hidden = state.segments.filter((s) => s.tag_only).length;
-  $("tags-label").textContent = `codes-only rows (${hidden})`;
+  $("tags-label").textContent = `rows without words (${hidden})`;
 }
 
 function renderRows() {
@@ -380,6 +380,8 @@ function update(data, rerender) {
   }
   if (state.active === seg.i) renderPanel(seg);
   refreshProgress();
+  clearTimeout(state.timers.get("counts"));  // many rows change at once during pre-translation: count once
+  state.timers.set("counts", setTimeout(refreshCounts, 150));
 }
 
 // The DOM position of a character offset in an editor's text (chips count as their placeholder).
