@@ -20,8 +20,8 @@ import os
 import re
 import shutil
 import threading
-import unicodedata
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
