@@ -109,6 +109,33 @@ def words(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple((m.start(), m.end(), m.group(0)) for m in _WORD.finditer(text))
 
 
+@lru_cache(maxsize=200_000)
+def inflected(word: str, lang: str) -> bool:
+    """Whether the stemmer took an ending off ``word`` (German "sichern" -> "sich": yes; "sich": no)."""
+    s = _stemmer(lang)
+    return s is not None and s.stemWord(word.lower()) != word.lower()
+
+
+AGGLUTINATIVE = {"fi", "et", "hu", "tr", "eu"}  # long case endings: more letters may follow a stem
+
+
+def same_word(word: str, term_word: str, lang: str, case_sensitive: bool = False) -> bool:
+    """Whether ``word`` is ``term_word`` or one of its inflections. Sharing a Snowball stem is not enough:
+    Snowball reduces German "sichern", "sicher" and "Sicherheits" all to "sich", which is also a word of its
+    own (the reflexive pronoun). So a bare stem is another word unless the term is bare too ("Datei" and
+    "Dateien" share the stem "datei", which is "Datei" itself), and an inflection adds an ending to the stem,
+    not a word ("Sicherheits" adds "erheits": a compound's first part, not an ending)."""
+    word_stem = stem(word, lang, case_sensitive)
+    if word_stem != stem(term_word, lang, case_sensitive):
+        return False
+    if word.lower() == term_word.lower():
+        return True
+    if inflected(term_word, lang) and not inflected(word, lang):
+        return False
+    longest = max(7 if _primary(lang) in AGGLUTINATIVE else 4, len(term_word) - len(word_stem) + 2)
+    return len(word) - len(word_stem) <= longest
+
+
 @lru_cache(maxsize=200_000)  # pure Python Snowball is slow, and a glossary stems the same words again and again
 def stem(word: str, lang: str, case_sensitive: bool = False) -> str:
     base = word if case_sensitive else word.lower()
@@ -134,13 +161,15 @@ def find(text: str, phrase: str, lang: str, case_sensitive: bool = False) -> lis
     if _primary(lang) in NO_SPACES or not words(phrase):
         hay, needle = (visible, phrase) if case_sensitive else (visible.lower(), phrase.lower())
         return [(m.start(), m.start() + len(needle)) for m in re.finditer(re.escape(needle), hay)]
-    target = [stem(w, lang, case_sensitive) for _, _, w in words(phrase)]
+    phrase_words = [w for _, _, w in words(phrase)]
+    target = [stem(w, lang, case_sensitive) for w in phrase_words]
     toks = words(visible)
     stems = [stem(w, lang, case_sensitive) for _, _, w in toks]
     spans = []
     n = len(target)
     for i in range(len(toks) - n + 1):
-        if stems[i:i + n] == target:
+        if stems[i:i + n] == target and all(same_word(toks[i + k][2], phrase_words[k], lang, case_sensitive)
+                                            for k in range(n)):
             # the words must be adjacent (only spaces or hyphens between them), not across a code
             gap_ok = all(re.fullmatch(r"[\s\-]*", visible[toks[j][1]:toks[j + 1][0]]) for j in range(i, i + n - 1))
             if gap_ok:
@@ -171,6 +200,15 @@ class Glossary:
         terms = [t for g in glossaries for t in g.terms]
         return cls(terms, glossaries[0].source_lang, glossaries[0].target_lang,
                    ", ".join(g.name for g in glossaries))
+
+    def concordance(self, text: str, limit: int = 20) -> list[Term]:
+        """The terms whose source, targets or forbidden forms hold ``text`` (any case): the glossary side of
+        a concordance search."""
+        needle = text.strip().casefold()
+        if not needle:
+            return []
+        return [t for t in self.terms if any(needle in form.casefold() for form in
+                                             [t.source, *t.targets, *t.forbidden])][:limit]
 
     def forbidden_forms(self) -> list[str]:
         return sorted({f for t in self.terms for f in t.forbidden})

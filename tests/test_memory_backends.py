@@ -382,7 +382,7 @@ def test_the_workbench_lists_matches_and_confirms_into_either_backend(location, 
         mem.add([human("Click <1>Save</1> to keep all your <2/>changes.", "Klicken Sie auf <1>Speichern</1>.")])
     doc = tmp_path / "inline-1.2.xlf"
     shutil.copy(DATA / "inline-1.2.xlf", doc)
-    bench = Workbench(review=doc, memory_path=location)
+    bench = Workbench(review=doc, memory_path=location, sessions=tmp_path / "sessions")
     client = create_app(FakeEngine(lambda conv: "[tr]"), (), window=0.01, workbench=bench).test_client()
     client.environ_base["HTTP_" + TOKEN_HEADER.upper().replace("-", "_")] = bench.token
     doc_id = client.get("/workbench/api/documents").get_json()["review"]

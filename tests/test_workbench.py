@@ -35,6 +35,19 @@ def fake():
     return FakeEngine(answer)
 
 
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """Review sessions live in the data folder: this test's own."""
+    monkeypatch.setenv("BAYLING_CAT_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def session_dir(doc):
+    from bayling_cat.review import session_folder
+
+    return session_folder(doc)
+
+
 def make(fake, doc, tmp_path, glossaries=(), **kw):
     bench = Workbench(review=doc, memory_path=tmp_path / "memory.sqlite", **kw)
     app = create_app(fake, glossaries, window=0.01, workbench=bench)
@@ -180,7 +193,7 @@ def test_session_survives_a_restart(fake, xlf, tmp_path):
     client.post(seg_url(doc_id, 1, "confirm"), json={"target": "zweite <1/><2/><3/><4/>", "version": 1})
     client.post(seg_url(doc_id, 0, "revise"), json={"instruction": "use 'Datei'", "version": 1})
     # a torn last line (the server killed mid-write) costs nothing before it
-    log = xlf.parent / f".{xlf.name}.review" / "edits.jsonl"
+    log = session_dir(xlf) / "edits.jsonl"
     with open(log, "a") as fh:
         fh.write('{"i": 0, "key": "bold", "rec')
     restarted, _ = make(FakeEngine(answer), xlf, tmp_path)
@@ -205,7 +218,7 @@ def test_a_document_changed_outside_keeps_the_old_session_aside(fake, xlf, tmp_p
     again, _ = make(fake, xlf, tmp_path)
     _, doc = doc_of(again)
     assert "changed outside the workbench" in doc["notice"] and doc["segments"][0]["target"] is None
-    [aside] = xlf.parent.glob(f".{xlf.name}.review.stale-*")
+    [aside] = session_dir(xlf).parent.glob(f"{session_dir(xlf).name}.stale-*")
     assert "mine" in (aside / "edits.jsonl").read_text()
 
 
@@ -457,7 +470,7 @@ def test_every_corpus_document_opens_confirms_and_saves(tmp_path):
             continue
         first = editable[0]
         text = "Confirmed " + (first["target"] or first["source"])
-        session.confirm(first["i"], text, first["version"])
+        session.confirm(first["i"], text, first["version"], accept_repair=True)
         out = tmp_path / "out" / f.name
         session.save(output=out)
         reread = open_document(out).segments()[first["i"]]

@@ -127,6 +127,9 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
         wait(d, lambda d: "ready" in d.find_element(By.TAG_NAME, "body").get_attribute("class"), what="the grid")
         assert "sample.xlf" in d.find_element(By.ID, "doc-title").text
         keys = [r.get_attribute("id") for r in d.find_elements(By.CSS_SELECTOR, "tr.seg")]
+        assert len(keys) == 7 and "seg-4" not in keys  # "1,024": no words, hidden until asked for
+        d.find_element(By.ID, "show-tags").click()
+        keys = [r.get_attribute("id") for r in d.find_elements(By.CSS_SELECTOR, "tr.seg")]
         assert len(keys) == 8
         assert "readonly" in row(d, 5).get_attribute("class")  # translate="no"
         assert row(d, 5).find_element(By.CSS_SELECTOR, ".editor").get_attribute("contenteditable") != "true"

@@ -194,6 +194,19 @@ class PostgresMemory(Memory):
 
         return self._run(work, "read")
 
+    def concordance(self, text: str, source_lang: str, target_lang: str, limit: int = 20) -> list[Hit]:
+        """Approved human units whose source or target holds ``text`` (any case), newest first: a CAT tool's
+        concordance search (ILIKE: pg_trgm's GIN index serves the source side)."""
+        needle = text.strip()
+        if not needle:
+            return []
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._query(
+            f"SELECT source, target FROM {UNITS} WHERE source_lang=%s AND target_lang=%s AND origin=%s AND flags='' "
+            "AND (source ILIKE %s OR target ILIKE %s) ORDER BY created DESC LIMIT %s",
+            (source_lang, target_lang, HUMAN, pattern, pattern, limit))
+        return [Hit(s, t, HUMAN) for s, t in rows]
+
     def stats(self) -> dict:
         rows = self._query(f"SELECT source_lang, target_lang, origin, count(*), count(*) FILTER (WHERE flags<>'') "
                            f"FROM {UNITS} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")

@@ -274,6 +274,23 @@ class SQLiteMemory(Memory):
             f"SELECT source, target FROM units WHERE id IN ({marks}) AND origin=? AND flags='' "
             "ORDER BY created DESC", (*ranked, HUMAN)).fetchall()
 
+    def concordance(self, text: str, source_lang: str, target_lang: str, limit: int = 20) -> list[Hit]:
+        """Approved human units whose source or target holds ``text`` (any case), newest first: a CAT tool's
+        concordance search. LIKE reads the language pair's units in turn until ``limit`` are found (SQLite's
+        LIKE folds ASCII letters only; other letters are also tried as typed, in lower and in title case)."""
+        needle = text.strip()
+        if not needle:
+            return []
+        forms = list(dict.fromkeys([needle, needle.lower(), needle[:1].upper() + needle[1:]]))
+        patterns = ["%" + f.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for f in forms]
+        where = " OR ".join("source LIKE ? ESCAPE '\\' OR target LIKE ? ESCAPE '\\'" for _ in patterns)
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT source, target FROM units WHERE source_lang=? AND target_lang=? AND origin=? AND flags='' "
+                f"AND ({where}) ORDER BY created DESC LIMIT ?",
+                (source_lang, target_lang, HUMAN, *[p for p in patterns for _ in (0, 1)], limit)).fetchall()
+        return [Hit(s, t, HUMAN) for s, t in rows]
+
     def stats(self) -> dict:
         rows = self.db.execute("SELECT source_lang, target_lang, origin, count(*), sum(flags<>'') FROM units "
                                "GROUP BY source_lang, target_lang, origin ORDER BY 1, 2, 3").fetchall()

@@ -39,6 +39,7 @@ class Job:
     characters: int = 0
     total: int = 0  # segments to do (pre-translation)
     done: int = 0
+    failed: list = field(default_factory=list)  # a pre-translation's segments that got nothing
     ended: float | None = None
 
     @property
@@ -48,7 +49,7 @@ class Job:
     def progress_json(self) -> dict:
         """A pre-translation as the workbench page polls it."""
         return {"id": self.id, "document": self.document, "total": self.total, "done": self.done,
-                "status": self.status, "error": self.error}
+                "status": self.status, "error": self.error, "failed": self.failed}
 
 
 class JobStore:

@@ -11,9 +11,10 @@ reach it under its own name either.
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import os
 import secrets
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
 from bayling_cat.errors import UserError
-from bayling_cat.review import Conflict, ReviewSession
+from bayling_cat.review import Conflict, DiskChanged, NeedsRepair, ReviewSession, check_text, session_id
 from bayling_cat.server.common import body, core, integer, lang, parts, service
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.jobs import PRETRANSLATION
@@ -37,6 +38,8 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+MAX_NAME_BYTES = 255  # a file name longer than this cannot be created on the usual file systems
+MAX_REF = 4096
 
 
 def error_body(status: int, message: str) -> dict:
@@ -48,11 +51,12 @@ class Workbench:
 
     def __init__(self, documents: Path | None = None, uploads: Path | None = None, memory_path: Path | None = None,
                  review: Path | None = None, output: Path | None = None, source_lang: str | None = None,
-                 target_lang: str | None = None, loopback_only: bool = True):
+                 target_lang: str | None = None, loopback_only: bool = True, sessions: Path | None = None):
         self.documents = Path(documents).resolve() if documents else None
         self.uploads = Path(uploads) if uploads else None
         self.memory_path = memory_path
         self.review_path = Path(review).resolve() if review else None
+        self.sessions_root = Path(sessions) if sessions else None  # None: the data folder's (review.py)
         self.output = output
         self.languages = (source_lang, target_lang)
         self.loopback_only = loopback_only
@@ -78,7 +82,7 @@ class Workbench:
 
     @staticmethod
     def doc_id(path: Path) -> str:
-        return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        return session_id(path)  # any file name, UTF-8 or not
 
     def open(self, path: Path, source_lang=None, target_lang=None, output=None) -> ReviewSession:
         doc_id = self.doc_id(path)
@@ -88,7 +92,8 @@ class Workbench:
                 return found
             session = ReviewSession(path, doc_id, source_lang, target_lang,
                                     glossary_for=lambda s, t: self.parts.glossaries.for_request(s, t, ()),
-                                    memory=self.memory, output=output)
+                                    memory=self.memory, output=output,
+                                    folder=self.sessions_root / doc_id if self.sessions_root else None)
             self.sessions[doc_id] = session
             return session
 
@@ -110,23 +115,33 @@ class Workbench:
             for f in sorted(root.rglob("*")):
                 rel = f.relative_to(root)
                 if f.is_file() and f.suffix.lower() in EXTENSIONS and not any(p.startswith(".") for p in rel.parts):
-                    out.append({"name": str(rel) if kind == "folder" else f.name, "kind": kind,
-                                "ref": str(rel), "id": self.doc_id(f), "open": self.doc_id(f) in self.sessions})
+                    # a name that is not UTF-8 is shown with U+FFFD; its ref keeps the bytes (as surrogates)
+                    shown = os.fsencode(str(rel) if kind == "folder" else f.name).decode("utf-8", "replace")
+                    out.append({"name": shown, "kind": kind, "ref": str(rel), "id": self.doc_id(f),
+                                "open": self.doc_id(f) in self.sessions})
         return out
 
     def resolve(self, kind: str, ref: str) -> Path:
         root = self.documents if kind == "folder" else self.uploads
         if root is None:
             raise ApiError(400, "this server has no --documents folder" if kind == "folder" else "no uploads")
-        path = (root / ref).resolve()
-        if root.resolve() not in path.parents or not path.is_file():
+        if not ref or len(ref) > MAX_REF or "\0" in ref:
+            raise ApiError(400, "'ref' must name a document of the list (no NUL character, at most 4096 characters)")
+        try:
+            path = (root / ref).resolve()
+            found = root.resolve() in path.parents and path.is_file()
+        except (OSError, ValueError, RuntimeError):
+            found = False
+        if not found:
             raise ApiError(404, f"no document {ref!r}")
         return path
 
     def start_job(self, session: ReviewSession, indices: list[int], core) -> dict:
-        """Pre-translate a document in the background, as one job of the server's job store."""
+        """Pre-translate a document in the background, as one job of the server's job store; the job says at
+        the end which segments got nothing."""
         def work(job):
             session.pretranslate(indices, core, progress=lambda n: setattr(job, "done", job.done + n))
+            job.failed = session.failed(indices)
 
         return self.parts.jobs.start(PRETRANSLATION, work, status="running", document=session.id,
                                      total=len(indices)).progress_json()
@@ -149,7 +164,8 @@ def guard():
         raise ApiError(403, f"this workbench answers on 127.0.0.1 or localhost only, not {host!r}")
     if path.startswith("/workbench/api/"):
         given = request.headers.get(TOKEN_HEADER, "")
-        if not secrets.compare_digest(given, wb.token):
+        # compared as bytes: compare_digest refuses non-ASCII str (a header may carry any Latin-1 character)
+        if not secrets.compare_digest(given.encode("utf-8", "surrogateescape"), wb.token.encode("ascii")):
             raise ApiError(403, f"missing or wrong {TOKEN_HEADER} header: reload the page")
     return None
 
@@ -168,6 +184,16 @@ def protect(response):
 @bp.errorhandler(Conflict)
 def conflict(exc: Conflict):
     return jsonify({**error_body(409, str(exc)), "current": exc.current}), 409
+
+
+@bp.errorhandler(NeedsRepair)
+def needs_repair(exc: NeedsRepair):
+    return jsonify({**error_body(422, str(exc)), "repaired": exc.repaired}), 422
+
+
+@bp.errorhandler(DiskChanged)
+def disk_changed(exc: DiskChanged):
+    return jsonify(error_body(409, str(exc))), 409
 
 
 # -- the page --------------------------------------------------------------------------------------------
@@ -206,14 +232,18 @@ def open_document():
         form = request.form
         src = lang(form["source_lang"], "source_lang") if form.get("source_lang") else None
         tgt = lang(form["target_lang"], "target_lang") if form.get("target_lang") else None
-        name = Path(upload.filename or "document").name or "document"
-        if name.startswith("."):
-            name = "document" + name
+        name = _upload_name(upload.filename)
         folder = wb.uploads / uuid.uuid4().hex[:12]
-        folder.mkdir(parents=True)
         path = folder / name
-        upload.save(str(path))
+        try:
+            folder.mkdir(parents=True)
+            upload.save(str(path))
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ApiError(507 if exc.errno == 28 else 503, f"{name}: cannot keep the upload "
+                                                            f"({exc.strerror or exc})") from None
     else:
+        folder = None
         data = body()
         src = lang(data["source_lang"], "source_lang") if data.get("source_lang") else None
         tgt = lang(data["target_lang"], "target_lang") if data.get("target_lang") else None
@@ -224,9 +254,23 @@ def open_document():
     try:
         session = wb.open(path, src, tgt)
     except UserError as exc:  # the client named the file: no server paths, no command-line options
+        if folder is not None:  # a refused upload is not kept (nor listed again)
+            shutil.rmtree(folder, ignore_errors=True)
         message = str(exc).replace(str(path), path.name).replace("pass --target-lang", "give the target language")
         raise ApiError(400, message.replace("pass --source-lang", "give the source language")) from None
     return jsonify(session.info()), 201
+
+
+def _upload_name(filename: str | None) -> str:
+    """The uploaded file's own name (its last part), or a 400 for one no file system can hold."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "document"
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in name):
+        raise ApiError(400, "the uploaded file's name holds a control character (NUL, a line break, ...)")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise ApiError(400, f"the uploaded file's name is longer than {MAX_NAME_BYTES} bytes")
+    if name in (".", "..") or name.startswith("."):
+        name = "document" + name.lstrip(".")
+    return name
 
 
 @bp.get("/workbench/api/documents/<doc_id>")
@@ -290,6 +334,7 @@ def _target(data, required=True):
         raise ApiError(400, "'target' must be a string")
     if len(target) > 100_000:
         raise ApiError(413, "'target' is longer than 100000 characters")
+    check_text(target)  # validated before anything is applied
     return target
 
 
@@ -302,7 +347,31 @@ def edit(doc_id, index):
 @bp.post("/workbench/api/documents/<doc_id>/segments/<index>/confirm")
 def confirm(doc_id, index):
     session, i, data, version = _segment_request(doc_id, index)
-    return jsonify(session.confirm(i, _target(data, required=False), version))
+    repair = data.get("accept_repair", False)
+    if not isinstance(repair, bool):
+        raise ApiError(400, "'accept_repair' must be true or false")
+    return jsonify(session.confirm(i, _target(data, required=False), version, accept_repair=repair))
+
+
+@bp.put("/workbench/api/documents/<doc_id>/segments/<index>/comment")
+def comment(doc_id, index):
+    session, i, data, version = _segment_request(doc_id, index)
+    text = data.get("comment")
+    if not isinstance(text, str):
+        raise ApiError(400, "'comment' must be a string ('' removes the comment)")
+    if len(text) > 10_000:
+        raise ApiError(413, "'comment' is longer than 10000 characters")
+    return jsonify(session.set_comment(i, text, version))
+
+
+@bp.get("/workbench/api/documents/<doc_id>/concordance")
+def concordance(doc_id):
+    session = workbench().session(doc_id)
+    text = request.args.get("q", "")
+    if not text.strip() or len(text) > 500 or not text.isprintable():
+        raise ApiError(400, "'q' must be the text to look for (1 to 500 printable characters)")
+    limit = integer(request.args.get("limit", 20), "limit", 1, 200)
+    return jsonify(session.concordance(text, limit))
 
 
 @bp.post("/workbench/api/documents/<doc_id>/segments/<index>/takeback")
@@ -344,6 +413,7 @@ def revise(doc_id, index):
         raise ApiError(400, "'instruction' is required (e.g. \"more formal\")")
     if len(instruction) > 2000:
         raise ApiError(413, "'instruction' is longer than 2000 characters")
+    check_text(instruction, "the instruction")
     return jsonify(session.revise(i, instruction.strip(), version, core()))
 
 
