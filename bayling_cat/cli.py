@@ -114,7 +114,7 @@ def cluster_options(f):
 
 def load_engine(model, engine, device, device_index, compute_type, threads, beam_size, temperature, top_p,
                 batch_size, max_new_tokens, inter_threads=1, purpose="batch", cluster=None, workers=2,
-                gpus_per_worker=0, ship_model=False):
+                gpus_per_worker=0, ship_model=False, mixed_batches=False):
     """Choose the engine (``purpose``: "batch" for documents, "interactive" for the server and revision),
     say which and why, and load it; with ``cluster``, a pool of CTranslate2 model actors on a Ray cluster."""
     from bayling_cat.engines import ClusterSettings, choose_engine, create_engine
@@ -122,7 +122,7 @@ def load_engine(model, engine, device, device_index, compute_type, threads, beam
 
     decoding = DecodingOptions(beam_size=beam_size, sampling_temperature=temperature, sampling_topp=top_p,
                                sampling_topk=0 if temperature > 0 else 1, max_batch_size=batch_size,
-                               max_new_tokens=max_new_tokens)
+                               max_new_tokens=max_new_tokens, same_length_batches=not mixed_batches)
     settings = ClusterSettings(cluster, workers, gpus_per_worker, ship_model) if cluster else None
     choice = choose_engine(engine, model, device, purpose, beam_size, cluster=settings)
     _say(f"bayling-cat: {choice.describe()}")
@@ -254,14 +254,19 @@ def _memory_location(ctx, param, value):
               help="Least fuzzy match percentage a memory match needs to be shown (report, suggestions) or given "
                    "to the model as an example.")
 @click.option("--no-checks", is_flag=True, help="Skip translate-toolkit's quality checks on the output.")
+@click.option("--mixed-batches", is_flag=True,
+              help="Batch segments of different lengths together: more throughput on a large file, but a segment's "
+                   "translation may then differ from the one serve or the workbench gives it.")
 @engine_options
 @cluster_options
 def translate(inputs, source_lang, target_lang, output, mode, overwrite, in_place, report, accelerator, glossaries,
-              max_revisions, term_strategy, memory_path, no_memory, fuzzy_threshold, no_checks, **engine_kw):
+              max_revisions, term_strategy, memory_path, no_memory, fuzzy_threshold, no_checks, mixed_batches,
+              **engine_kw):
     """Translate XLIFF (1.2, 2.x, SDLXLIFF, MQXLIFF), PO/POT and DOCX files, or folders of them; '-'
     translates plain-text lines from standard input to standard output instead (blank lines stay blank)."""
     if in_place and output is not None:
         raise UserError("--in-place and --output exclude each other")
+    engine_kw["mixed_batches"] = mixed_batches
     if list(inputs) != ["-"]:
         if "-" in inputs:
             raise UserError("'-' (standard input) cannot be mixed with files")
