@@ -255,11 +255,14 @@ class Pipeline:
             result.connector = connector
             result.segments = connector.segments()
             self._retarget(result, connector)
+            if result.declared_target_lang and getattr(connector, "segments_follow_language", False):
+                result.segments = connector.segments()  # ICU plurals laid out for the new language
             if self.options.in_place:
                 # through a symbolic link to the file it names, as editors save: the link stays a link
                 result.output = Path(os.path.realpath(path)) if path.is_symlink() else path
             else:
-                result.output = output or default_output(path, tgt, getattr(connector, "output_suffix", None))
+                result.output = output or connector.output_path(path, result.target_lang) or \
+                    default_output(path, tgt, getattr(connector, "output_suffix", None))
                 if output is None and named_for(path, tgt):
                     self.say(f"bayling-cat: note: {path} is already named for {tgt}: its translation goes to "
                              f"{result.output.name} beside it (--in-place fills {path.name} itself, keeping a .bak)")

@@ -13,7 +13,9 @@ from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name,
 XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:names:tc:xliff:document:1.1",
                      "urn:oasis:names:tc:xliff:document:1.0"}
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
-EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx"}
+EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb"}
+# read when named on the command line, never picked up from a folder (a project folder holds package.json,
+# layout XML and CI YAML that are no translation files): .json
 
 
 def open_document(path: str | Path, data: bytes | None = None, accelerator: str | None = None) -> Connector:
@@ -41,7 +43,11 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
         raise DocumentError(f"{path}: an OLE compound file (a password-protected or old binary Office "
                             "document), not a supported format")
     if not looks_like_xml(data):
+        from bayling_cat.connectors.jsonres import JsonResource, looks_like_json
         from bayling_cat.connectors.po import Po, looks_like_po
+
+        if looks_like_json(data) or path.suffix.lower() in (".json", ".arb"):
+            return JsonResource(path, data)
 
         if looks_like_po(data):
             return Po(path, data, accelerator=accelerator)

@@ -1,0 +1,48 @@
+"""The tiny random-weight model with sampling throws junk at every writer: whatever it answers, each output
+is read back by the format's own reader, with its keys, order and placeholders as in the source."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bayling_cat.connectors import icu
+from bayling_cat.pipeline import Options, Pipeline
+
+DATA = Path(__file__).parent / "data" / "formats"
+
+
+def _json_check(source: Path, output: Path) -> None:
+    before, after = json.loads(source.read_text()), json.loads(output.read_text())
+    assert list(after) == list(before)
+    for key, value in after.items():
+        if isinstance(value, str) and icu.looks_like_icu(before[key]) and not key.startswith("@"):
+            icu.parse(value)
+
+
+CHECKS = {  # file -> (target language, check(source, output))
+    "i18next/en/common.json": ("ru", _json_check),
+    "i18next-icu/en/translations.json": ("ar", _json_check),
+    "arb/intl_en_US.arb": ("pl", _json_check),
+}
+
+
+@pytest.fixture(scope="module")
+def sampler(tiny_model):
+    from bayling_cat.engines.ctranslate2 import Engine
+
+    return Engine(tiny_model, device="cpu", threads=1).with_decoding(sampling_temperature=1.5, sampling_topk=0,
+                                                                      sampling_topp=0.98)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_sampled_junk_never_breaks_a_file(sampler, tmp_path, name):
+    lang, check = CHECKS[name]
+    shutil.copytree(DATA, tmp_path / "d")
+    source = tmp_path / "d" / name
+    result = Pipeline(sampler, Options(target_lang=lang, checks=False, output=tmp_path / "out" / source.name)).run(
+        [str(source)])[0]
+    assert result.error is None, result.error
+    assert any(s.translation for s in result.segments)
+    check(source, result.output)
