@@ -21,7 +21,23 @@ def _json_check(source: Path, output: Path) -> None:
             icu.parse(value)
 
 
+def _android_check(source: Path, output: Path) -> None:
+    import re
+
+    from lxml import etree
+
+    def names(path):
+        return [(el.tag, el.get("name")) for el in etree.parse(str(path)).getroot()
+                if isinstance(el.tag, str) and el.get("translatable") != "false"]
+
+    assert names(output) == names(source)
+    for el in etree.parse(str(output)).getroot().iter("string", "item"):
+        text = "".join(el.itertext())
+        assert not re.search(r"(?<!\\)'", text.strip('"')), text  # aapt refuses an unescaped apostrophe
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "android/values/strings.xml": ("ru", _android_check),
     "i18next/en/common.json": ("ru", _json_check),
     "i18next-icu/en/translations.json": ("ar", _json_check),
     "arb/intl_en_US.arb": ("pl", _json_check),

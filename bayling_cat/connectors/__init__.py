@@ -55,6 +55,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
     xml = XmlDocument(path, data)
     root = xml.root
     ns = namespace(root)
+    if local_name(root) == "resources":
+        from bayling_cat.connectors.android import AndroidStrings
+
+        return AndroidStrings(path, data, xml)
     if local_name(root) != "xliff":
         raise DocumentError(f"{path}: not an XLIFF file (the root element is <{local_name(root)}>)")
     version = root.get("version", "")
