@@ -36,7 +36,19 @@ def _android_check(source: Path, output: Path) -> None:
         assert not re.search(r"(?<!\\)'", text.strip('"')), text  # aapt refuses an unescaped apostrophe
 
 
+def _properties_check(source: Path, output: Path) -> None:
+    from translate.storage import properties
+
+    def keys(path):
+        return [u.name for u in properties.javafile.parsestring(path.read_bytes()).units if u.name]
+
+    assert keys(output) == keys(source)
+    assert all("{0}" in u.source for u in properties.javafile.parsestring(output.read_bytes()).units
+               if u.name.endswith((".invalidExpression", ".noFile")))
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "properties/LocalStrings.properties": ("de", _properties_check),
     "android/values/strings.xml": ("ru", _android_check),
     "i18next/en/common.json": ("ru", _json_check),
     "i18next-icu/en/translations.json": ("ar", _json_check),

@@ -13,7 +13,8 @@ from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name,
 XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:names:tc:xliff:document:1.1",
                      "urn:oasis:names:tc:xliff:document:1.0"}
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
-EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb"}
+EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
+              ".properties"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json
 
@@ -48,6 +49,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
 
         if looks_like_json(data) or path.suffix.lower() in (".json", ".arb"):
             return JsonResource(path, data)
+        if path.suffix.lower() == ".properties":
+            from bayling_cat.connectors.properties import Properties
+
+            return Properties(path, data)
 
         if looks_like_po(data):
             return Po(path, data, accelerator=accelerator)

@@ -32,6 +32,7 @@ APP_PLACEHOLDERS = [
     r"\{[A-Za-z0-9_.\[\]:!<>^=+,# -]*\}",  # {name} {0} {0:N2} {n, number}
     r"</?[A-Za-z][^<>]*?/?>",
     r"&[A-Za-z][A-Za-z0-9]*;|&#\d+;|&#x[0-9A-Fa-f]+;",
+    r"\n", r"\t",  # line breaks and tabs inside a string: where they are is the app's layout
 ]
 
 
