@@ -47,7 +47,16 @@ def _properties_check(source: Path, output: Path) -> None:
                if u.name.endswith((".invalidExpression", ".noFile")))
 
 
+def _yaml_check(source: Path, output: Path) -> None:
+    import yaml
+
+    before, after = yaml.safe_load(source.read_text()), yaml.safe_load(output.read_text())
+    assert list(after) == ["ru"] and list(after["ru"]) == list(before["en"])
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "yaml/rails/en.yml": ("ru", _yaml_check),
+    "yaml/devise/en.yml": ("ru", _yaml_check),
     "properties/LocalStrings.properties": ("de", _properties_check),
     "android/values/strings.xml": ("ru", _android_check),
     "i18next/en/common.json": ("ru", _json_check),

@@ -49,6 +49,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
 
         if looks_like_json(data) or path.suffix.lower() in (".json", ".arb"):
             return JsonResource(path, data)
+        if path.suffix.lower() in (".yml", ".yaml"):
+            from bayling_cat.connectors.yamlres import YamlResource
+
+            return YamlResource(path, data)
         if path.suffix.lower() == ".properties":
             from bayling_cat.connectors.properties import Properties
 
