@@ -14,7 +14,7 @@ XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:nam
                      "urn:oasis:names:tc:xliff:document:1.0"}
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
-              ".properties"}
+              ".properties", ".strings"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json
 
@@ -36,6 +36,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
             raise DocumentError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data.strip():
         raise DocumentError(f"{path}: empty file")
+    if path.suffix.lower() == ".strings":  # UTF-16 with or without a byte order mark, or UTF-8
+        from bayling_cat.connectors.apple import AppleStrings
+
+        return AppleStrings(path, data)
     if data.startswith(b"PK\x03\x04"):
         from bayling_cat.connectors.docx import Docx
 
