@@ -54,7 +54,31 @@ def _yaml_check(source: Path, output: Path) -> None:
     assert list(after) == ["ru"] and list(after["ru"]) == list(before["en"])
 
 
+def _plist_check(source: Path, output: Path) -> None:
+    import plistlib
+
+    before, after = plistlib.loads(source.read_bytes()), plistlib.loads(output.read_bytes())
+    assert list(after) == list(before)
+
+
+def _xcstrings_check(source: Path, output: Path) -> None:
+    before, after = json.loads(source.read_text()), json.loads(output.read_text())
+    assert list(after["strings"]) == list(before["strings"])
+
+
+def _strings_check(source: Path, output: Path) -> None:
+    from translate.storage import properties
+
+    def keys(path):
+        return [u.getid() for u in properties.stringsutf8file.parsestring(path.read_bytes()).units]
+
+    assert keys(output) == keys(source)
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "apple/en.lproj/Localizable.strings": ("ja", _strings_check),
+    "apple/en.lproj/Localizable.stringsdict": ("ar", _plist_check),
+    "apple/Localizable.xcstrings": ("de", _xcstrings_check),
     "yaml/rails/en.yml": ("ru", _yaml_check),
     "yaml/devise/en.yml": ("ru", _yaml_check),
     "properties/LocalStrings.properties": ("de", _properties_check),

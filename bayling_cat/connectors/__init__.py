@@ -14,7 +14,8 @@ XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:nam
                      "urn:oasis:names:tc:xliff:document:1.0"}
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
-              ".properties", ".strings"}
+              ".properties", ".strings",
+              ".stringsdict", ".xcstrings"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json
 
@@ -51,6 +52,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
         from bayling_cat.connectors.jsonres import JsonResource, looks_like_json
         from bayling_cat.connectors.po import Po, looks_like_po
 
+        if path.suffix.lower() == ".xcstrings":
+            from bayling_cat.connectors.apple import XcStrings
+
+            return XcStrings(path, data)
         if looks_like_json(data) or path.suffix.lower() in (".json", ".arb"):
             return JsonResource(path, data)
         if path.suffix.lower() in (".yml", ".yaml"):
@@ -68,6 +73,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
     xml = XmlDocument(path, data)
     root = xml.root
     ns = namespace(root)
+    if local_name(root) == "plist":
+        from bayling_cat.connectors.apple import StringsDict
+
+        return StringsDict(path, data, xml)
     if local_name(root) == "resources":
         from bayling_cat.connectors.android import AndroidStrings
 
