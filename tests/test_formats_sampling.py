@@ -75,7 +75,17 @@ def _strings_check(source: Path, output: Path) -> None:
     assert keys(output) == keys(source)
 
 
+def _subtitle_check(source: Path, output: Path) -> None:
+    import re
+
+    timing = re.compile(r"^.*-->.*$", re.M)
+    assert timing.findall(output.read_text()) == timing.findall(source.read_text())
+    assert output.read_text().count("\n\n") == source.read_text().count("\n\n")  # no cue added or merged
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "subtitles/sample.srt": ("fr", _subtitle_check),
+    "subtitles/cue_tags.vtt": ("zh", _subtitle_check),
     "apple/en.lproj/Localizable.strings": ("ja", _strings_check),
     "apple/en.lproj/Localizable.stringsdict": ("ar", _plist_check),
     "apple/Localizable.xcstrings": ("de", _xcstrings_check),

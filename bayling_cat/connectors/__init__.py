@@ -15,7 +15,7 @@ XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:nam
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
               ".properties", ".strings",
-              ".stringsdict", ".xcstrings"}
+              ".stringsdict", ".xcstrings", ".srt", ".vtt"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json
 
@@ -58,6 +58,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
             return XcStrings(path, data)
         if looks_like_json(data) or path.suffix.lower() in (".json", ".arb"):
             return JsonResource(path, data)
+        if path.suffix.lower() in (".srt", ".vtt") or data.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+            from bayling_cat.connectors.subtitles import Subtitles
+
+            return Subtitles(path, data)
         if path.suffix.lower() in (".yml", ".yaml"):
             from bayling_cat.connectors.yamlres import YamlResource
 
