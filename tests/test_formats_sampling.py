@@ -83,7 +83,17 @@ def _subtitle_check(source: Path, output: Path) -> None:
     assert output.read_text().count("\n\n") == source.read_text().count("\n\n")  # no cue added or merged
 
 
+def _resx_check(source: Path, output: Path) -> None:
+    from lxml import etree
+
+    def names(path):
+        return [d.get("name") for d in etree.parse(str(path)).getroot().iter("data")]
+
+    assert names(output) == names(source)
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "resx/Resources.resx": ("ko", _resx_check),
     "subtitles/sample.srt": ("fr", _subtitle_check),
     "subtitles/cue_tags.vtt": ("zh", _subtitle_check),
     "apple/en.lproj/Localizable.strings": ("ja", _strings_check),

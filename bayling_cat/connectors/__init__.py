@@ -15,7 +15,7 @@ XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:nam
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
               ".properties", ".strings",
-              ".stringsdict", ".xcstrings", ".srt", ".vtt"}
+              ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json
 
@@ -77,6 +77,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
     xml = XmlDocument(path, data)
     root = xml.root
     ns = namespace(root)
+    if local_name(root) == "root" and path.suffix.lower() == ".resx":
+        from bayling_cat.connectors.resx import Resx
+
+        return Resx(path, data, xml)
     if local_name(root) == "plist":
         from bayling_cat.connectors.apple import StringsDict
 
