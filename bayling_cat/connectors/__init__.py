@@ -17,7 +17,8 @@ EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx",
               ".properties", ".strings",
               ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
-# layout XML and CI YAML that are no translation files): .json
+# layout XML and CI YAML that are no translation files): .json, .yml/.yaml, .xml (Android), .ts (Qt Linguist, and
+# TypeScript's extension)
 
 
 def open_document(path: str | Path, data: bytes | None = None, accelerator: str | None = None) -> Connector:
@@ -77,6 +78,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
     xml = XmlDocument(path, data)
     root = xml.root
     ns = namespace(root)
+    if local_name(root) == "TS":
+        from bayling_cat.connectors.qtts import QtTs
+
+        return QtTs(path, data, xml)
     if local_name(root) == "root" and path.suffix.lower() == ".resx":
         from bayling_cat.connectors.resx import Resx
 
