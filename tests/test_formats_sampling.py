@@ -92,7 +92,17 @@ def _resx_check(source: Path, output: Path) -> None:
     assert names(output) == names(source)
 
 
+def _html_check(source: Path, output: Path) -> None:
+    from lxml import html
+
+    def tags(path):
+        return [el.tag for el in html.document_fromstring(path.read_text()).iter() if isinstance(el.tag, str)]
+
+    assert tags(output) == tags(source)
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "html/index.html": ("es", _html_check),
     "resx/Resources.resx": ("ko", _resx_check),
     "subtitles/sample.srt": ("fr", _subtitle_check),
     "subtitles/cue_tags.vtt": ("zh", _subtitle_check),

@@ -15,7 +15,7 @@ XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:nam
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
               ".properties", ".strings",
-              ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx"}
+              ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx", ".html", ".htm"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json, .yml/.yaml, .xml (Android), .ts (Qt Linguist, and
 # TypeScript's extension)
@@ -42,6 +42,12 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
         from bayling_cat.connectors.apple import AppleStrings
 
         return AppleStrings(path, data)
+    from bayling_cat.connectors.html import looks_like_html
+
+    if looks_like_html(path, data):
+        from bayling_cat.connectors.html import Html
+
+        return Html(path, data)
     if data.startswith(b"PK\x03\x04"):
         from bayling_cat.connectors.docx import Docx
 
