@@ -101,7 +101,19 @@ def _html_check(source: Path, output: Path) -> None:
     assert tags(output) == tags(source)
 
 
+def _markdown_check(source: Path, output: Path) -> None:
+    import re
+
+    from markdown_it import MarkdownIt
+
+    def blocks(path):
+        return re.findall(r"</?[a-z0-9]+", MarkdownIt("commonmark").enable("table").render(path.read_text()))
+
+    assert blocks(output) == blocks(source)
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "markdown/README.md": ("ja", _markdown_check),
     "html/index.html": ("es", _html_check),
     "resx/Resources.resx": ("ko", _resx_check),
     "subtitles/sample.srt": ("fr", _subtitle_check),

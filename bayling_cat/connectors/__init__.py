@@ -15,7 +15,7 @@ XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:nam
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
               ".properties", ".strings",
-              ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx", ".html", ".htm"}
+              ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx", ".html", ".htm", ".md"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json, .yml/.yaml, .xml (Android), .ts (Qt Linguist, and
 # TypeScript's extension)
@@ -44,6 +44,10 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
         return AppleStrings(path, data)
     from bayling_cat.connectors.html import looks_like_html
 
+    if path.suffix.lower() in (".md", ".markdown", ".mdown", ".mkd"):  # may begin with HTML
+        from bayling_cat.connectors.markdown import Markdown
+
+        return Markdown(path, data)
     if looks_like_html(path, data):
         from bayling_cat.connectors.html import Html
 
