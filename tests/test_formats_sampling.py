@@ -112,7 +112,32 @@ def _markdown_check(source: Path, output: Path) -> None:
     assert blocks(output) == blocks(source)
 
 
+def _pptx_check(source: Path, output: Path) -> None:
+    import pptx
+
+    def shapes(path):
+        return [(s.shape_type, s.has_text_frame) for slide in pptx.Presentation(str(path)).slides for s in slide.shapes]
+
+    assert shapes(output) == shapes(source)
+
+
+def _xlsx_check(source: Path, output: Path) -> None:
+    import openpyxl
+
+    assert openpyxl.load_workbook(str(output)).sheetnames == openpyxl.load_workbook(str(source)).sheetnames
+
+
+def _odt_check(source: Path, output: Path) -> None:
+    from odf.opendocument import load
+    from odf.text import P
+
+    assert len(load(str(output)).getElementsByType(P)) == len(load(str(source)).getElementsByType(P))
+
+
 CHECKS = {  # file -> (target language, check(source, output))
+    "office/txt-text.pptx": ("de", _pptx_check),
+    "office/test_comments_excel.xlsx": ("ru", _xlsx_check),
+    "office/serious_poem.odt": ("fr", _odt_check),
     "markdown/README.md": ("ja", _markdown_check),
     "html/index.html": ("es", _html_check),
     "resx/Resources.resx": ("ko", _resx_check),

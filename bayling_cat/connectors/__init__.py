@@ -15,7 +15,8 @@ XLIFF1_NAMESPACES = {"", "urn:oasis:names:tc:xliff:document:1.2", "urn:oasis:nam
 XLIFF2_PREFIX = "urn:oasis:names:tc:xliff:document:2."
 EXTENSIONS = {".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".po", ".pot", ".docx", ".docm", ".dotx", ".arb",
               ".properties", ".strings",
-              ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx", ".html", ".htm", ".md"}
+              ".stringsdict", ".xcstrings", ".srt", ".vtt", ".resx", ".html", ".htm", ".md",
+              ".pptx", ".pptm", ".potx", ".xlsx", ".xlsm", ".xltx", ".odt", ".ott"}
 # read when named on the command line, never picked up from a folder (a project folder holds package.json,
 # layout XML and CI YAML that are no translation files): .json, .yml/.yaml, .xml (Android), .ts (Qt Linguist, and
 # TypeScript's extension)
@@ -53,9 +54,9 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
 
         return Html(path, data)
     if data.startswith(b"PK\x03\x04"):
-        from bayling_cat.connectors.docx import Docx
+        from bayling_cat.connectors.ooxml import open_package
 
-        return Docx(path, data)
+        return open_package(path, data)  # Word, PowerPoint, Excel or OpenDocument
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise DocumentError(f"{path}: an OLE compound file (a password-protected or old binary Office "
                             "document), not a supported format")
