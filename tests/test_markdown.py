@@ -76,12 +76,23 @@ def test_readme_round_trip_and_translation(tmp_path):
     assert "\\[de\\] Flask is a lightweight [WSGI] web application framework." in out
 
 
+def test_lost_and_doubled_line_breaks_never_split_a_paragraph(tmp_path):
+    path = tmp_path / "p.md"
+    path.write_text("> one [two\n> three](u) four\n> five\n")
+    [segment] = open_document(path).segments()
+    assert segment.source == "one <1>two<2/>three</1> four<4/>five"
+    script = {segment.source: "<2/><4/>eins <1>zwei drei</1> vier fünf"}  # both breaks moved to the front
+    result, _ = run(path, "de", ScriptedTranslator(script))
+    assert result.output.read_text() == "> eins [zwei drei](u) vier fünf\n"
+    assert structure(result.output.read_text()) == structure(path.read_text())
+
+
 def test_constructs_and_codes(tmp_path):
     path = tmp_path / "guide.md"
     path.write_text(DOC)
     sources = [s.source for s in open_document(path).segments()]
-    assert sources == ["Guide <1/>intro<2/>",
-                       "Some <1/>bold<2/><3/> and <4/>italic<5/> text with <6/>, a <7/>link<8/> and <9/>.<10/>"
+    assert sources == ["Guide <1>intro</1>",  # emphasis and links are paired codes
+                       "Some <1>bold</1> and <3>italic</3> text with <5/>, a <6>link</6> and <8/>.<9/>"
                        "Second line of the paragraph.",
                        "First item with snake_case_name", "Second item<1/>continued here", "Numbered",
                        "Quoted text<1/>on two lines", "Name", "Description", "<1/>", "The first <1/> one",

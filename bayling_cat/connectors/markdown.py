@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bayling_cat.connectors.resource import Resource
 from bayling_cat.connectors.xmlio import DocumentError
-from bayling_cat.document import PLACEHOLDER, Segment, clean_text, protect, restore_literals
+from bayling_cat.document import PLACEHOLDER, Segment, clean_text, protect
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 ATX = re.compile(r"^( {0,3}#{1,6})([ \t]+|$)(.*?)([ \t]+#+[ \t]*)?$")
@@ -36,7 +36,7 @@ INLINE = re.compile("|".join([
     r"\[",
     r"<(?:https?://|mailto:)[^>]+>|</?[A-Za-z][^<>]*>|<!--.*?-->",  # autolinks, inline HTML
     r"\\[!-/:-@\[-`{-~]",  # backslash escapes
-    r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])|~~",
+    r"(?<=\S)\*{1,3}|\*{1,3}(?=[^\s*])|(?<=\S)_{1,3}(?![A-Za-z0-9_])|(?<![A-Za-z0-9_])_{1,3}(?=[^\s_])|~~",
     r"&[A-Za-z][A-Za-z0-9]*;|&#\d+;|&#x[0-9A-Fa-f]+;",
     r"\{\{.*?\}\}|\{%.*?%\}",  # Jekyll/Hugo/Liquid template tags
     r"\n[^\S\n]*(?:>[ \t]?)*[ \t]*",  # a line break with the next line's indentation or quote prefix
@@ -148,7 +148,7 @@ class Markdown(Resource):
         out = []
         for n, (start, end, kind) in enumerate(self.blocks):
             codes: dict = {}
-            source = protect(self.text[start:end].replace("\r\n", "\n"), INLINE, codes)
+            source = _pair(protect(self.text[start:end].replace("\r\n", "\n"), INLINE, codes), codes)
             line = self.text.count("\n", 0, start) + 1
             out.append(Segment(key=f"{line}:{kind}", source=source, codes=codes, handle=(start, end, kind)))
         self._segments_cache = out
@@ -158,9 +158,12 @@ class Markdown(Resource):
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
         pieces, pos = [], 0
+        text = _tidy_breaks(_refill_empty_pairs(text, segment.source), segment.codes)
         for m in PLACEHOLDER.finditer(text):
             pieces.append(self._escape(text[pos:m.start()], segment))
-            pieces.append(restore_literals(m.group(0), segment.codes))
+            code = segment.codes.get(int(m.group(2)))
+            if code is not None:
+                pieces.append(getattr(code, "closing", "") if m.group(1) else code.literal or "")
             pos = m.end()
         pieces.append(self._escape(text[pos:], segment))
         value = clean_text("".join(pieces))
@@ -196,6 +199,91 @@ class Markdown(Resource):
             start, end, _ = segment.handle
             text = text[:start] + value + text[end:]
         return (b"\xef\xbb\xbf" if self.bom else b"") + text.encode("utf-8")
+
+
+def _refill_empty_pairs(text: str, source: str) -> str:
+    """A link or an emphasis the model emptied (or lost, and the repair put back empty) gets the source's
+    words: ``[](url)`` is no link, and ``****`` alone on a line is a thematic break."""
+    def refill(m):
+        found = re.search(rf"<{m.group(1)}>.*?</{m.group(1)}>", source, re.S)
+        return found.group(0) if found else m.group(0)
+
+    return re.sub(r"<(\d+)>\s*</\1>", refill, text)
+
+
+def _is_break(code) -> bool:
+    return bool(code and code.literal and code.literal.startswith("\n"))
+
+
+def _pair(text: str, codes: dict) -> str:
+    """Link brackets and emphasis markers as paired codes (``<1>text</1>``), so the model keeps them around
+    the words they mark and the repair drops a half it loses instead of leaving a broken link."""
+    tokens = [(m, codes.get(int(m.group(2)))) for m in PLACEHOLDER.finditer(text)]
+    pairs: dict[int, int] = {}
+    stack: list[tuple[str, int]] = []
+    for m, code in tokens:
+        n, lit = int(m.group(2)), (code.literal if code else "") or ""
+        if lit == "[":
+            stack.append(("[", n))
+        elif lit.startswith("]") and stack and "[" in [k for k, _ in stack]:
+            while stack and stack[-1][0] != "[":
+                stack.pop()
+            pairs[stack.pop()[1]] = n
+        elif re.fullmatch(r"\*{1,3}|_{1,3}|~~", lit):
+            if stack and stack[-1][0] == lit:
+                pairs[stack.pop()[1]] = n
+            else:
+                stack.append((lit, n))
+    if not pairs:
+        return text
+    closers = {c: o for o, c in pairs.items()}
+    for opening, closing in pairs.items():
+        codes[opening].paired = True
+        codes[opening].closing = codes.pop(closing).literal
+
+    def swap(m):
+        n = int(m.group(2))
+        return f"<{n}>" if n in pairs else f"</{closers[n]}>" if n in closers else m.group(0)
+
+    return PLACEHOLDER.sub(swap, text)
+
+
+def _tidy_breaks(text: str, codes: dict) -> str:
+    """Line-break codes the model put side by side, or at an edge (where the repair appends lost codes), would
+    leave a blank line, which ends the paragraph: at most one between two words, none at the edges."""
+    items, pos = [], 0
+    for m in PLACEHOLDER.finditer(text):
+        if text[pos:m.start()]:
+            items.append(("t", text[pos:m.start()], False))
+        items.append(("c", m.group(0), not m.group(1) and _is_break(codes.get(int(m.group(2))))))
+        pos = m.end()
+    if text[pos:]:
+        items.append(("t", text[pos:], False))
+    meaningful = [i for i, (kind, value, brk) in enumerate(items) if (kind == "t" and value.strip()) or
+                  (kind == "c" and not brk)]
+    if not meaningful:
+        return "".join(value for kind, value, brk in items if not brk)
+    first, last = meaningful[0], meaningful[-1]
+    out, after_break = [], False
+    for i, (kind, value, brk) in enumerate(items):
+        if brk:
+            if first < i < last and not after_break:
+                out.append(value)
+                after_break = True
+            continue
+        if kind == "t" and not value.strip() and after_break:
+            continue  # the break's own prefix is the next line's indentation
+        if i in meaningful:
+            after_break = False
+            if out and kind == "t" and isinstance(out[-1], str) and _is_break_text(out[-1], codes):
+                value = value.lstrip(" \t")
+        out.append(value)
+    return "".join(out)
+
+
+def _is_break_text(placeholder: str, codes: dict) -> bool:
+    m = PLACEHOLDER.fullmatch(placeholder)
+    return bool(m) and _is_break(codes.get(int(m.group(2))))
 
 
 def looks_like_markdown(path: Path) -> bool:
