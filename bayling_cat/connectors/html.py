@@ -330,4 +330,8 @@ def _matching(tokens, run: list[int]) -> dict[int, int]:
 
 def looks_like_html(path: Path, data: bytes) -> bool:
     head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return path.suffix.lower() in (".html", ".htm", ".xhtml") or head.startswith((b"<!doctype html", b"<html"))
+    if path.suffix.lower() in (".html", ".htm", ".xhtml"):
+        return True
+    if path.suffix.lower() in (".xlf", ".xliff", ".sdlxliff", ".mqxliff", ".xml", ".tbx", ".tmx", ".ts", ".resx"):
+        return False  # named as an XML format: what it holds is refused by that format's reader
+    return head.startswith((b"<!doctype html", b"<html"))

@@ -162,6 +162,8 @@ class Markdown(Resource):
         for m in PLACEHOLDER.finditer(text):
             pieces.append(self._escape(text[pos:m.start()], segment))
             code = segment.codes.get(int(m.group(2)))
+            if code is not None and code.literal == "[" and pieces[-1].endswith("!") and not m.group(1):
+                pieces[-1] = pieces[-1][:-1] + "\\!"  # "!" before a link's "[" would make it an image
             if code is not None:
                 pieces.append(getattr(code, "closing", "") if m.group(1) else code.literal or "")
             pos = m.end()

@@ -238,20 +238,21 @@ def _translatable(node) -> bool:
     return True
 
 
-_PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#\n]*$")
+# plain only for words, spaces and the punctuation no YAML reader (1.1 or 1.2, block or flow) takes for syntax
+_PLAIN = re.compile(r"^\w[\w \-.'’()/]*$")
 
 
 def _plain_safe(value: str) -> bool:
     """Whether ``value`` reads back as the same string when written plain (in a block or a flow sequence)."""
-    if not _PLAIN.match(value) or value != value.strip() or any(c in value for c in ",[]{}"):
+    if not _PLAIN.match(value) or value != value.strip():
         return False
     from ruamel.yaml import YAML
 
     try:
-        loaded = YAML(typ="safe", pure=True).load(f"k: {value}\n")
+        loaded = YAML(typ="safe", pure=True).load(f"k: {value}\nf: [{value}]\n")
     except Exception:  # noqa: BLE001 - anything the parser refuses is not plain-safe
         return False
-    return loaded == {"k": value}
+    return loaded == {"k": value, "f": [value]}
 
 
 def looks_like_yaml(path: Path) -> bool:
