@@ -1,11 +1,8 @@
 """HTML pages: HTML5 Boilerplate's index.html (real) and a page with the markup a site's pages hold: only the
 text changes, inline markup is codes, scripts, styles, comments and code are never touched."""
 
-import html
-import re
 from pathlib import Path
 
-import pytest
 from lxml import html as lxml_html
 
 from bayling_cat.connectors import open_document

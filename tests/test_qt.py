@@ -3,7 +3,6 @@
 import re
 from pathlib import Path
 
-import pytest
 from lxml import etree
 
 from bayling_cat.connectors import open_document

@@ -16,7 +16,6 @@ without changes does not come back identical (docs/formats.md has the figures).
 
 from __future__ import annotations
 
-import re
 from copy import deepcopy
 from pathlib import Path
 

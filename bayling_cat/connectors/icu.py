@@ -409,7 +409,7 @@ class Splitter:
         self._groups: list[dict] = []
 
     def split(self, seg, source_lang: str | None, target_lang: str | None) -> list:
-        from bayling_cat.document import PLACEHOLDER as PH, Segment, protect
+        from bayling_cat.document import PLACEHOLDER as PH, Segment
 
         if not looks_like_icu(PH.sub("", seg.source)):
             return [seg]
