@@ -40,3 +40,23 @@ def test_a_broken_resource_is_a_clear_error(client):
     assert r.status_code == 422
     message = r.get_json()["error"]["message"]
     assert message.startswith("en.json: line 1, column 10: not valid JSON") and "/tmp" not in message
+
+
+def test_the_workbench_saves_a_resource_beside_its_source(tmp_path):
+    import shutil
+
+    from bayling_cat.review import ReviewSession
+
+    shutil.copytree(DATA / "android", tmp_path / "res")
+    source = tmp_path / "res" / "values" / "strings.xml"
+    before = source.read_bytes()
+    session = ReviewSession(source, "x", target_lang="de", folder=tmp_path / "session")
+    row = next(session.segment_json(i) for i in range(len(session.segments))
+               if session.segment_json(i)["source"] == "Plant list")
+    session.confirm(row["i"], "Pflanzenliste", row["version"])
+    saved = session.save()
+    assert saved["output"] == str(tmp_path / "res" / "values-de" / "strings.xml") and saved["backup"] is None
+    assert source.read_bytes() == before  # the English source is never overwritten
+    assert '<string name="plant_list_title" translation_description="Title for the plant list screen where the user ' \
+        'can see a list of plants available to add to their garden.">Pflanzenliste</string>' in \
+        (tmp_path / "res" / "values-de" / "strings.xml").read_text()

@@ -57,6 +57,7 @@ class Resource(Connector):
     """A monolingual resource: subclasses find ``units()`` and ``put`` a new value for one."""
 
     default_source_lang = "en"
+    monolingual = True  # the file holds the source: its translation is another file (see output_path)
     placeholders: re.Pattern = pattern()
     icu_messages = True  # whether strings may be ICU messages
 
