@@ -123,3 +123,19 @@ def test_a_branch_without_translation_leaves_the_message_unwritten(tmp_path):
     assert unit.find(f"{X}target") is None  # nothing half translated
     notes = [n.text for n in unit.findall(f"{X}note")]
     assert any("ICU message not written" in n for n in notes)
+
+
+def test_suggest_mode_offers_the_whole_message(tmp_path):
+    path = tmp_path / "icu.xlf"
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<xliff version="1.2" '
+                    'xmlns="urn:oasis:names:tc:xliff:document:1.2"><file source-language="en" target-language="ru" '
+                    'datatype="plaintext" original="x"><body><trans-unit id="1"><source>{VAR_PLURAL, plural, '
+                    '=1 {Activity} other {Activities}}</source></trans-unit></body></file></xliff>\n', encoding="utf-8")
+    result = Pipeline(ScriptedTranslator(), Options(checks=False, mode="suggest", output=tmp_path / "o.xlf")).run(
+        [str(path)])[0]
+    assert result.error is None
+    unit = etree.parse(str(tmp_path / "o.xlf")).find(f".//{X}trans-unit")
+    [alt] = unit.findall(f"{X}alt-trans")
+    assert alt.findtext(f"{X}target") == ("{VAR_PLURAL, plural, =1 {[ru] Activity} one {[ru] Activities} "
+                                          "few {[ru] Activities} many {[ru] Activities} other {[ru] Activities}}")
+    assert unit.find(f"{X}target") is None

@@ -436,19 +436,24 @@ class Splitter:
             out.append(part)
         return out
 
-    def collect(self, segment, text: str, copied: bool):
+    def is_branch(self, segment) -> bool:
+        return id(segment) in self._leaves
+
+    def collect(self, segment, text: str, copied: bool, bucket: str = "done"):
         """(segment, text, copied) to write: the segment itself when it is no ICU branch; the whole segment
-        and its message once every branch has its translation; None while branches are missing."""
+        and its message once every branch has its translation; None while branches are missing.
+        ``bucket``: "done" for targets, "suggest" for suggestions (collected apart)."""
         found = self._leaves.get(id(segment))
         if found is None:
             return segment, text, copied
         group, leaf = found
         whole = group["whole"]
-        group["done"][leaf.path] = leaf_text(text, segment.codes, leaf.plural, keep=set(whole.codes))
+        done = group.setdefault(bucket, {})
+        done[leaf.path] = leaf_text(text, segment.codes, leaf.plural, keep=set(whole.codes))
         group["copied"] = group["copied"] and copied
-        if len(group["done"]) < len(group["plan"].leaves):
+        if len(done) < len(group["plan"].leaves):
             return None
-        message = render(group["plan"], group["done"])
+        message = render(group["plan"], done)
         parse(message)  # never a broken message in a file: a failure fails this file with one line
         return whole, message, group["copied"]
 

@@ -233,6 +233,11 @@ class Xliff1(Connector):
         insert_after(anchor, element)
 
     def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
+        if hasattr(self, "icu") and self.icu.is_branch(segment):  # an ICU message is suggested whole
+            whole = None if match is not None else self.icu.collect(segment, text, False, bucket="suggest")
+            if whole is None:
+                return
+            segment, text, _ = whole
         unit, mid = segment.handle
         alt = etree.Element(self.q("alt-trans"))
         if mid is not None:

@@ -134,6 +134,11 @@ class Xliff2(Connector):
                 return candidate
 
     def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
+        if hasattr(self, "icu") and self.icu.is_branch(segment):  # an ICU message is suggested whole
+            whole = None if match is not None else self.icu.collect(segment, text, False, bucket="suggest")
+            if whole is None:
+                return
+            segment, text, _ = whole
         unit, seg = segment.handle
         matches = unit.find(f"{{{MTC_NS}}}matches")
         if matches is None:
