@@ -691,10 +691,19 @@ class ReviewSession:
                               "program or person saved it); nothing was saved. Save to another file (Download), "
                               "or reopen the document to review the changed file")
 
+    def _translation_path(self) -> Path:
+        """Where saving writes without -o: the document itself, except for a monolingual resource (en.json,
+        values/strings.xml), whose translation goes where its ecosystem expects it and never over the source."""
+        if not getattr(self.connector, "monolingual", False):
+            return self.path
+        from bayling_cat.pipeline import default_output
+
+        return self.connector.output_path(self.path, self.target_lang) or default_output(self.path, self.target_lang)
+
     def save(self, output: Path | None = None) -> dict:
         """Write the document: to ``output`` (or -o), else in place with a .bak of the original."""
         data = self.render()
-        target = Path(output or self.output or self.path)
+        target = Path(output or self.output or self._translation_path())
         backup = None
         with self.lock:
             in_place = target.resolve() == self.path

@@ -19,6 +19,11 @@ class Connector:
         self.source_lang: str | None = None
         self.target_lang: str | None = None
 
+    def output_path(self, path: Path, target_lang: str) -> Path | None:
+        """Where the translation goes when neither -o nor --in-place says: the ecosystem's own layout
+        (values-de/strings.xml, de.json); None: bayling-cat's default (NAME.de.EXT)."""
+        return None
+
     def segments(self) -> list[Segment]:
         raise NotImplementedError
 

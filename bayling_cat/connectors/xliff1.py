@@ -12,6 +12,7 @@ from pathlib import Path
 from lxml import etree
 
 from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.icu import Splitter
 from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, insert_after, local_name, namespace
 from bayling_cat.document import Segment, flatten, rebuild, xml_safe
 
@@ -40,6 +41,7 @@ def classify(element) -> str:
 class Xliff1(Connector):
     format = "xliff-1.2"
     can_suggest = True
+    segments_follow_language = True  # ICU plural branches are laid out for the target language
 
     def __init__(self, path: Path, data: bytes, xml: XmlDocument | None = None):
         super().__init__(path, data)
@@ -121,7 +123,8 @@ class Xliff1(Connector):
                 seg = self._segment(uid, source, target, target, skip or self.segment_skip(unit, None))
                 seg.handle = (unit, None)
                 out.append(seg)
-        return out
+        self.icu = Splitter()  # ICU messages (Angular's plural/select units): one segment per branch
+        return [part for seg in out for part in self.icu.split(seg, self.source_lang, self.target_lang)]
 
     def _segment(self, key, source_el, target_el, unit_target, skip) -> Segment:
         text, codes = flatten(source_el, classify)
@@ -178,6 +181,10 @@ class Xliff1(Connector):
         return target
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
+        whole = self.icu.collect(segment, text, copied) if hasattr(self, "icu") else (segment, text, copied)
+        if whole is None:
+            return  # an ICU message is written once all its branches are translated
+        segment, text, copied = whole
         unit, mid = segment.handle
         target = self._ensure_target(unit)
         where = target
@@ -226,6 +233,11 @@ class Xliff1(Connector):
         insert_after(anchor, element)
 
     def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
+        if hasattr(self, "icu") and self.icu.is_branch(segment):  # an ICU message is suggested whole
+            whole = None if match is not None else self.icu.collect(segment, text, False, bucket="suggest")
+            if whole is None:
+                return
+            segment, text, _ = whole
         unit, mid = segment.handle
         alt = etree.Element(self.q("alt-trans"))
         if mid is not None:
@@ -268,6 +280,8 @@ class Xliff1(Connector):
                 self.xml.touch(unit)
 
     def serialize(self) -> bytes:
+        for whole in self.icu.incomplete() if hasattr(self, "icu") else ():
+            self.add_note(whole, "ICU message not written: some of its branches got no usable translation")
         return self.xml.serialize()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from lxml import etree
 
 from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.icu import Splitter
 from bayling_cat.connectors.xmlio import XmlDocument, insert_after, local_name, namespace
 from bayling_cat.document import Segment, flatten, rebuild, xml_safe
 
@@ -29,6 +30,7 @@ def classify(element) -> str:
 
 class Xliff2(Connector):
     can_suggest = True
+    segments_follow_language = True  # ICU plural branches are laid out for the target language
 
     def __init__(self, path: Path, data: bytes, xml: XmlDocument | None = None):
         super().__init__(path, data)
@@ -80,7 +82,8 @@ class Xliff2(Connector):
                     skip = child.get("state")
                 out.append(Segment(key=key, source=text, codes=codes, target=existing, current=current, skip=skip,
                                    handle=(unit, child), target_codes=tcodes))
-        return out
+        self.icu = Splitter()  # ICU messages: one segment per branch
+        return [part for seg in out for part in self.icu.split(seg, self.source_lang, self.target_lang)]
 
     def set_target_language(self, lang: str, replace: bool = False) -> None:
         if not self.xml.root.get("trgLang") or (replace and self.xml.root.get("trgLang") != lang):
@@ -89,6 +92,10 @@ class Xliff2(Connector):
         self.target_lang = lang if replace else self.target_lang or lang
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:
+        whole = self.icu.collect(segment, text, copied) if hasattr(self, "icu") else (segment, text, copied)
+        if whole is None:
+            return  # an ICU message is written once all its branches are translated
+        segment, text, copied = whole
         _, seg = segment.handle
         target = seg.find(self.q("target"))
         if target is None:
@@ -127,6 +134,11 @@ class Xliff2(Connector):
                 return candidate
 
     def write_suggestion(self, segment: Segment, text: str, match: dict | None = None) -> None:
+        if hasattr(self, "icu") and self.icu.is_branch(segment):  # an ICU message is suggested whole
+            whole = None if match is not None else self.icu.collect(segment, text, False, bucket="suggest")
+            if whole is None:
+                return
+            segment, text, _ = whole
         unit, seg = segment.handle
         matches = unit.find(f"{{{MTC_NS}}}matches")
         if matches is None:
@@ -187,4 +199,6 @@ class Xliff2(Connector):
             unit.remove(notes)
 
     def serialize(self) -> bytes:
+        for whole in self.icu.incomplete() if hasattr(self, "icu") else ():
+            self.add_note(whole, "ICU message not written: some of its branches got no usable translation")
         return self.xml.serialize()

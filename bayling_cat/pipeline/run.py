@@ -106,6 +106,8 @@ class Pipeline:
             result.connector = connector
             result.segments = connector.segments()
             self._retarget(result, connector)
+            if result.declared_target_lang and getattr(connector, "segments_follow_language", False):
+                result.segments = connector.segments()  # ICU plurals laid out for the new language
             result.output = self._output(path, output, connector, result.target_lang)
         except UserError as exc:
             result.error = str(exc)
@@ -135,7 +137,8 @@ class Pipeline:
         if self.options.in_place:
             # through a symbolic link to the file it names, as editors save: the link stays a link
             return Path(os.path.realpath(path)) if path.is_symlink() else path
-        chosen = output or default_output(path, target_lang, getattr(connector, "output_suffix", None))
+        chosen = output or connector.output_path(path, target_lang) or \
+            default_output(path, target_lang, getattr(connector, "output_suffix", None))
         if output is None and named_for(path, target_lang):
             self.say(f"bayling-cat: note: {path} is already named for {target_lang}: its translation goes to "
                      f"{chosen.name} beside it (--in-place fills {path.name} itself, keeping a .bak)")
