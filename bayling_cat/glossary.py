@@ -50,7 +50,8 @@ class Term:
 
     @property
     def preferred(self) -> str:
-        return self.source if self.dnt else self.targets[0]
+        """The target to use: the source itself for a do-not-translate term, "" for a term that only forbids."""
+        return self.source if self.dnt else self.targets[0] if self.targets else ""
 
 
 @dataclass

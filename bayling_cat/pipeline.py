@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-from bayling_cat import __version__, languages
+from bayling_cat import __version__, langid, languages
 from bayling_cat.connectors import EXTENSIONS, open_document
 from bayling_cat.document import (COPIED, FLAG_CHARS, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment,
                                   keep_outer_space, repair)
@@ -236,7 +236,8 @@ class Pipeline:
         result = FileResult(input=path)
         try:
             connector = open_document(path, read_regular(path), accelerator=self.options.accelerator)
-            src = self.options.source_lang or connector.source_lang or connector.default_source_lang
+            src = self.options.source_lang or connector.source_lang or connector.default_source_lang \
+                or langid.detect_document(path, connector, self.say)
             tgt = self.options.target_lang or connector.target_lang
             if not tgt:
                 raise UserError(f"{path}: the file names no target language; pass --target-lang")

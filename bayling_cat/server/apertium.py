@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, request
 
 from bayling_cat.errors import UserError
 from bayling_cat import languages
-from bayling_cat.server.common import service
+from bayling_cat.server.common import check_text, service
 from bayling_cat.server.service import LANGUAGES, MAX_SEGMENTS, ApiError
 
 bp = Blueprint("apertium", __name__)
@@ -97,6 +97,8 @@ def translate_apertium():
         raise ApiError(400, "Missing argument q")
     if len(texts) > MAX_SEGMENTS:
         raise ApiError(413, f"at most {MAX_SEGMENTS} texts in one request")
+    for i, text in enumerate(texts):  # the limits every protocol applies: 20,000 characters, text XML can hold
+        check_text(text, "q" if len(texts) == 1 else f"q number {i + 1}")
     fmt = request.values.get("format", "txt") or "txt"
     if fmt not in ("txt", "html"):
         raise ApiError(400, f"format must be txt or html, not {fmt!r}")

@@ -101,7 +101,10 @@ def given_key() -> bytes | None:
 def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch: int = 32, window: float = 0.02,
                max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT,
                job_ttl: float = JOB_TTL, same_length_batches: bool = True,
-               workbench: "workbench_bp.Workbench | None" = None, memory=None, fuzzy_threshold: int = 75) -> Flask:
+               workbench: "workbench_bp.Workbench | None" = None, memory=None, fuzzy_threshold: int = 75,
+               keyless: tuple[str, ...] = ()) -> Flask:
+    """``keyless``: protocols whose clients cannot send a key (``apertium``, ``libretranslate``) and are let in
+    without one; ``serve --keyless`` allows it on a loopback address only (keyless.py)."""
     app = Flask("bayling_cat")
     app.json = StrictJSON(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -142,6 +145,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     def check_key():
         if request.method == "OPTIONS" or api_key is None or request.path in PUBLIC or \
                 workbench_bp.is_public(request.path):
+            return None
+        if keyless and _protocol().__name__.rsplit(".", 1)[-1] in keyless:
             return None
         given = given_key()
         if given is None or not secrets.compare_digest(given, api_key.encode("utf-8")):

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 from bayling_cat import languages
 from bayling_cat.document import keep_outer_space
 from bayling_cat.errors import UserError
+from bayling_cat.server.recognize import detect_source
 from bayling_cat.server.common import (body, boolean, send_document, service, string, string_list, text_list,
                                       upload)
 from bayling_cat.server.service import LANGUAGES, MAX_BODY, MAX_TEXT, ApiError, GlossaryRecord, entries_glossary
@@ -38,8 +39,8 @@ def translate_deepl():
     glossary_ids += newer_glossary_ids(data)
     if glossary_ids and src is None:
         raise ApiError(400, "Use of a glossary requires the source_lang parameter to be set.")
-    if src is None:
-        src = "en"  # no language detection: English, as most CAT projects' source; say so in the reply
+    if src is None:  # detected from the texts, as DeepL does (detected_source_language says what was found)
+        src = detect_source(texts, tgt)
     check_ignored_options(data)
     hints = request_hints(data, texts, tgt)
     tag_handling = string(data.get("tag_handling"), "tag_handling", required=False, max_chars=100)

@@ -3,6 +3,8 @@ Weblate and the libretranslatepy client speak it."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, jsonify, request
 
 from bayling_cat import languages
@@ -37,23 +39,96 @@ def translate_lt():
     q = data["q"]
     texts = text_list(q, "q")
     source = string(data.get("source"), "source", required=False, default="auto", max_chars=64)
-    if source == "auto":
-        raise ApiError(400, "source 'auto' is not supported: give the source language")
-    src, tgt = lang(source, "source"), lang(data.get("target"), "target")
+    tgt = lang(data.get("target"), "target")
     alternatives = integer(data.get("alternatives", 0), "alternatives", 0, 3)
     fmt = string(data.get("format"), "format", required=False, default="text", choices=("text", "html"))
-    # Weblate wraps placeables as [X<offset>X]: kept whole in both formats
-    results = [(text, flags) for text, flags, _ in service().translate_tagged(
-        texts, src, tgt, extra_pattern=WEBLATE_PLACEABLE, markup=fmt == "html")]
+    if source == "auto":  # each text's own language, as LibreTranslate detects it
+        found = [_detected(t) for t in texts]
+        sources = [f["language"] for f in found]
+    else:
+        found, sources = None, [lang(source, "source")] * len(texts)
+    results = _translate_grouped(texts, sources, tgt, fmt)
     # "flags" is bayling-cat's own field, shaped like translatedText (LibreTranslate has none): e.g.
     # length-limit for a translation cut at the generation limit
     translated, flags = [text for text, _ in results], [f for _, f in results]
-    answer = {"translatedText": translated if isinstance(q, list) else translated[0],
-              "flags": flags if isinstance(q, list) else flags[0]}
+    one = not isinstance(q, list)
+    answer = {"translatedText": translated[0] if one else translated, "flags": flags[0] if one else flags}
+    if found is not None:
+        answer["detectedLanguage"] = found[0] if one else found
     if alternatives:
-        alts = [service().complete(t, "", src, tgt, alternatives + 1)[1][1:] for t in texts]
-        answer["alternatives"] = alts if isinstance(q, list) else alts[0]
+        alts = [whole_alternatives(t, s, tgt, alternatives, main, fmt)
+                for t, s, main in zip(texts, sources, translated)]
+        answer["alternatives"] = alts[0] if one else alts
     return jsonify(answer)
+
+
+def _translate_grouped(texts, sources, tgt, fmt):
+    """Translate texts whose source languages may differ (source "auto"): one call per language, answers in
+    order."""
+    out = [None] * len(texts)
+    for src in dict.fromkeys(sources):
+        idx = [i for i, s in enumerate(sources) if s == src]
+        if src == tgt:  # already in the target language: LibreTranslate gives it back as it is
+            for i in idx:
+                out[i] = (texts[i], [])
+            continue
+        # Weblate wraps placeables as [X<offset>X]: kept whole in both formats
+        done = service().translate_tagged([texts[i] for i in idx], src, tgt, extra_pattern=WEBLATE_PLACEABLE,
+                                          markup=fmt == "html")
+        for i, (text, flags, _terms) in zip(idx, done):
+            out[i] = (text, flags)
+    return out
+
+
+def _detected(text: str) -> dict:
+    from bayling_cat import langid
+
+    found = langid.detect(text)
+    if found is None:  # no letters: nothing to detect, nothing to translate either
+        return {"confidence": 0.0, "language": "en"}
+    return {"confidence": round(found[1] * 100, 1), "language": found[0]}
+
+
+@bp.post("/detect")
+def detect_lt():
+    """LibreTranslate's /detect: the likeliest languages of ``q`` with their confidence (0 to 100)."""
+    from bayling_cat import langid
+
+    data = body()
+    if "q" not in data:
+        raise ApiError(400, "Invalid request: missing q parameter")
+    texts = text_list(data["q"], "q")
+    found = [[{"confidence": round(p * 100, 1), "language": code} for code, p in langid.ranked(t, 3)]
+             for t in texts]
+    return jsonify(found if isinstance(data["q"], list) else found[0])
+
+
+def whole_alternatives(text: str, src: str, tgt: str, count: int, main: str, fmt: str = "text") -> list[str]:
+    """Up to ``count`` other whole translations of ``text``, as LibreTranslate gives them (its engine returns
+    several hypotheses): drawn by sampling from the same model, the placeables protected as in the main
+    translation, each different from the main one and from each other."""
+    from bayling_cat.document import Code, keep_outer_space, protect, repair, restore_literals
+    from bayling_cat.server.service import TAGS
+
+    if not text.strip() or src == tgt:
+        return []
+    pattern = re.compile(f"{WEBLATE_PLACEABLE}|{TAGS.pattern}" if fmt == "html" else WEBLATE_PLACEABLE, re.S)
+    codes: dict[int, Code] = {}
+    prompt = protect(text, pattern, codes)
+    engine = service().engine
+    sampler = engine.with_decoding(sampling_temperature=0.8, sampling_topk=40) \
+        if hasattr(engine, "with_decoding") else engine
+    seen, out = {main}, []
+    for _ in range(2 * count + 1):  # sampling may repeat itself: a bounded number of draws
+        [gen] = sampler.translate([prompt.strip()], src, tgt)
+        fixed, _changed = repair(keep_outer_space(prompt, gen.text), codes)
+        candidate = restore_literals(fixed, codes)
+        if candidate.strip() and candidate not in seen:
+            seen.add(candidate)
+            out.append(candidate)
+        if len(out) == count:
+            break
+    return out
 
 
 @bp.post("/translate_file")
