@@ -98,7 +98,7 @@ def _qualified(found, qualifier: str):
             return found
         return found.update_dict({"script": value} if len(value) == 4 else {"territory": value})
     cleaned = re.sub(r"\bS\.A\.R\.?", "", qualifier).strip()
-    for kind, field in (("script", "script"), ("territory", "territory")):
+    for kind, field in (("territory", "territory"), ("script", "script")):  # "Latin America" is no script
         try:
             part = langcodes.find_name(kind, cleaned, "en")
         except LookupError:

@@ -230,7 +230,7 @@ def chat_reply(messages, opts, reply):
         engine.template.render(conversation)
     except (ValueError, UserError) as exc:
         raise ApiError(400, str(exc)) from None
-    note = {"recognized": "chat", "shape": None, "plugin": None}
+    note = {"recognized": "chat", "form": "chat", "plugin": None}
 
     def run(emit=None):
         try:

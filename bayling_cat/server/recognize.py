@@ -61,18 +61,19 @@ class Shape:
     source: str  # the file the shape was read from
     answer: str  # segment, separator, json-array, json-object, json-texts
     signature: str = ""  # a phrase only this plugin's prompt holds ("" for the generic shapes)
+    where: str = "system"  # the message the signature is in: the system prompt or the last user message
 
 
 SHAPES = (
     Shape("weblate-json", "Weblate, OpenAI / Azure OpenAI / Ollama / LLM machinery", "5.10 and later",
           "weblate/machinery/llm.py (PROMPT, _build_message, _get_glossary_entry)", "json-array"),
-    Shape("weblate-separator", "Weblate, OpenAI machinery", "5.3.1 to 5.9",
-          "weblate/machinery/openai.py (PROMPT, SEPARATOR, GLOSSARY)", "separator",
-          "You receive an input as strings separated by"),
+    Shape("weblate-separator", "Weblate, OpenAI machinery", "5.3 to 5.9",
+          "weblate/machinery/openai.py (PROMPT, SEPARATOR, SEPARATOR_PROMPT, GLOSSARY_PROMPT)", "separator",
+          "You are a highly skilled translation assistant, adept at translating text"),
     Shape("memoq-multi-supplier-batch", "memoQ Multi-Supplier MT Plugin (OpenAI-compatible provider), batch",
           "1.x", "MultiSupplierMTPlugin/Helpers/BatchTranslateHelper.cs, ProvidersCommon/Options/LLM/"
           "LLMCommonSettings.cs (BathTranslateUserPrompt)", "json-object",
-          "Return a valid JSON object with the same keys"),
+          "Return a valid JSON object with the same keys", "user"),
     Shape("memoq-multi-supplier", "memoQ Multi-Supplier MT Plugin (OpenAI-compatible provider)", "1.x",
           "MultiSupplierMTPlugin/ProvidersCommon/Options/LLM/LLMCommonSettings.cs (PromptTemplate.GetDefault)",
           "segment", "You are a professional translator using CAT tools."),
@@ -85,6 +86,9 @@ SHAPES = (
     Shape("omegat-openaitrans", "OmegaT OpenAI Translation Plugin (inertia42)", "1.x",
           "src/main/java/xyz/inerita/machinetranslators/openaitrans/OpenaiTranslate.java (defaultPrompt)",
           "segment", "Please translate the following text from "),
+    Shape("omegat-llm-translate", "LLM Translate (ai4j) plugin for OmegaT (shutaozhenzhen)", "1.x",
+          "src/main/java/com/thebook/llmtranslate/config/PluginConfig.java (DEFAULT_SYSTEM_PROMPT, "
+          "DEFAULT_USER_PROMPT)", "segment", "Preserve any tags in the text. Return ONLY the translation"),
     Shape("segments-json", "any plugin sending a JSON array of strings", "", "", "json-array"),
     Shape("segment", "any prompt naming the languages", "", "", "segment"),
 )
@@ -120,8 +124,10 @@ class TranslationRequest:
         return translations[0]
 
     def describe(self) -> dict:
+        """What was recognised, for the response's ``bayling_cat`` field: the shape (its id in SHAPES), the
+        plugin it belongs to, the answer's form, the languages and whether the source was detected."""
         shape = _BY_ID.get(self.shape)
-        return {"recognized": self.kind, "shape": self.shape, "plugin": shape.plugin if shape else None,
+        return {"recognized": self.shape, "form": self.kind, "plugin": shape.plugin if shape else None,
                 "source_lang": self.source_lang, "target_lang": self.target_lang,
                 "source_detected": self.source_detected, "segments": len(self.texts)}
 
@@ -143,7 +149,7 @@ _QE = "['\"’”」]?"
 # a language as written in a prompt: a code (en, pt-BR, zh_Hans, EN-US), up to three capitalised or
 # lower-case words with an optional parenthesised qualifier (Chinese (Traditional), German (Switzerland)),
 # or a run of CJK characters ending in 语/文/語 (英语, 简体中文); each is checked by langnames afterwards
-_LANG = (r"(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}(?![\w-])|[^\W\d_][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30}){0,2}"
+_LANG = (r"(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}(?![\w-])|[^\W\d_][\w'-]{1,30}(?:\s(?-i:[A-Z])[\w'-]{1,30}){0,2}"
          r"(?:\s?\([^()\n]{1,40}\))?|[\u3400-\u9fff]{1,8}?[语文語])")
 _LANGWORD = r"(?:(?:the\s+)?language\s+)?"
 _EN_FROM_TO = re.compile(
@@ -395,9 +401,9 @@ def _weblate_json(content: str) -> TranslationRequest | None:
     return TranslationRequest("json-array", src, tgt, texts, _entries(pairs, forbidden), shape="weblate-json")
 
 
-def _signature(texts: list[str]) -> str | None:
+def _signature(system: str, last: str) -> str | None:
     for shape in SHAPES:
-        if shape.signature and any(shape.signature in t for t in texts):
+        if shape.signature and shape.signature in (system if shape.where == "system" else last):
             return shape.id
     return None
 
@@ -429,7 +435,7 @@ def recognize(messages: list[dict]) -> TranslationRequest | None:
         return None
     src, tgt, _ = said
     glossary = glossary_lines(system)
-    shape = _signature([system, last]) or "segment"
+    shape = _signature(system, last) or "segment"
     if WEBLATE_SEPARATOR in segment:
         kind, texts, keys = "separator", segment.split(WEBLATE_SEPARATOR), []
         shape = "weblate-separator"
