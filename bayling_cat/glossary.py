@@ -209,6 +209,8 @@ class Glossary:
             if id(term) in seen:
                 continue
             seen.add(id(term))
+            if not term.dnt and not term.targets:
+                continue  # a term that only forbids requires nothing (its forbidden forms are checked below)
             if term.dnt:  # verbatim, case included
                 ok = term.source in _visible(target)
                 form = term.source if ok else None
