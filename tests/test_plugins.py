@@ -455,3 +455,65 @@ def test_a_docx_naming_no_language_has_its_source_detected(tmp_path):
     [result] = Pipeline(ScriptedTranslator(), Options(source_lang="nl", target_lang="fr"), say=said.append).run(
         [str(path)])
     assert result.source_lang == "nl" and not any("detected" in line for line in said)
+
+
+# -- real clients against a real server process (the tiny random model) --------------------------------------
+
+@pytest.fixture(scope="module")
+def keyless_server(tiny_model, tmp_path_factory):
+    from tests.test_protocols import start
+
+    url, proc = start(tiny_model, tmp_path_factory.mktemp("home"), "--api-key", "k3y", "--keyless", "libretranslate")
+    yield url
+    proc.terminate()
+    proc.wait(30)
+
+
+def test_libretranslatepy_without_a_key_on_a_keyless_server(keyless_server):
+    """libretranslatepy (what OmegaT-style tools use) sends api_key only when given one."""
+    from libretranslatepy import LibreTranslateAPI
+
+    client = LibreTranslateAPI(keyless_server)
+    found = client.detect("Ceci est une phrase française assez longue.")
+    assert found[0]["language"] == "fr"
+    assert isinstance(client.translate("Guten Tag, wie geht es Ihnen heute?", source="auto", target="en"), str)
+    import openai
+
+    with pytest.raises(openai.AuthenticationError):  # the key still guards every other protocol
+        openai.OpenAI(base_url=keyless_server + "v1", api_key="none", max_retries=0).models.list()
+
+
+def test_openai_sdk_reads_a_plugin_answer_from_the_real_engine(keyless_server):
+    """The tiny model's words are random, but the form is real: TradosLLM's request, its [[n]] placeholders
+    back in order, finish_reason stop or length, the bayling_cat field."""
+    import openai
+
+    client = openai.OpenAI(base_url=keyless_server + "v1", api_key="k3y", max_retries=0)
+    reply = client.chat.completions.create(model="gpt-4o", temperature=0, messages=[
+        {"role": "system", "content": TRADOS_SYSTEM.format(src="en-US", tgt="de-DE")},
+        {"role": "user", "content": "Open [[1]]the file[[2]]."}])
+    text = trados_clean(reply.choices[0].message.content)
+    assert text.index("[[1]]") < text.index("[[2]]")
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    assert reply.model_extra["bayling_cat"]["recognized"] == "tradosllm"
+
+
+def test_serve_refuses_keyless_beyond_loopback(tmp_path):
+    from tests.conftest import run_cli
+
+    done = run_cli(["serve", "--host", "0.0.0.0", "--api-key", "k", "--keyless", "apertium"], timeout=120,
+                   env_extra={"BAYLING_CAT_HOME": str(tmp_path)})
+    assert done.returncode == 1 and "loopback" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_quotes_are_removed_only_when_the_model_added_them():
+    """engines/base.py strip_added_quotes (issue 23, item 1): a quote the source opens or ends with is the
+    source's own, kept; quotes the model wrapped around a source without any are removed."""
+    from bayling_cat.engines.base import strip_added_quotes
+
+    assert strip_added_quotes('"Wiederholen"', 'Retry"') == '"Wiederholen"'  # Weblate's split '"Cancel' / 'Retry"'
+    assert strip_added_quotes('"Abbrechen"', '"Cancel') == '"Abbrechen"'
+    assert strip_added_quotes('"Datei öffnen."', '"Open the file."') == '"Datei öffnen."'
+    assert strip_added_quotes("„Hallo“", "„Hello“") == "„Hallo“"
+    assert strip_added_quotes('"Hallo"', "Hello") == "Hallo"

@@ -464,7 +464,9 @@ def test_openai_sdk(server):
         {"role": "system", "content": "Translate the following text from English to German."},
         {"role": "user", "content": 'Click <x id="1"/> to save {1}.'}])
     text = reply.choices[0].message.content
-    assert '<x id="1"/>' in text and "{1}" in text and reply.choices[0].finish_reason == "stop"
+    cut = any("length-limit" in f for f in reply.model_extra["bayling_cat"]["flags"])
+    # the random tiny model often runs to the generation limit: then finish_reason says so (issue 23, item 2)
+    assert '<x id="1"/>' in text and "{1}" in text and reply.choices[0].finish_reason == ("length" if cut else "stop")
     assert reply.model == "tiny" and reply.usage.total_tokens > 0
     stream = client.chat.completions.create(model="gpt-4o", stream=True, max_tokens=12, temperature=0.7,
                                             messages=[{"role": "user", "content": "Tell me about glossaries."}],

@@ -81,12 +81,17 @@ def _translate_grouped(texts, sources, tgt, fmt):
 
 
 def _detected(text: str) -> dict:
+    """The language a text is translated from under source "auto": the likeliest one when it is at least 40 %
+    sure (DETECT_CONFIDENCE), else English (a one-word string is as often "sr" at 1 % as anything else); the
+    confidence is the one the identifier gave the language used."""
     from bayling_cat import langid
+    from bayling_cat.server.recognize import DETECT_CONFIDENCE
 
-    found = langid.detect(text)
-    if found is None:  # no letters: nothing to detect, nothing to translate either
-        return {"confidence": 0.0, "language": "en"}
-    return {"confidence": round(found[1] * 100, 1), "language": found[0]}
+    ranked = langid.ranked(text, 3)
+    if ranked and ranked[0][1] >= DETECT_CONFIDENCE:
+        return {"confidence": round(ranked[0][1] * 100, 1), "language": ranked[0][0]}
+    english = next((p for code, p in ranked if code == "en"), 0.0)
+    return {"confidence": round(english * 100, 1), "language": "en"}
 
 
 @bp.post("/detect")
