@@ -517,3 +517,17 @@ def test_quotes_are_removed_only_when_the_model_added_them():
     assert strip_added_quotes('"Datei öffnen."', '"Open the file."') == '"Datei öffnen."'
     assert strip_added_quotes("„Hallo“", "„Hello“") == "„Hallo“"
     assert strip_added_quotes('"Hallo"', "Hello") == "Hallo"
+
+
+def test_omegat_libretranslate_plugin_get_request(fake):
+    """omegat-org/omegat-libre-translate LibreTranslate.java: HttpConnectionUtils.get(serverUrl, {q, source,
+    target}) with getLanguageCode().toLowerCase(), no key, no format; getJsonResults reads translatedText. The
+    server URL the user enters is the /translate address. OmegaT's tags are kept whole in text format."""
+    client = create_app(fake, api_key="k3y", window=0.01, keyless=("libretranslate",)).test_client()
+    text = "Open <f0>the file</f0> now<x1/>"
+    r = client.get("/translate", query_string=[("q", text), ("source", "en"), ("target", "de")])
+    assert r.status_code == 200, r.data
+    assert r.get_json()["translatedText"] == f"[tr] {text}"
+    assert "<f0>" not in fake.conversations[-1][-1].content  # the model saw placeholders, not OmegaT's tags
+    r = client.get("/translate", query_string=[("q", "x"), ("source", "en"), ("target", "xx-YY")])
+    assert r.status_code == 400 and set(r.get_json()) == {"error"}  # LibreTranslate's error shape

@@ -28,7 +28,10 @@ REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method 
 
 def claims(path: str, values) -> bool:
     """Whether a request on a path shared with another protocol is Apertium's."""
-    return path.rstrip("/") == "/translate" and ("langpair" in values or request.method == "GET")
+    if path.rstrip("/") != "/translate":
+        return False
+    # OmegaT's LibreTranslate plugin GETs /translate?q=&source=&target= (LibreTranslate.java): LibreTranslate's
+    return "langpair" in values or (request.method == "GET" and "source" not in values and "target" not in values)
 
 
 def error_body(status: int, message: str) -> dict:
@@ -86,6 +89,10 @@ def list_language_names():
 def translate_apertium():
     """GET (OmegaT) or POST (handed over by the LibreTranslate route); several ``q`` are one batch."""
     pair = request.values.get("langpair")
+    if not pair and ("source" in request.values or "target" in request.values):
+        from bayling_cat.server.libretranslate import translate_lt
+
+        return translate_lt()  # LibreTranslate's request, sent as a GET (OmegaT's LibreTranslate plugin)
     if not pair:
         raise ApiError(400, "Missing argument langpair")
     src, sep, tgt = pair.partition("|")

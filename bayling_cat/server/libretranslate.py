@@ -14,7 +14,9 @@ from bayling_cat.server.service import LANGUAGES, ApiError
 bp = Blueprint("libretranslate", __name__)
 PREFIXES = ("/translate", "/languages", "/translate_file", "/download_file", "/detect")
 AUTH_STATUS = 403
-WEBLATE_PLACEABLE = r"\[X\d+X\]"
+# placeables kept whole in text format too: Weblate's [X<offset>X], and OmegaT's short tags (<f0>, </b1>, <x2/>),
+# which its LibreTranslate plugin sends as they are shown in the editor
+TEXT_PLACEABLES = r"\[X\d+X\]|</?[A-Za-z]{1,3}\d{1,4}/?>"
 
 
 def error_body(status: int, message: str) -> dict:
@@ -33,7 +35,8 @@ def translate_lt():
         from bayling_cat.server.apertium import translate_apertium
 
         return translate_apertium()
-    data = body()
+    data = body() if request.method == "POST" else \
+        {k: (v if len(request.args.getlist(k)) == 1 else request.args.getlist(k)) for k, v in request.args.items()}
     if "q" not in data:
         raise ApiError(400, "Invalid request: missing q parameter")
     q = data["q"]
@@ -73,7 +76,7 @@ def _translate_grouped(texts, sources, tgt, fmt):
                 out[i] = (texts[i], [])
             continue
         # Weblate wraps placeables as [X<offset>X]: kept whole in both formats
-        done = service().translate_tagged([texts[i] for i in idx], src, tgt, extra_pattern=WEBLATE_PLACEABLE,
+        done = service().translate_tagged([texts[i] for i in idx], src, tgt, extra_pattern=TEXT_PLACEABLES,
                                           markup=fmt == "html")
         for i, (text, flags, _terms) in zip(idx, done):
             out[i] = (text, flags)
@@ -117,7 +120,7 @@ def whole_alternatives(text: str, src: str, tgt: str, count: int, main: str, fmt
 
     if not text.strip() or src == tgt:
         return []
-    pattern = re.compile(f"{WEBLATE_PLACEABLE}|{TAGS.pattern}" if fmt == "html" else WEBLATE_PLACEABLE, re.S)
+    pattern = re.compile(f"{TEXT_PLACEABLES}|{TAGS.pattern}" if fmt == "html" else TEXT_PLACEABLES, re.S)
     codes: dict[int, Code] = {}
     prompt = protect(text, pattern, codes)
     engine = service().engine
