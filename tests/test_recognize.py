@@ -155,6 +155,7 @@ def adversarial(n):
     mixed = "".join(units)
     out.append((mixed * (n // len(mixed) + 1))[:n])
     out.append("Translate " + "x" * (n - 20) + " into German")
+    out.append(("Translate from English to German.\n" + "more:\n" * n)[:n])  # instruction lines ending in ':'
     return out
 
 

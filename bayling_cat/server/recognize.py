@@ -43,10 +43,11 @@ PLACEABLES = (r"@@PH\d{1,9}@@|\[X\d{1,9}X\]|\[\[\d{1,9}\]\]|%(?:\d{1,3}\$)?[-+#0
               r"[sdifuxXeEgGc%@]|\{\{[^{}\s]{1,40}\}\}|\{[A-Za-z0-9_.:-]{1,40}\}")
 HEAD = 600  # characters of the last user message an opening instruction is looked for in
 WINDOW = 400  # characters after a trigger word an instruction is read in (and 160 before it)
-MAX_TRIGGERS = 24
+MAX_TRIGGERS = 24  # trigger words looked at in one message
+MAX_PROMPT_LINES = 4  # lines of more instruction ending in a colon skipped before a segment
 # a source language detected from a request's own text is used only this sure (one-word UI strings are often
-# guessed wrong: "Hello" is Breton to the model); below it, English, the source of most CAT projects
-DETECT_CONFIDENCE = 0.4  # trigger words looked at in one message
+# guessed wrong: "Hello" is Breton to the identifier); below it, English, the source of most CAT projects
+DETECT_CONFIDENCE = 0.4
 # words that start (or end, in Chinese) every instruction we read: a plain alternation, linear to scan
 TRIGGER = re.compile(r"translat|翻译|翻譯|译成|譯成|翻訳", re.I)
 
@@ -149,8 +150,9 @@ _QE = "['\"’”」]?"
 # a language as written in a prompt: a code (en, pt-BR, zh_Hans, EN-US), up to three capitalised or
 # lower-case words with an optional parenthesised qualifier (Chinese (Traditional), German (Switzerland)),
 # or a run of CJK characters ending in 语/文/語 (英语, 简体中文); each is checked by langnames afterwards
-_LANG = (r"(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}(?![\w-])|[^\W\d_][\w'-]{1,30}(?:\s(?-i:[A-Z])[\w'-]{1,30}){0,2}"
-         r"(?:\s?\([^()\n]{1,40}\))?|[\u3400-\u9fff]{1,8}?[语文語])")
+_LANG = (r"(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}(?![\w-])"
+         r"|[^\W\d_][\w'-]{1,30}(?:\s(?-i:[A-Z])[\w'-]{1,30}){0,2}(?:\s?\([^()\n]{1,40}\))?"
+         r"|[\u3400-\u9fff]{1,8}?[语文語])")
 _LANGWORD = r"(?:(?:the\s+)?language\s+)?"
 _EN_FROM_TO = re.compile(
     rf"translat\w*\b(?P<mid>[^\n.!?:;]{{0,160}}?)\s*(?:\bfrom\s+{_LANGWORD}{_Q}(?P<src>{_LANG}){_QE})"
@@ -279,8 +281,9 @@ def instruction(text: str, opening: bool):
 
 def _after_instruction(text: str, end: int) -> str:
     """What follows an instruction in the same message, byte for byte: the rest of its line after a colon (the
-    spaces after the colon and one line break are the prompt's), else the lines after it; lines of more
-    instruction that end with a colon ("Return a valid JSON object ...:") are the prompt's too."""
+    spaces and line breaks right after the colon are the prompt's), else the lines after it; up to
+    MAX_PROMPT_LINES lines of more instruction that end with a colon ("Return a valid JSON object ...:") are
+    the prompt's too."""
     rest = text[end:]
     line_end = rest.find("\n")
     line = rest if line_end < 0 else rest[:line_end]
@@ -290,14 +293,15 @@ def _after_instruction(text: str, end: int) -> str:
         return tail.lstrip("\r\n") if tail[:1] in ("\r", "\n") else tail
     if line_end < 0:
         return ""
-    following = rest[line_end + 1:]
-    while True:
-        following = following.lstrip("\r\n")
-        first = following.split("\n", 1)[0]
-        if len(first) < 300 and first.rstrip().endswith((":", "：")) and "\n" in following:
-            following = following.split("\n", 1)[1]
-            continue
-        return following
+    start = end + line_end + 1
+    for _ in range(MAX_PROMPT_LINES):  # at most a few lines of more instruction, each found by position
+        while text[start:start + 1] in ("\r", "\n") and start < len(text):
+            start += 1
+        stop = text.find("\n", start, start + 300)
+        if stop < 0 or not text[start:stop].rstrip().endswith((":", "：")):
+            break
+        start = stop + 1
+    return text[start:]
 
 
 def _batch(segment: str):
