@@ -51,6 +51,11 @@ def test_a_language_only_cldr_names_is_accepted_and_named():
     (user("请将下面的英语文本翻译成中文。\nOpen the file."), ("en", "zh", ["Open the file."])),
     (user("将以下文本从英文翻译成德文：\nSave"), ("en", "de", ["Save"])),
     (user("把下面的句子翻译成日语：你好"), (None, "ja", ["你好"])),
+    (user("次の文章を英語から日本語に翻訳してください：\nOpen the file"), ("en", "ja", ["Open the file"])),
+    (user("日本語に翻訳してください。\nGood morning"), (None, "ja", ["Good morning"])),
+    # memoQ Multi-Supplier with a Chinese prompt template and memoQ's own language names
+    (user("将以下文本从English (United States)翻译成Chinese (Taiwan)：\r\nOpen the file"),
+     ("en-US", "zh-TW", ["Open the file"])),
     (user("Translate the following text into Klingon: Good morning"), (None, "tlh", ["Good morning"])),
     (user("Translate a sentence in FR into DE: Bonjour tout le monde"), ("fr", "de", ["Bonjour tout le monde"])),
     (user("Translate the following Spanish sentence to English: \"Hola amigo\""),

@@ -7,7 +7,7 @@ versions and the source file it was read from. A request is matched in three ste
    ``target_language``, ``strings``, ``glossary``), whose languages it carries itself.
 2. **An instruction naming the languages**: at the start of the last user message, in the system prompt, or
    in the conversation's first user turn (plugins that send examples as earlier turns). Instructions are
-   read in English and Chinese (the languages the plugins' own prompts and UIs ship), language names
+   read in English, Chinese and Japanese (the languages the plugins' own prompts and UIs ship), language names
    and codes are mapped to BCP 47 by ``bayling_cat.langnames`` (langcodes), and a source language may be
    named outside a "from X" slot ("the following English text", "a sentence in FR", "下面的英语文本"). A
    request that names no source language has it detected from the text (``bayling_cat.langid``).
@@ -50,6 +50,7 @@ MAX_PROMPT_LINES = 4  # lines of more instruction ending in a colon skipped befo
 DETECT_CONFIDENCE = 0.4
 # words that start (or end, in Chinese) every instruction we read: a plain alternation, linear to scan
 TRIGGER = re.compile(r"translat|翻译|翻譯|译成|譯成|翻訳", re.I)
+CJK_TRIGGERS = ("翻译", "翻譯", "译成", "譯成", "翻訳")  # the language names come before these
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,8 @@ _EN_NAMED = re.compile(rf"(?:\bin\s+{_Q}(?P<in>{_LANG}){_QE}|(?P<named>{_LANG})\
                        r"strings?|content|phrases?|words?|paragraphs?|source))\b", re.I)
 _ZH = re.compile(rf"(?:从{_Q}(?P<src>{_LANG}){_QE})?(?P<mid>[^\n。！？]{{0,40}}?)(?:翻译|翻譯|译|譯|翻訳)(?:成|为|為|到|至)?"
                  rf"{_Q}(?P<tgt>{_LANG}){_QE}")
+# Japanese: "英語から日本語に翻訳してください", "日本語に翻訳して"
+_JA = re.compile(rf"(?:{_Q}(?P<src>{_LANG}){_QE}から)?{_Q}(?P<tgt>{_LANG}){_QE}に翻訳")
 _ZH_FROM = re.compile(rf"从{_Q}(?P<src>{_LANG}){_QE}$")
 _ZH_NAMED = re.compile(rf"(?P<named>{_LANG})(?:文本|句子|内容|文字|段落|原文|字符串)")
 # a bare "translate <something else> into X" is read only when the middle is one of these
@@ -186,7 +189,7 @@ def language(token: str, slot: bool = False) -> str | None:
     if not slot and (word.lower() in _AMBIGUOUS or (re.fullmatch(r"[a-z]{3}", word) and word not in _ISO3)):
         return None  # "the", "and": three-letter codes of small languages, but English words first
     found = langnames.canonical(word)
-    if found is None and re.fullmatch(r"[\u3400-\u9fff]+", word):
+    if found is None and len(word) <= 40 and re.fullmatch(r"[\u3040-\u30ff\u3400-\u9fff]+", word):
         for start in range(1, len(word) - 1):  # "下面的英语" -> "英语": a CJK run may hold words before the name
             found = langnames.canonical(word[start:])
             if found:
@@ -217,7 +220,7 @@ def _windows(text: str, opening: bool):
     for n, m in enumerate(TRIGGER.finditer(text)):
         if n >= MAX_TRIGGERS:
             return
-        start = max(0, m.start() - (160 if m.group(0) in ("翻译", "翻譯", "译成", "譯成", "翻訳") else 0))
+        start = max(0, m.start() - (160 if m.group(0) in CJK_TRIGGERS else 0))
         yield start, text[start:m.start() + WINDOW]
 
 
@@ -266,11 +269,28 @@ def _chinese(window: str, opening: bool):
     return src, tgt, found.end()
 
 
+def _japanese(window: str, opening: bool):
+    found = _JA.search(window)
+    if not found or (opening and found.start() > 80):
+        return None
+    tgt = _target(found.group("tgt"), slot=True)
+    src = language(found.group("src"), slot=True) if found.group("src") else None
+    return (src, tgt, _end_of_sentence(window, found.end())) if tgt else None
+
+
+def _end_of_sentence(window: str, end: int) -> int:
+    """The end of a Japanese instruction's sentence ("...に翻訳してください。"): up to its full stop or colon."""
+    stop = re.compile(r"[。．：:！\n]").search(window, end, end + 40)
+    if stop is None:
+        return end
+    return stop.start() if window[stop.start()] in "：:" else stop.end()
+
+
 def instruction(text: str, opening: bool):
     """(source or None, target, end of the instruction) of the first translation instruction in ``text``
     (``opening``: only one that starts it), or None."""
     for offset, window in _windows(text, opening):
-        for reader in (_english, _chinese):
+        for reader in (_english, _chinese, _japanese):
             found = reader(window, opening)
             if found and found[0] != found[1]:
                 return found[0], found[1], offset + found[2]
