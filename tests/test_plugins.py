@@ -531,3 +531,53 @@ def test_omegat_libretranslate_plugin_get_request(fake):
     assert "<f0>" not in fake.conversations[-1][-1].content  # the model saw placeholders, not OmegaT's tags
     r = client.get("/translate", query_string=[("q", "x"), ("source", "en"), ("target", "xx-YY")])
     assert r.status_code == 400 and set(r.get_json()) == {"error"}  # LibreTranslate's error shape
+
+
+# -- Anthropic's Messages API: Weblate 5.16+ and the inertia42 plugin's Claude models ------------------------
+
+def test_weblate_anthropic_machinery(fake):
+    """weblate/machinery/anthropic.py (5.16+) fetch_llm_translations: POST urljoin(base_url, "/v1/messages")
+    with x-api-key and anthropic-version headers, {"model", "max_tokens", "system": the LLM prompt,
+    "messages": [example user, example assistant, the JSON payload]}; it reads content[0].text."""
+    client = create_app(fake, api_key="k3y", window=0.01).test_client()
+    payload = {"source_language": "en", "target_language": "de", "glossary": [],
+               "strings": [{"source": "Save @@PH1@@ files", "parts": [{"type": "text", "text": "Save "}, {
+                   "type": "placeholder", "id": "@@PH1@@", "kind": "syntax", "text": "", "translatable": False},
+                   {"type": "text", "text": " files"}]}, {"source": '"Quoted"'}]}
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 4096,
+            "system": "\nYou are a professional translation engine specialized in structured localization tasks.\n",
+            "messages": [{"role": "user", "content": '{"source_language":"en","target_language":"cs","units":[]}'},
+                         {"role": "assistant", "content": '["Weblate"]'},
+                         {"role": "user", "content": json.dumps(payload)}]}
+    headers = {"x-api-key": "k3y", "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    r = client.post("/v1/messages", json=body, headers=headers)
+    assert r.status_code == 200, r.data
+    reply = r.get_json()
+    assert json.loads(reply["content"][0]["text"]) == ["[tr] Save @@PH1@@ files", '[tr] "Quoted"']
+    assert reply["type"] == "message" and reply["stop_reason"] == "end_turn"
+    assert reply["bayling_cat"]["recognized"] == "weblate-json"
+    r = client.post("/v1/messages", json=body, headers={"x-api-key": "wrong"})
+    assert r.status_code == 401 and r.get_json()["error"]["type"] == "authentication_error"
+
+
+def test_omegat_openaitrans_claude_models(client):
+    """OpenaiTranslate.java (inertia42), provider Claude: url + "/v1/messages", {"model", "max_tokens": 4096,
+    "system": prompt, "messages": [{"role": "user", "content": text}], "temperature"}; reads content[0].text."""
+    r = client.post("/v1/messages", json={"model": "claude-3-5-sonnet", "max_tokens": 4096, "temperature": 0.0,
+                                          "system": "Please translate the following text from EN-US to ZH-CN.",
+                                          "messages": [{"role": "user", "content": "Save <b0>all</b0>"}]})
+    assert r.status_code == 200, r.data
+    assert r.get_json()["content"][0]["text"] == "[tr] Save <b0>all</b0>"
+
+
+def test_anthropic_errors_and_chat(client):
+    for body in ({"model": "m", "messages": []}, {"model": "m", "max_tokens": 10},
+                 {"model": "m", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "x"}]},
+                 {"model": "m", "max_tokens": 10, "messages": [{"role": "tool", "content": "x"}]}):
+        r = client.post("/v1/messages", json=body)
+        assert r.status_code == 400 and r.get_json()["type"] == "error", body
+    r = client.post("/v1/messages", json={"model": "m", "max_tokens": 3, "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "one two three four five"}]}]})
+    reply = r.get_json()
+    assert reply["content"][0]["text"] == "[tr] one two" and reply["stop_reason"] == "max_tokens"
+    assert reply["bayling_cat"]["recognized"] == "chat"

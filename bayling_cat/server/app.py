@@ -23,14 +23,14 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
-from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai
+from bayling_cat.server import anthropic, apertium, deepl, deepl_v3, libretranslate, native, openai
 from bayling_cat.server import workbench as workbench_bp
 from bayling_cat.server.service import JOB_TTL, MAX_BODY, TIMEOUT, ApiError, Service
 
 # the first that claims a request (``claims(path, values)``, for paths two protocols share) or whose PREFIXES
 # match its path answers its errors; native is the fallback. openai's /v1/chat/ and /v1/models come before
 # native's /v1/.
-PROTOCOLS = (apertium, deepl, deepl_v3, libretranslate, openai, workbench_bp, native)
+PROTOCOLS = (apertium, deepl, deepl_v3, libretranslate, openai, anthropic, workbench_bp, native)
 PUBLIC = ("/health", "/openapi.json", "/languages")  # as in LibreTranslate itself, its language list is public
 
 

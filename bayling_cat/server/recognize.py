@@ -67,7 +67,7 @@ class Shape:
 
 
 SHAPES = (
-    Shape("weblate-json", "Weblate, OpenAI / Azure OpenAI / Ollama / LLM machinery", "5.10 and later",
+    Shape("weblate-json", "Weblate, OpenAI / Azure OpenAI / Ollama / Anthropic / LLM machinery", "5.10 and later",
           "weblate/machinery/llm.py (PROMPT, _build_message, _get_glossary_entry)", "json-array"),
     Shape("weblate-separator", "Weblate, OpenAI machinery", "5.3 to 5.9",
           "weblate/machinery/openai.py (PROMPT, SEPARATOR, SEPARATOR_PROMPT, GLOSSARY_PROMPT)", "separator",
