@@ -102,6 +102,8 @@ def test_a_blank_segment_with_an_instruction_is_a_translation_request():
     user("What does 'translate to the end' mean in this CSS?"),
     system_user("You are a helpful assistant.", "Hello"),
     user('{"source_language": "en", "target_language": "cs", "units": [{"unit_id": 1}]}'),  # Weblate's evaluation
+    user("请翻译 API 文档"), user("How do I translate my app to API level 33?"),
+    system_user("You translate documentation into the REST API style.", "Hello"),
 ])
 def test_not_translation_requests(messages):
     assert recognize(messages) is None

@@ -186,8 +186,9 @@ def language(token: str, slot: bool = False) -> str | None:
     word = " ".join(token.split()).strip("'\"‘’“”「」")
     if not word:
         return None
-    if not slot and (word.lower() in _AMBIGUOUS or (re.fullmatch(r"[a-z]{3}", word) and word not in _ISO3)):
-        return None  # "the", "and": three-letter codes of small languages, but English words first
+    if not slot and (word.lower() in _AMBIGUOUS or (re.fullmatch(r"[A-Za-z]{3}", word) and
+                                                   word.lower() not in _ISO3)):
+        return None  # "the", "API": three-letter codes of small languages, but words or acronyms first
     found = langnames.canonical(word)
     if found is None and len(word) <= 40 and re.fullmatch(r"[\u3040-\u30ff\u3400-\u9fff]+", word):
         for start in range(1, len(word) - 1):  # "下面的英语" -> "英语": a CJK run may hold words before the name
@@ -255,7 +256,7 @@ def _chinese(window: str, opening: bool):
     found = _ZH.search(window)
     if not found or (opening and found.start() > 80):
         return None
-    tgt = _target(found.group("tgt"), slot=True)
+    tgt = _target(found.group("tgt"), slot=False)  # "请翻译 API 文档" names no language
     if tgt is None:
         return None
     src = language(found.group("src"), slot=True) if found.group("src") else None
@@ -273,7 +274,7 @@ def _japanese(window: str, opening: bool):
     found = _JA.search(window)
     if not found or (opening and found.start() > 80):
         return None
-    tgt = _target(found.group("tgt"), slot=True)
+    tgt = _target(found.group("tgt"), slot=False)
     src = language(found.group("src"), slot=True) if found.group("src") else None
     return (src, tgt, _end_of_sentence(window, found.end())) if tgt else None
 
