@@ -7,7 +7,10 @@ connectors, 2 to 80 characters long (short UI strings: buttons, menu items, mess
 taken out. A guess is right when its base language equals the file's. Load time and the peak memory of a
 fresh process that loads the library and answers once are measured in a subprocess per library.
 
+    pip install lingua-language-detector   # the candidate not kept: not a dependency of bayling-cat
     python bench/langid.py [--json out.json]
+
+Measured figures and the choice: docs/server.md, "Language identification".
 """
 
 from __future__ import annotations
