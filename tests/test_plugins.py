@@ -583,3 +583,18 @@ def test_anthropic_errors_and_chat(client):
     reply = r.get_json()
     assert reply["content"][0]["text"] == "[tr] one two" and reply["stop_reason"] == "max_tokens"
     assert reply["bayling_cat"]["recognized"] == "chat"
+
+
+def test_libretranslate_alternatives_from_the_real_engine(keyless_server):
+    """The engine's own sampling gives the alternatives (the tiny random model: its words do not matter, the
+    form does): whole strings, each different from the main translation and from each other."""
+    import urllib.request
+
+    req = urllib.request.Request(keyless_server + "translate", method="POST", headers={
+        "Content-Type": "application/json"}, data=json.dumps({"q": "Save the file.", "source": "en", "target": "de",
+                                                              "alternatives": 3}).encode())
+    with urllib.request.urlopen(req, timeout=120) as r:
+        answer = json.loads(r.read())
+    alternatives = answer["alternatives"]
+    assert 1 <= len(alternatives) <= 3 and all(isinstance(a, str) and a.strip() for a in alternatives)
+    assert len(set(alternatives + [answer["translatedText"]])) == len(alternatives) + 1
