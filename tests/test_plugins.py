@@ -598,3 +598,29 @@ def test_libretranslate_alternatives_from_the_real_engine(keyless_server):
     alternatives = answer["alternatives"]
     assert 1 <= len(alternatives) <= 3 and all(isinstance(a, str) and a.strip() for a in alternatives)
     assert len(set(alternatives + [answer["translatedText"]])) == len(alternatives) + 1
+
+
+PLACEHOLDER_KINDS = [
+    ("Weblate 5.10+", "Save @@PH1@@ files"), ("Weblate before 5.10, LibreTranslate", "Open [X12X] now"),
+    ("TradosLLM", "Open [[1]]the file[[2]]"), ("OmegaT", "Open <f0>the file</f0> and <x1/>"),
+    ("memoQ", 'Click <inline_tag id="0">Save</inline_tag> now'),
+    ("XLIFF-style", 'Press <x id="1"/> or <g id="2">here</g>'),
+    ("printf", "Delete %1$s of %d items (%.2f%%)"), ("braces", "Hello {0}, {name} has {{count}} files"),
+    ("entity", "Fish &amp; chips"),
+]
+
+
+@pytest.mark.parametrize("kind,text", PLACEHOLDER_KINDS, ids=[k for k, _ in PLACEHOLDER_KINDS])
+def test_every_placeholder_kind_round_trips(kind, text):
+    """Each plugin's placeholders: passed through byte for byte by a model that copies them, and put back by
+    the repair when the model drops every one of them."""
+    copying = create_app(FakeEngine(echo), window=0.01).test_client()
+    messages = [{"role": "system", "content": "Translate from English to German."}, {"role": "user", "content": text}]
+    assert openai_content(post(copying, {"model": "m", "messages": messages})) == f"[tr] {text}"
+    dropping = create_app(FakeEngine(lambda conv: "Übersetzt ohne Platzhalter"), window=0.01).test_client()
+    reply = post(dropping, {"model": "m", "messages": messages})
+    out = openai_content(reply)
+    codes = re.findall(r"@@PH\d+@@|\[X\d+X\]|\[\[\d+\]\]|</?[\w:-]+(?:\s[^<>]*)?/?>|%(?:\d\$)?[-.\d]*[sdf%]|"
+                       r"\{\{\w+\}\}|\{\w+\}|&\w+;", text)
+    assert codes and all(out.count(c) == text.count(c) for c in codes), (kind, out)
+    assert reply["bayling_cat"]["flags"] == [["codes-repaired"]]
