@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = next((p / "shared" / "corpus" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "corpus").is_dir()),
-              ROOT.parent / "shared" / "corpus")
+CORPUS = next((p / "shared" / "corpus" for p in (ROOT.parent, ROOT.parent.parent)
+               if (p / "shared" / "corpus").is_dir()), ROOT.parent / "shared" / "corpus")
 LIBRARIES = ("py3langid", "lingua-low", "lingua-high")
 MARKUP = re.compile(r"<[^>]*>|\{[^}]*\}|%\d*\$?[sdif@]|&\w+;|\[X\d+X\]|@@PH\d+@@")
 

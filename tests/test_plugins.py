@@ -273,7 +273,8 @@ def test_the_20000_character_limit_is_the_same_on_every_protocol(client, route):
     for size, status in ((20_001, 413), (20_000, 200)):
         text = "a" * size
         r = {"openai": lambda: client.post("/v1/chat/completions", json={"model": "m", "messages": [
-                 {"role": "system", "content": "Translate from English to German."}, {"role": "user", "content": text}]}),
+                 {"role": "system", "content": "Translate from English to German."},
+                 {"role": "user", "content": text}]}),
              "apertium": lambda: client.post("/translate", data={"q": text, "langpair": "en|de"}),
              "libretranslate": lambda: client.post("/translate", json={"q": text, "source": "en", "target": "de"}),
              "deepl": lambda: client.post("/v2/translate", json={"text": [text], "target_lang": "DE",
@@ -324,7 +325,8 @@ def test_unrecognised_requests_are_a_chat_only_when_the_model_chats(fake):
 def test_native_translate_with_only_a_forbidden_term(client, fake):
     """Issue 23, item 13: a forbidden term without a preferred one was an IndexError (Term.preferred)."""
     r = client.post("/v1/translate", json={"segments": ["Open the folder"], "source_lang": "en", "target_lang": "de",
-                                           "terms": [{"source": "folder", "target": "Verzeichnis", "kind": "forbidden"}]})
+                                           "terms": [{"source": "folder", "target": "Verzeichnis",
+                                                      "kind": "forbidden"}]})
     assert r.status_code == 200, r.data
     assert r.get_json()["translations"][0]["text"] == "[tr] Open the folder"
     assert ["Verzeichnis"] in [seq for calls in fake.suppressed for seq in calls]
