@@ -41,6 +41,8 @@ def test_names_that_are_no_language(written):
 
 def test_a_language_only_cldr_names_is_accepted_and_named():
     assert languages.normalize("tlh") == "tlh" and languages.name("tlh") == "Klingon"
+    # three-letter and deprecated codes become the code everything else compares with
+    assert [languages.normalize(c) for c in ("deu", "ger", "nob", "iw", "zho-TW")] == ["de", "de", "nb", "he", "zh-TW"]
     with pytest.raises(Exception):
         languages.normalize("xx")
 
