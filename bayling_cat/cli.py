@@ -730,10 +730,13 @@ def memory_copy(source, destination):
 @click.option("--no-memory", is_flag=True, help="Neither reuse nor store translations.")
 @click.option("--fuzzy-threshold", type=click.IntRange(1, 100), default=75, show_default=True,
               help="Least fuzzy match percentage shown.")
+@click.option("--keyless", default=None, metavar="PROTOCOLS",
+              help="With --api-key, let these protocols in without a key (apertium,libretranslate: clients that "
+                   "cannot send one); loopback addresses only.")
 @engine_options
 @cluster_options
 def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, server_threads, cors, parallel,
-          job_ttl, mixed_batches, documents_dir, memory_path, no_memory, fuzzy_threshold, **engine_kw):
+          job_ttl, mixed_batches, documents_dir, memory_path, no_memory, fuzzy_threshold, keyless, **engine_kw):
     """Serve the model over HTTP for CAT tools: bayling-cat's API (/v1), OpenAI chat completions, LibreTranslate,
     Apertium and DeepL, and the translator's workbench (a review grid) at /."""
     from bayling_cat.glossary import check_file
@@ -741,6 +744,10 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     from bayling_cat.server import serve as run_server
 
     check_host(host, port)
+    from bayling_cat.server import keyless as keyless_mod
+
+    keyless = keyless_mod.parse(keyless)
+    keyless_mod.check(host, keyless, is_loopback(host))
     if not is_loopback(host) and not api_key:
         raise UserError(f"binding {host} exposes the server beyond this machine: set --api-key (or "
                         "BAYLING_CAT_API_KEY), or bind 127.0.0.1")
@@ -766,7 +773,8 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
                       loopback_only=is_loopback(host))
     app = create_app(engine, glossaries, api_key=api_key, max_batch=max_batch, window=batch_window,
                      max_pending=max_queue, cors=cors, job_ttl=job_ttl, same_length_batches=not mixed_batches,
-                     workbench=bench, memory=memory, memory_location=location, fuzzy_threshold=fuzzy_threshold)
+                     workbench=bench, memory=memory, memory_location=location, fuzzy_threshold=fuzzy_threshold,
+                     keyless=keyless)
     run_server(app, host, port, threads=server_threads, say=_say)
 
 

@@ -50,7 +50,8 @@ class Term:
 
     @property
     def preferred(self) -> str:
-        return self.source if self.dnt else self.targets[0]
+        """The target to use: the source itself for a do-not-translate term, "" for a term that only forbids."""
+        return self.source if self.dnt else self.targets[0] if self.targets else ""
 
 
 @dataclass
@@ -246,6 +247,8 @@ class Glossary:
             if id(term) in seen:
                 continue
             seen.add(id(term))
+            if not term.dnt and not term.targets:
+                continue  # a term that only forbids requires nothing (its forbidden forms are checked below)
             if term.dnt:  # verbatim, case included
                 ok = term.source in _visible(target)
                 form = term.source if ok else None

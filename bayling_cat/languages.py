@@ -19,8 +19,12 @@ def normalize(code: str) -> str:
     if not m:
         raise UserError(f"invalid language code {code!r}: expected a code such as en, de, pt-BR or zh-CN")
     lang, script, region = m.group(1).lower(), m.group(2), m.group(3)
-    if lang not in _tt.languages and lang not in _EXTRA and not any(k.startswith(lang + "_") for k in _tt.languages):
-        raise UserError(f"unknown language code {code!r}: expected a code such as en, de, pt-BR or zh-CN")
+    if not _listed(lang):
+        standard = _standard(lang)  # ISO 639-2/3 and deprecated codes: deu -> de, nob -> nb, iw -> he
+        if standard and _listed(standard):
+            lang = standard
+        elif _cldr_name(lang) is None:
+            raise UserError(f"unknown language code {code!r}: expected a code such as en, de, pt-BR or zh-CN")
     parts = [lang]
     if script:
         parts.append(script.title())
@@ -46,5 +50,36 @@ def name(code: str) -> str:
         return _tt.languages[lang][0]
     if lang in _EXTRA:
         return _EXTRA[lang]
-    full = next(k for k in _tt.languages if k.startswith(lang + "_"))
+    full = next((k for k in _tt.languages if k.startswith(lang + "_")), None)
+    if full is None:
+        return _cldr_name(lang)
     return _tt.languages[full][0].split(" (")[0]
+
+
+def _listed(lang: str) -> bool:
+    return lang in _tt.languages or lang in _EXTRA or any(k.startswith(lang + "_") for k in _tt.languages)
+
+
+def _standard(lang: str) -> str | None:
+    """The language subtag BCP 47 prefers for ``lang`` (langcodes), or None."""
+    import langcodes
+
+    try:
+        return langcodes.standardize_tag(lang).split("-")[0]
+    except (ValueError, LookupError):
+        return None
+
+
+def _cldr_name(lang: str) -> str | None:
+    """The English name CLDR gives a language translate-toolkit does not list (Klingon: tlh), via langcodes;
+    None for a code that names no language (xx)."""
+    import langcodes
+
+    try:
+        parsed = langcodes.Language.get(lang)
+    except (ValueError, LookupError):
+        return None
+    if not parsed.is_valid():
+        return None
+    name = parsed.language_name("en")
+    return None if name.startswith("Unknown language") else name

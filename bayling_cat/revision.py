@@ -147,7 +147,8 @@ class TermTranslator:
             keep = [t for term in glossary.terms for t in term.targets] + \
                 [term.source for term in glossary.terms if term.dnt]
             banned = self.engine.banned_sequences(glossary.forbidden_forms(), keep)
-        terms = [[(m.term.source, m.term.preferred) for m in _unique(job.matches) if not m.term.dnt] for job in jobs]
+        terms = [[(m.term.source, m.term.preferred) for m in _unique(job.matches) if not m.term.dnt and m.term.targets]
+                 for job in jobs]
         conversations = self.engine.requests([j.prompt_text for j in jobs], source_lang, target_lang, hints, terms,
                                              examples)
         first = self.engine.generate(conversations, [j.prompt_text for j in jobs], suppress_sequences=banned,

@@ -143,7 +143,8 @@ def test_prompt_per_segment_tags_come_back_as_they_were(client, segment, shape):
                    {"role": "user", "content": f"```\n{segment}\n```"}],
     }[shape]
     reply = chat(client, messages)
-    assert content(reply) == f"[tr] {segment}"
+    # a fenced segment is the segment: its fence comes back too (issue 23, item 1: byte for byte)
+    assert content(reply) == (f"[tr] ```\n{segment}\n```" if shape == "fenced" else f"[tr] {segment}")
     assert reply["bayling_cat"]["recognized"] == "segment"
     assert (reply["bayling_cat"]["source_lang"], reply["bayling_cat"]["target_lang"]) == ("en", "de")
 
@@ -174,17 +175,18 @@ def test_tags_the_model_drops_are_put_back():
      ("pt-BR", "zh-Hans", "Olá")),
     ([{"role": "system", "content": "Translate into Japanese."}, {"role": "user", "content": "Good morning"}],
      ("en", "ja", "Good morning")),
+    # the quotes are the segment's own: passed on byte for byte (issue 23, item 1)
     ([{"role": "user", "content": "Translate the following Spanish sentence to English: \"Hola amigo\""}],
-     ("es", "en", "Hola amigo")),
+     ("es", "en", '"Hola amigo"')),
     ([{"role": "system", "content": "Translate from English to Simplified Chinese."},
       {"role": "user", "content": "Hello"}, {"role": "assistant", "content": "你好"},
       {"role": "user", "content": [{"type": "text", "text": "Goodbye"}]}], ("en", "zh-Hans", "Goodbye")),
     # an OmegaT plugin's default system prompt, with OmegaT's language codes
     ([{"role": "system", "content": "Please translate the following text from EN-US to ZH-CN."},
       {"role": "user", "content": "Hi"}], ("en-US", "zh-CN", "Hi")),
-    # language names with a region, as Trados and memoQ name their languages
+    # language names with a region, as Trados and memoQ name their languages: the region is kept (BCP 47)
     ([{"role": "user", "content": "Translate the following text from English (United States) to German (Germany). "
-                                  "Return only the translation.\n\nHello"}], ("en", "de", "Hello")),
+                                  "Return only the translation.\n\nHello"}], ("en-US", "de-DE", "Hello")),
     ([{"role": "user", "content": "Translate the following text from English to Portuguese (Brazil):\nHello"}],
      ("en", "pt-BR", "Hello")),
     ([{"role": "system", "content": "You are an assistant that translates French to English."},
@@ -201,7 +203,6 @@ def test_recognition_languages_and_segment(messages, expected):
     [{"role": "user", "content": "How do I translate it into my language?"}],
     [{"role": "user", "content": "What does 'translate to the end' mean in this CSS?"}],
     [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "Hello"}],
-    [{"role": "user", "content": "Translate from English to German:"}],
 ])
 def test_anything_else_is_an_ordinary_chat_turn(client, fake, messages):
     assert recognize(messages) is None
@@ -273,7 +274,7 @@ def test_streaming_is_openais_chunk_format(client):
     ({"model": "m", "messages": [{"role": "user", "content": json.dumps({
         "source_language": "en", "target_language": "de", "strings": [{"source": "x"}] * 1001})}]}, 413),
     ({"model": "m", "messages": [{"role": "user", "content": json.dumps({
-        "source_language": "en", "target_language": "klingon", "strings": [{"source": "x"}]})}]}, 400),
+        "source_language": "en", "target_language": "xx", "strings": [{"source": "x"}]})}]}, 400),
 ])
 def test_openai_errors_in_openais_shape(client, body, status):
     kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}
@@ -464,8 +465,8 @@ def test_openai_sdk(server):
         {"role": "system", "content": "Translate the following text from English to German."},
         {"role": "user", "content": 'Click <x id="1"/> to save {1}.'}])
     text = reply.choices[0].message.content
-    # the tiny model rarely ends by itself: cut at the generation limit, which finish_reason says as OpenAI does
-    cut = "length-limit" in reply.model_extra["bayling_cat"]["flags"][0]
+    cut = any("length-limit" in f for f in reply.model_extra["bayling_cat"]["flags"])
+    # the random tiny model often runs to the generation limit: then finish_reason says so (issue 23, item 2)
     assert '<x id="1"/>' in text and "{1}" in text and reply.choices[0].finish_reason == ("length" if cut else "stop")
     assert reply.model == "tiny" and reply.usage.total_tokens > 0
     stream = client.chat.completions.create(model="gpt-4o", stream=True, max_tokens=12, temperature=0.7,

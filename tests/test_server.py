@@ -146,7 +146,7 @@ def test_models_and_health(client):
     ("get", "/v1/nothing-here", {}, 404),
     ("put", "/v1/translate", {}, 405),
     ("post", "/translate", {"data": {"source": "en", "target": "de"}}, 400),
-    ("post", "/translate", {"data": {"q": "x", "source": "auto", "target": "de"}}, 400),
+    ("post", "/translate", {"data": {"q": "x", "source": "xx-YY", "target": "de"}}, 400),  # "auto" is served now
     ("post", "/translate", {"data": {"q": "x", "source": "en", "target": "xx-YY-ZZ"}}, 400),
     ("post", "/v2/translate", {"json": {"text": ["x"]}}, 400),
     ("post", "/v2/translate", {"json": {"text": ["x"], "target_lang": "KLINGON"}}, 400),

@@ -161,7 +161,9 @@ def strip_added_quotes(text: str, source: str) -> str:
     """Remove quotes the model put around the whole translation when the source had none."""
     if len(text) >= 2 and text[0] in QUOTES and text[-1] == QUOTES[text[0]]:
         src = source.strip()
-        if not (src[:1] in QUOTES or src[:1] in QUOTES.values()):
+        marks = set(QUOTES) | set(QUOTES.values())
+        # a quote the source opens or ends with is the source's own (a Weblate batch splits '"Cancel' / 'Retry"')
+        if src[:1] not in marks and src[-1:] not in marks:
             inner = text[1:-1].strip()
             if inner and text[0] not in inner:
                 return inner

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from bayling_cat import languages
+from bayling_cat import langid, languages
 from bayling_cat.connectors import open_document
 from bayling_cat.document import COPIED, FLAG_CODES, FLAGGED, SKIPPED, TRANSLATED, Segment
 from bayling_cat.errors import UserError
@@ -120,7 +120,8 @@ class Pipeline:
 
     def _languages(self, result: FileResult, connector) -> None:
         path = result.input
-        src = self.options.source_lang or connector.source_lang or connector.default_source_lang
+        src = self.options.source_lang or connector.source_lang or connector.default_source_lang \
+            or langid.detect_document(path, connector, self.say)
         tgt = self.options.target_lang or connector.target_lang
         if not tgt:
             raise UserError(f"{path}: the file names no target language; pass --target-lang")

@@ -15,11 +15,11 @@ from flask import Blueprint, jsonify, request
 
 from bayling_cat.errors import UserError
 from bayling_cat import languages
-from bayling_cat.server.common import core, request_glossary, service
+from bayling_cat.server.common import check_text, core, request_glossary, service
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.service import LANGUAGES, MAX_SEGMENTS
 from bayling_cat.server.translating import translate_marked
-from bayling_cat.server.protocols import register
+from bayling_cat.server.protocols import owner_of_translate, register
 
 bp = Blueprint("apertium", __name__)
 PREFIXES = ("/listPairs", "/listLanguageNames")
@@ -83,6 +83,10 @@ def list_language_names():
 @bp.get("/translate")
 def translate_apertium():
     """GET (OmegaT) or POST (handed over by the LibreTranslate route); several ``q`` are one batch."""
+    if owner_of_translate(request.values, request.method) == "libretranslate":
+        from bayling_cat.server.libretranslate import translate_lt
+
+        return translate_lt()  # LibreTranslate's request, sent as a GET (OmegaT's LibreTranslate plugin)
     pair = request.values.get("langpair")
     if not pair:
         raise ApiError(400, "Missing argument langpair")
@@ -95,6 +99,8 @@ def translate_apertium():
         raise ApiError(400, "Missing argument q")
     if len(texts) > MAX_SEGMENTS:
         raise ApiError(413, f"at most {MAX_SEGMENTS} texts in one request")
+    for i, text in enumerate(texts):  # the limits every protocol applies: 20,000 characters, text XML can hold
+        check_text(text, "q" if len(texts) == 1 else f"q number {i + 1}")
     fmt = request.values.get("format", "txt") or "txt"
     if fmt not in ("txt", "html"):
         raise ApiError(400, f"format must be txt or html, not {fmt!r}")

@@ -23,7 +23,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
-from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai  # noqa: F401 - register
+from bayling_cat.server import anthropic, apertium, deepl, deepl_v3, libretranslate, native, openai  # noqa: F401 - register
 from bayling_cat.server import workbench as workbench_bp
 from bayling_cat.server.common import Parts
 from bayling_cat.server.conversations import ConversationStore
@@ -96,8 +96,10 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
                max_pending: int = 1024, cors: str | None = None, timeout: float = TIMEOUT,
                job_ttl: float = JOB_TTL, same_length_batches: bool = True,
                workbench: "workbench_bp.Workbench | None" = None, memory=None, fuzzy_threshold: int = 75,
-               memory_location=None) -> Flask:
-    """``memory``: an open memory every door shares; ``memory_location``: one opened when first needed."""
+               memory_location=None, keyless: tuple[str, ...] = ()) -> Flask:
+    """``memory``: an open memory every door shares; ``memory_location``: one opened when first needed.
+    ``keyless``: protocols whose clients cannot send a key (``apertium``, ``libretranslate``) and are let in
+    without one; ``serve --keyless`` allows it on a loopback address only (keyless.py)."""
     app = Flask("bayling_cat")
     app.json = StrictJSON(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -139,6 +141,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     @app.before_request
     def check_key():
         if request.method == "OPTIONS" or api_key is None or is_public(request.path):
+            return None
+        if keyless and _protocol().name in keyless:
             return None
         given = given_key()
         if given is None or not secrets.compare_digest(given, api_key.encode("utf-8")):

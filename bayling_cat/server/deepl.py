@@ -19,6 +19,7 @@ from bayling_cat.server.glossaries import GlossaryRecord, entries_glossary
 from bayling_cat.server.service import LANGUAGES, MAX_BODY, MAX_TEXT
 from bayling_cat.server.translating import TAGS, translate_marked
 from bayling_cat.server.protocols import register
+from bayling_cat.server.recognize import detect_source
 
 bp = Blueprint("deepl", __name__)
 PREFIXES = ("/v2/",)
@@ -42,8 +43,8 @@ def translate_deepl():
     glossary_ids += newer_glossary_ids(data)
     if glossary_ids and src is None:
         raise ApiError(400, "Use of a glossary requires the source_lang parameter to be set.")
-    if src is None:
-        src = "en"  # no language detection: English, as most CAT projects' source; say so in the reply
+    if src is None:  # detected from the texts, as DeepL does (detected_source_language says what was found)
+        src = detect_source(texts, tgt)
     check_ignored_options(data)
     hints = request_hints(data, texts, tgt)
     tag_handling = string(data.get("tag_handling"), "tag_handling", required=False, max_chars=100)

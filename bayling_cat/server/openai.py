@@ -17,8 +17,9 @@ import uuid
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
+from bayling_cat.engines.base import FLAG_LENGTH, BaseEngine
 from bayling_cat.errors import UserError
-from bayling_cat.server.common import core, request_glossary, service
+from bayling_cat.server.common import check_text, core, request_glossary, service
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.glossaries import entries_glossary
 from bayling_cat.server.recognize import PLACEABLES, TranslationRequest, UnknownLanguage, recognize
@@ -37,6 +38,7 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: 
                429: "rate_limit_exceeded", 503: "server_error", 504: "server_error"}
 CODES = re.compile(f"{PLACEABLES}|{TAGS.pattern}", re.S)
 ERROR_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def error_body(status: int, message: str) -> dict:
@@ -105,6 +107,11 @@ def _messages(data) -> list[dict]:
             content = ""
         elif not isinstance(content, str):
             raise ApiError(400, f"Invalid 'messages[{i}].content': expected a string or an array of text parts.")
+        text = content if isinstance(content, str) else "".join(p["text"] for p in content)
+        surrogate = SURROGATE.search(text)
+        if surrogate:  # it cannot even be encoded as UTF-8: no model and no answer could hold it
+            raise ApiError(400, f"Invalid 'messages[{i}].content': a lone surrogate (U+{ord(surrogate.group(0)):04X}) "
+                                f"at character {surrogate.start() + 1}.")
         out.append({"role": m["role"], "content": content})
     return out
 
@@ -151,6 +158,8 @@ def translate(found: TranslationRequest) -> tuple[str, list[list[str]]]:
     """The assistant's answer to a recognised translation request (always one translation per segment)."""
     if len(found.texts) > MAX_SEGMENTS:
         raise ApiError(413, f"at most {MAX_SEGMENTS} strings in one request")
+    for i, text in enumerate(found.texts):  # the same limits as every other protocol's segments
+        check_text(text, f"segment {i + 1}" if len(found.texts) > 1 else "the segment")
     # blank segments and segments of codes only ("@@PH1@@", "<x id=\"1\"/> {0}") are their own translation
     todo = [i for i, t in enumerate(found.texts) if re.search(r"[^\W\d_]", CODES.sub("", t))]
     out = list(found.texts)
@@ -183,17 +192,27 @@ def chat_completions():
              "system_fingerprint": None}
     if found is not None:
         return translation_reply(found, messages, opts, reply)
+    if not can_chat(service().raw):
+        raise ApiError(400, "this request was not recognised as a translation request (no instruction naming the "
+                            "target language, see docs/server.md), and the loaded model answers translation "
+                            "requests only")
     return chat_reply(messages, opts, reply)
+
+
+def can_chat(engine) -> bool:
+    """Whether the engine answers ordinary chat turns (a backend that does not implement ``chat`` does not)."""
+    chat = getattr(type(engine), "chat", None)
+    return chat is not None and chat is not BaseEngine.chat
 
 
 def translation_reply(found: TranslationRequest, messages, opts, reply):
     content, flags = translate(found)
-    note = {"recognized": found.kind, "source_lang": found.source_lang, "target_lang": found.target_lang,
-            "segments": len(found.texts), "flags": flags}
-    # an answer the engine cut at its length limit says so where clients look (Weblate and memoQ read it)
-    finish = "length" if any("length-limit" in f for f in flags) else "stop"
+    note = {**found.describe(), "flags": flags}
     usage = {"prompt_tokens": _tokens("\n".join(_text(m["content"]) for m in messages)),
              "completion_tokens": _tokens(content)}
+    # "length" whenever the engine cut a translation at its generation limit (Weblate and memoQ read it);
+    # never "content_filter": nothing is filtered
+    finish = "length" if any(FLAG_LENGTH in f for f in flags) else "stop"
     if not opts["stream"]:
         return _complete(reply, content, finish, usage, note)
 
@@ -215,7 +234,7 @@ def chat_reply(messages, opts, reply):
         engine.raw.template.render(conversation)
     except (ValueError, UserError) as exc:
         raise ApiError(400, str(exc)) from None
-    note = {"recognized": "chat"}
+    note = {"recognized": "chat", "form": "chat", "plugin": None}
 
     def run(emit=None):
         try:

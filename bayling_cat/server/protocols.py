@@ -32,8 +32,13 @@ def register(name: str, blueprint, prefixes, error_body, auth_status: int, publi
 
 
 def owner_of_translate(values, method: str) -> str:
-    """Whose request ``/translate`` is: Apertium's (``langpair``, or a GET as OmegaT sends) or LibreTranslate's."""
-    return "apertium" if method == "GET" or (values is not None and "langpair" in values) else "libretranslate"
+    """Whose request ``/translate`` is: Apertium's (``langpair``, or a GET without LibreTranslate's fields, as
+    OmegaT core sends it) or LibreTranslate's (OmegaT's LibreTranslate plugin GETs it with q, source, target:
+    LibreTranslate.java)."""
+    values = values if values is not None else {}
+    if "langpair" in values or (method == "GET" and "source" not in values and "target" not in values):
+        return "apertium"
+    return "libretranslate"
 
 
 def protocol_of(path: str, values=None, method: str = "POST") -> Protocol:
