@@ -65,9 +65,7 @@ def open_document(path: str | Path, data: bytes | None = None, accelerator: str 
     if looks_like_html(path, data):
         return _connector("html:Html")(path, data)
     if data.startswith(b"PK\x03\x04"):
-        from bayling_cat.connectors.ooxml import open_package
-
-        return open_package(path, data)  # Word, PowerPoint, Excel or OpenDocument
+        return _open_package(path, data)  # Word, PowerPoint, Excel or OpenDocument
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise DocumentError(f"{path}: an OLE compound file (a password-protected or old binary Office "
                             "document), not a supported format")
@@ -118,6 +116,31 @@ def _xml_document(path: Path, data: bytes) -> Connector:
     if MQ_NS in namespaces:
         return Mqxliff(path, data, xml)
     return Xliff1(path, data, xml)
+
+
+def _open_package(path: Path, data: bytes):
+    """The connector an OOXML or ODF package calls for, from its entry names (the connector checks the rest)."""
+    import io
+    import zipfile
+
+    from bayling_cat.connectors.docx import MAX_ENTRIES, Docx, declared_entries
+    from bayling_cat.connectors.ooxml import Pptx, Xlsx
+
+    entries = declared_entries(data)
+    if entries is None or entries <= MAX_ENTRIES:
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            names = set()
+        if "ppt/presentation.xml" in names:
+            return Pptx(path, data)
+        if "xl/workbook.xml" in names:
+            return Xlsx(path, data)
+        if "mimetype" in names and "content.xml" in names:
+            from bayling_cat.connectors.odf import Odt
+
+            return Odt(path, data)
+    return Docx(path, data)
 
 
 __all__ = ["Connector", "DocumentError", "open_document", "EXTENSIONS"]

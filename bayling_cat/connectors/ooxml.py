@@ -329,24 +329,3 @@ class Xlsx(Package):
                 holder.remove(phonetic)  # Excel puts rPh after the runs: move them back there
                 holder.append(phonetic)
         self._changed.add(name)
-
-
-def open_package(path: Path, data: bytes):
-    """The connector an OOXML or ODF package calls for, from its entry names (the connector checks the rest)."""
-    from bayling_cat.connectors.docx import Docx
-
-    entries = declared_entries(data)
-    if entries is None or entries <= MAX_ENTRIES:
-        try:
-            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-        except (zipfile.BadZipFile, OSError, ValueError):
-            names = set()
-        if "ppt/presentation.xml" in names:
-            return Pptx(path, data)
-        if "xl/workbook.xml" in names:
-            return Xlsx(path, data)
-        if "mimetype" in names and "content.xml" in names:
-            from bayling_cat.connectors.odf import Odt
-
-            return Odt(path, data)
-    return Docx(path, data)

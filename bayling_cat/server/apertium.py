@@ -19,7 +19,7 @@ from bayling_cat.server.common import check_text, core, request_glossary, servic
 from bayling_cat.server.errors import ApiError
 from bayling_cat.server.service import LANGUAGES, MAX_SEGMENTS
 from bayling_cat.server.translating import translate_marked
-from bayling_cat.server.protocols import owner_of_translate, register
+from bayling_cat.server.protocols import register
 
 bp = Blueprint("apertium", __name__)
 PREFIXES = ("/listPairs", "/listLanguageNames")
@@ -80,13 +80,8 @@ def list_language_names():
     return jsonify(out)
 
 
-@bp.get("/translate")
 def translate_apertium():
-    """GET (OmegaT) or POST (handed over by the LibreTranslate route); several ``q`` are one batch."""
-    if owner_of_translate(request.values, request.method) == "libretranslate":
-        from bayling_cat.server.libretranslate import translate_lt
-
-        return translate_lt()  # LibreTranslate's request, sent as a GET (OmegaT's LibreTranslate plugin)
+    """/translate?langpair= by GET (OmegaT) or POST (shared.py routes it here); several ``q`` are one batch."""
     pair = request.values.get("langpair")
     if not pair:
         raise ApiError(400, "Missing argument langpair")

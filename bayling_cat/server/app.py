@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
 from bayling_cat.server import anthropic, apertium, deepl, deepl_v3, libretranslate, native, openai  # noqa: F401 - register
+from bayling_cat.server import shared
 from bayling_cat.server import workbench as workbench_bp
 from bayling_cat.server.common import Parts
 from bayling_cat.server.conversations import ConversationStore
@@ -111,6 +112,7 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     app.extensions["bayling_cat"] = parts
     for protocol in REGISTRY.values():
         app.register_blueprint(protocol.blueprint)
+    app.register_blueprint(shared.bp)
     app.extensions["bayling_cat_workbench"] = workbench or workbench_bp.Workbench()
     app.extensions["bayling_cat_workbench"].attach(parts)
 

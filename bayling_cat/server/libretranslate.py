@@ -12,7 +12,6 @@ from bayling_cat.server.common import (body, core, document_result, integer, lan
                                       string, text_list, upload)
 from bayling_cat.server.documents import start_document
 from bayling_cat.server.errors import ApiError
-from bayling_cat.server.protocols import owner_of_translate
 from bayling_cat.server.service import LANGUAGES
 from bayling_cat.server.translating import TAGS, translate_marked
 from bayling_cat.server.protocols import register
@@ -35,12 +34,8 @@ def languages_lt():
                     for c in LANGUAGES])
 
 
-@bp.post("/translate")
 def translate_lt():
-    if owner_of_translate(request.values, request.method) == "apertium":  # the path both protocols use
-        from bayling_cat.server.apertium import translate_apertium
-
-        return translate_apertium()
+    """LibreTranslate's /translate, by POST or by GET (OmegaT's LibreTranslate plugin); shared.py routes it."""
     data = body() if request.method == "POST" else \
         {k: (v if len(request.args.getlist(k)) == 1 else request.args.getlist(k)) for k, v in request.args.items()}
     if "q" not in data:
