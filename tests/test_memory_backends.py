@@ -184,7 +184,10 @@ def test_a_broken_unit_is_named_and_every_good_unit_imported(location, tmp_path)
     loc = str(location)
     r = run_cli(["memory", "import", str(tmx), "--memory", loc])
     assert r.returncode == 0, r.stderr
-    assert f"{tmx}, line 7004: unit skipped: not well-formed XML (Opening and ending tag mismatch: b and seg)" in r.stderr
+    # the parser's own words (libxml2's, which change between releases) are not what is tested: the line and
+    # that the unit was skipped as malformed XML are; nothing else was skipped
+    skipped = [line for line in r.stderr.splitlines() if "unit skipped" in line]
+    assert len(skipped) == 1 and f"{tmx}, line 7004: unit skipped: not well-formed XML (" in skipped[0], r.stderr
     assert "imported 11999 translation units" in r.stdout and "1 units skipped" in r.stdout
     with Memory(location) as mem:
         assert mem.stats()["units"] == 11999

@@ -3,6 +3,10 @@
 Reading uses lxml's ``iterparse`` (each ``<tu>`` is cleared once turned into units). A unit that is not
 well-formed XML stops ``iterparse`` for good, so from that point the rest of the file is read unit by unit
 (each ``<tu>...</tu>`` parsed on its own): every good unit is kept and the broken one is named by its line.
+Nothing depends on the parser's wording or on where in its input buffer it notices the error (libxml2 2.14
+reports a broken unit before handing out the events of the good units read in the same chunk): the units
+iterparse handed out are counted, the scan takes over after them, and only a file in which the scan finds
+neither a ``<header>`` nor a ``<tu>`` is "not a readable TMX file".
 
 Inline markup maps to the pipeline's numbered placeholders and back: ``<bpt>``/``<ept>`` pairs and ``<hi>``
 become ``<n>...</n>``, ``<ph>``, ``<it>`` and ``<ut>`` become ``<n/>``; the native code each one holds is kept
@@ -76,10 +80,9 @@ def read_tmx(path: Path, source_lang: str | None = None, target_lang: str | None
                 while parent is not None and elem.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as exc:
-        if done == 0 and not header:
-            line = exc.lineno if getattr(exc, "lineno", None) else 0
-            raise _NotTmx(f"not a readable TMX file (line {line}: {exc.msg if hasattr(exc, 'msg') else exc})")
-        yield from _scan(path, done, header, source_lang, target_lang)
+        line = exc.lineno if getattr(exc, "lineno", None) else 0
+        yield from _scan(path, done, header, source_lang, target_lang,
+                         not_tmx=f"not a readable TMX file (line {line}: {_reason(exc)})")
 
 
 class _NotTmx(Exception):
@@ -102,9 +105,12 @@ def _encoding(path: Path) -> str:
     return m.group(1).decode("ascii") if m else "utf-8"
 
 
-def _scan(path: Path, skip: int, header: dict, source_lang, target_lang):
+def _scan(path: Path, skip: int, header: dict, source_lang, target_lang, not_tmx: str = "not a TMX file"):
     """The units after a point where the file stops being well-formed, each ``<tu>`` parsed on its own
-    (the first ``skip`` units were read already)."""
+    (the first ``skip`` units were read already). A file without any ``<header>`` or ``<tu>`` raises
+    _NotTmx(``not_tmx``) before anything is yielded."""
+    if not skip and not header and not _looks_like_tmx(path):
+        raise _NotTmx(not_tmx)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
     seen, in_tu, buf, start_line = 0, False, [], 0
     with open(path, encoding=_encoding(path), errors="replace", newline="") as fh:
@@ -145,6 +151,12 @@ def _scan(path: Path, skip: int, header: dict, source_lang, target_lang):
                 yield from _units(tu, start_line, header, source_lang, target_lang)
     if in_tu and seen >= skip:
         yield TmxUnit(start_line, error="not well-formed XML (the file ends inside the unit)")
+
+
+def _looks_like_tmx(path: Path) -> bool:
+    """Whether the file holds a ``<header>`` or a ``<tu>`` anywhere (read line by line, bounded memory)."""
+    with open(path, encoding=_encoding(path), errors="replace", newline="") as fh:
+        return any(_HEADER.search(line) or _TU_START.search(line) for line in fh)
 
 
 def _reason(exc) -> str:
