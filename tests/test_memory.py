@@ -523,3 +523,22 @@ def test_a_file_without_units_is_not_a_tmx_whatever_the_parser_says(tmp_path):
         with pytest.raises(MemoryError_, match=r"other\.tmx: not a readable TMX file \(line 1: "):
             import_files(mem, [other])
 
+
+def test_tmx_entities_are_refused_never_dropped(tmp_path):
+    """``&co2;`` declared in the internal subset used to be imported as nothing, exit 0."""
+    tmx = tmp_path / "ent.tmx"
+    tmx.write_text('<?xml version="1.0"?>\n<!DOCTYPE tmx [<!ENTITY co2 "CO&#8322;">]>\n' + _TMX_HEAD.split("\n", 1)[1]
+                   + '<tu><tuv xml:lang="en"><seg>Less &co2;.</seg></tuv><tuv xml:lang="de"><seg>Weniger &co2;.</seg>'
+                   '</tuv></tu>\n</body></tmx>\n', encoding="utf-8")
+    r = run_cli(["memory", "import", str(tmx), "--memory", str(tmp_path / "m.sqlite")])
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith(
+        "ent.tmx: its DOCTYPE declares the entity co2; entity declarations are refused (they can expand without "
+        "bound or read other files); nothing was imported")
+    # a reference without a declaration (which only an external DTD could give) is a unit that cannot be read
+    undeclared = tmp_path / "undeclared.tmx"
+    undeclared.write_text(tmx.read_text().replace('<!DOCTYPE tmx [<!ENTITY co2 "CO&#8322;">]>', ""), encoding="utf-8")
+    warnings = []
+    with Memory(tmp_path / "n.sqlite") as mem:
+        assert import_files(mem, [undeclared], warn=warnings.append) == 0
+    assert len(warnings) == 1 and "line 6: unit skipped: " in warnings[0] and "co2" in warnings[0]

@@ -70,6 +70,8 @@ def read_tmx(path: Path, source_lang: str | None = None, target_lang: str | None
     try:
         with open(path, "rb") as fh:
             for _, elem in etree.iterparse(CountingReader(fh, progress), **parser_args):
+                if not done and not header:
+                    _refuse_entities(elem.getroottree())
                 if elem.tag == "header":
                     header = dict(elem.attrib)
                     continue
@@ -87,6 +89,17 @@ def read_tmx(path: Path, source_lang: str | None = None, target_lang: str | None
 
 class _NotTmx(Exception):
     pass
+
+
+def _refuse_entities(tree) -> None:
+    """A TMX file that declares entities is refused as a whole, as every XML input is (the connectors'
+    xmlio.parse): they are never expanded, and a unit must not lose the text one stood for."""
+    dtd = tree.docinfo.internalDTD
+    declared = [e.name for e in dtd.iterentities()] if dtd is not None else []
+    if declared:
+        raise _NotTmx(f"its DOCTYPE declares the entit{'y' if len(declared) == 1 else 'ies'} "
+                      f"{', '.join(declared[:5])}; entity declarations are refused (they can expand without "
+                      "bound or read other files); nothing was imported")
 
 
 _TU_START = re.compile(r"<tu[\s>]")
@@ -270,6 +283,8 @@ def seg_text(tuv, codes: dict) -> tuple[str, dict]:
 
     def walk(parent):
         for child in parent:
+            if isinstance(child, etree._Entity):  # never dropped: the unit would lose the text it stands for
+                raise ValueError(f"a reference to the entity {child.text} (entities are refused)")
             if not isinstance(child.tag, str):
                 parts.append(literal(child.tail))
                 continue
@@ -406,9 +421,12 @@ def write_tmx(out: Path, units, progress=None) -> int:
                             progress(1)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
-    except OSError as exc:
+    except (OSError, etree.SerialisationError) as exc:
+        # lxml's xmlfile reports a failed write (a full disk) as a SerialisationError, not an OSError
         os.unlink(tmp)
-        raise UserError(f"{out}: cannot write ({exc.strerror or exc}); nothing was written") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            f"the write failed: {exc or type(exc).__name__}; is the disk full?"
+        raise UserError(f"{out}: cannot write ({reason}); nothing was written") from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
