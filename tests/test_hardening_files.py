@@ -575,7 +575,7 @@ def test_a_strict_ooxml_document_is_translated_in_its_own_namespace(tmp_path):
 
     strict = _convert_namespaces(_docx(tmp_path), tmp_path / "strict.docx", STRICT)
     connector = open_document(strict)
-    texts = [s.source for s in connector.segments() if s.has_text]
+    texts = [s.source for s in connector.segments() if s.has_text and not s.skip]  # skip: a text box's VML copy
     assert len(texts) > 5 and any("Click" in t for t in texts)
     out = tmp_path / "out.docx"
     result = Pipeline(ScriptedTranslator(), Options(output=out, checks=False, target_lang="de-DE")).run([str(strict)])[0]
