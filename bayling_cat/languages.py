@@ -6,32 +6,70 @@ from translate.lang import data as _tt
 
 from bayling_cat.errors import UserError
 
-_CODE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{4}))?(?:[-_]([A-Za-z]{2}|[0-9]{3}))?$")
+# A well-formed BCP 47 tag (RFC 5646 section 2.1): language (with extended subtags), script, region,
+# variants (ru-google, de-1996), extensions (en-u-ca-gregory) and private use (en-x-custom), or a private-use
+# tag alone (x-xyz). Written out because no installed library parses well-formed but unregistered tags
+# (langcodes refuses variants the registry lacks); bounded input, no nested ambiguous repetition.
+_TAG = re.compile(r"""(?:(?P<lang>[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})
+    (?:-(?P<script>[a-z]{4}))?
+    (?:-(?P<region>[a-z]{2}|[0-9]{3}))?
+    (?P<rest>(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*(?:-[a-wyz0-9](?:-[a-z0-9]{2,8})+)*(?:-x(?:-[a-z0-9]{1,8})+)?)
+    |(?P<private>x(?:-[a-z0-9]{1,8})+))""", re.X)
 
 # Names translate-toolkit does not give for a bare code (it lists only zh_CN, zh_TW, zh_HK).
 _EXTRA = {"zh": "Chinese"}
 _SCRIPTS = {"hans": "Simplified Chinese", "hant": "Traditional Chinese"}
 
 
+def _invalid(code) -> UserError:
+    return UserError(f"invalid language code {code!r}: expected a BCP 47 tag such as en, de, pt-BR, zh-Hans or "
+                     "ru-x-custom")
+
+
 def normalize(code: str) -> str:
-    """Return the canonical BCP 47 form (language lower-case, Script title, REGION upper)."""
-    m = _CODE.match(code.strip()) if code else None
+    """Return the canonical BCP 47 form (language lower-case, Script title, REGION upper, the rest lower-case)
+    of any well-formed tag whose language is known; variants, extensions and private use are kept."""
+    text = (code or "").strip().replace("_", "-")
+    m = _TAG.fullmatch(text.lower()) if 0 < len(text) <= 80 else None
     if not m:
-        raise UserError(f"invalid language code {code!r}: expected a code such as en, de, pt-BR or zh-CN")
-    lang, script, region = m.group(1).lower(), m.group(2), m.group(3)
-    if lang not in _tt.languages and lang not in _EXTRA and not any(k.startswith(lang + "_") for k in _tt.languages):
+        raise _invalid(code)
+    if m.group("private"):
+        return m.group("private")
+    lang, script, region = m.group("lang"), m.group("script"), m.group("region")
+    if not _known(lang.split("-")[0]):
         raise UserError(f"unknown language code {code!r}: expected a code such as en, de, pt-BR or zh-CN")
     parts = [lang]
     if script:
         parts.append(script.title())
     if region:
         parts.append(region.upper())
-    return "-".join(parts)
+    return "-".join(parts) + m.group("rest")
+
+
+def _known(lang: str) -> bool:
+    if lang in _tt.languages or lang in _EXTRA or any(k.startswith(lang + "_") for k in _tt.languages):
+        return True
+    if len(lang) == 3 and "qaa" <= lang <= "qtz":  # reserved for private use
+        return True
+    if len(lang) in (2, 3):
+        import pycountry
+
+        return pycountry.languages.get(**{"alpha_2" if len(lang) == 2 else "alpha_3": lang}) is not None
+    return False
+
+
+def primary(code: str) -> str:
+    """The language the model is asked for: ``ru`` for ru-google, ``en`` for en-US-x-custom, the tag itself for
+    a private-use tag alone (x-xyz)."""
+    canon = normalize(code)
+    return canon if canon.startswith("x-") else canon.split("-")[0]
 
 
 def name(code: str) -> str:
     """English name of a language for prompts: 'de' -> 'German', 'zh-Hant' -> 'Traditional Chinese'."""
     canon = normalize(code)
+    if canon.startswith("x-"):  # private use: no language the model knows by name; the tag is its name
+        return canon[2:]
     parts = canon.split("-")
     lang = parts[0]
     script = next((p for p in parts[1:] if len(p) == 4), None)
@@ -43,8 +81,13 @@ def name(code: str) -> str:
             return "Traditional Chinese"
         return "Chinese"
     if lang in _tt.languages:
-        return _tt.languages[lang][0]
+        return _tt.languages[lang][0].split(";")[0]  # "Asturian; Bable; Leonese; Asturleonese"
     if lang in _EXTRA:
         return _EXTRA[lang]
-    full = next(k for k in _tt.languages if k.startswith(lang + "_"))
-    return _tt.languages[full][0].split(" (")[0]
+    full = next((k for k in _tt.languages if k.startswith(lang + "_")), None)
+    if full is not None:
+        return _tt.languages[full][0].split(" (")[0]
+    import pycountry
+
+    found = pycountry.languages.get(**{"alpha_2" if len(lang) == 2 else "alpha_3": lang})
+    return found.name.split(";")[0].strip() if found is not None else lang

@@ -36,6 +36,8 @@ FLAG_TEXT = {
     "term-substituted": "a forbidden term the model used was replaced by the glossary's term",
     "retried": "the first answer was degenerate; this is the second try",
     FLAG_CHARS: "control characters or non-characters in the model's output were removed",
+    "invalid-bytes": "the model's output held bytes that are not UTF-8 (shown as \ufffd): a character was lost",
+    "commentary": "the model's introduction of its translation (\"Here is the translation:\") was cut",
 }
 
 
@@ -245,8 +247,7 @@ class Pipeline:
             result.source_lang = _language(path, src, "source")
             result.target_lang = _language(path, tgt, "target")
             if result.source_lang == result.target_lang:
-                raise UserError(f"{path}: source and target language are both {result.source_lang}; "
-                                "pass --target-lang")
+                raise UserError(_same_languages(path, result.source_lang, self.options))
             if not connector.target_lang:
                 connector.set_target_language(tgt)
             if self.options.mode == "suggest" and not connector.can_suggest:
@@ -292,7 +293,9 @@ class Pipeline:
             same, other_language = False, True
         if same:
             return
-        held = sum(1 for s in result.segments if s.current and s.current.strip())
+        # what counts as a translation is what the skip rule leaves alone (docs/formats.md): a target in state
+        # new / needs-translation / initial / NotStarted, or a fuzzy PO entry, is no translation
+        held = sum(1 for s in result.segments if s.target is not None and s.target.strip())
         if held and other_language:
             raise UserError(f"{result.input}: the file's target language is {declared} and it holds {held} "
                             f"translation{'s' if held != 1 else ''}; writing {result.target_lang} beside them "
@@ -632,6 +635,16 @@ def _describe(exc: Exception) -> str:
     """An unexpected exception as a short phrase for a one-line error."""
     text = " ".join(str(exc).split())[:200]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _same_languages(path: Path, lang: str, options) -> str:
+    """What to say when source and target are one language: advice only about options not given already."""
+    if options.target_lang and options.source_lang:
+        return f"{path}: source and target language are both {lang}"
+    if options.target_lang:
+        return (f"{path}: the file's source language is {lang}, and so is --target-lang; pass another "
+                "--target-lang (or --source-lang, if the file's source is in another language)")
+    return f"{path}: source and target language are both {lang}; pass --target-lang"
 
 
 def _language(path: Path, code: str, which: str) -> str:
