@@ -23,6 +23,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
+from bayling_cat.memory.base import MemoryUnavailable
 from bayling_cat.server import apertium, deepl, deepl_v3, libretranslate, native, openai
 from bayling_cat.server import workbench as workbench_bp
 from bayling_cat.server.service import JOB_TTL, MAX_BODY, TIMEOUT, ApiError, Service
@@ -30,6 +31,9 @@ from bayling_cat.server.service import JOB_TTL, MAX_BODY, TIMEOUT, ApiError, Ser
 # the first that claims a request (``claims(path, values)``, for paths two protocols share) or whose PREFIXES
 # match its path answers its errors; native is the fallback. openai's /v1/chat/ and /v1/models come before
 # native's /v1/.
+# a PostgreSQL memory that went away: retried this long within a request (a restart), then 503 + Retry-After
+MEMORY_RETRY = 3.0
+MEMORY_RETRY_AFTER = 10
 PROTOCOLS = (apertium, deepl, deepl_v3, libretranslate, openai, workbench_bp, native)
 PUBLIC = ("/health", "/openapi.json", "/languages")  # as in LibreTranslate itself, its language list is public
 
@@ -91,8 +95,10 @@ def given_key() -> bytes | None:
     except Exception:  # noqa: BLE001 - a malformed body is reported by the route itself
         data = None
     given = data.get("api_key") if isinstance(data, dict) else None
-    for name in ("api_key", "auth_key", "key"):  # key: Apertium's (OmegaT sends it in the query)
-        given = given or request.args.get(name) or request.form.get(name)
+    for name in ("api_key", "auth_key", "key"):  # body fields: LibreTranslate's, DeepL's legacy form field
+        given = given or request.form.get(name)
+    if not given and _protocol() is apertium:  # the query string only where documented: OmegaT sends it there
+        given = request.args.get("key")
     if not isinstance(given, str) or not given:
         return None
     return given.encode("utf-8", "replace")
@@ -108,6 +114,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     service = Service(engine, glossary_files, max_batch=max_batch, window=window, max_pending=max_pending,
                       timeout=timeout, job_ttl=job_ttl, same_length_batches=same_length_batches)
     service.memory, service.fuzzy_threshold = memory, fuzzy_threshold  # a Memory: /v1/translate shows its matches
+    if memory is not None and getattr(memory, "retry_seconds", 0) > MEMORY_RETRY:
+        memory.retry_seconds = MEMORY_RETRY  # a client waits seconds for its 503, not the batch run's 15
     app.extensions["bayling_cat"] = service
     for module in PROTOCOLS:
         app.register_blueprint(module.bp)
@@ -133,6 +141,10 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     def user_error(exc: UserError):
         return error_response(400, str(exc))
 
+    @app.errorhandler(MemoryUnavailable)
+    def memory_down(exc: MemoryUnavailable):  # the server's fault, and passing: 503, never the client's 400
+        return error_response(503, str(exc), retry_after=MEMORY_RETRY_AFTER)
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unexpected error")
@@ -153,7 +165,7 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
         if cors:
             response.headers["Access-Control-Allow-Origin"] = cors
             response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, X-API-Key"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
         return response
 
     return app

@@ -204,6 +204,8 @@ def document_status_deepl(job_id):
 @bp.post("/v2/document/<job_id>/result")
 def document_result_deepl(job_id):
     job = deepl_job(job_id)
+    if job["status"] == "error":  # final: "not ready" would have the client poll forever
+        raise ApiError(400, f"Document translation failed: {job['error']}")
     if job["status"] != "done":
         raise ApiError(503, "Document not ready.", retry_after=2)
     return send_document(job, job["name"])

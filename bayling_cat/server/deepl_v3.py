@@ -116,6 +116,8 @@ def read_dictionary(d, i=None) -> tuple[tuple[str, str], list[dict]]:
 
 
 def set_dictionaries(record: GlossaryRecord, dictionaries: dict) -> None:
+    """(The caller holds the lock.) Refused (413) past the server's glossary bound."""
+    service().glossary_room(sum(len(g) for g in dictionaries.values()), replacing=record)
     record.dictionaries = dictionaries
     if dictionaries:
         record.glossary = next(iter(dictionaries.values()))
@@ -142,7 +144,8 @@ def create_glossary_v3():
         if key in dictionaries:
             raise ApiError(400, f"dictionaries[{i}]: a second dictionary for {key[0]} -> {key[1]}.")
         dictionaries[key] = entries_glossary(entries, *key)
-    record = service().add_glossary(data["name"].strip(), next(iter(dictionaries.values())))
+    record = service().add_glossary(data["name"].strip(), next(iter(dictionaries.values())),
+                                    entries=sum(len(g) for g in dictionaries.values()))
     with service().lock:
         set_dictionaries(record, dictionaries)
     return jsonify(info(record)), 201

@@ -34,6 +34,10 @@ MAX_ENTRIES = 10_000  # glossary entries in one request
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 JOB_TTL = 3600.0  # seconds a finished document job (upload and result) is kept
 MAX_JOBS = 256  # document jobs kept at once; the oldest finished one goes first
+# glossaries uploaded through the API, held in memory (--glossary files are not counted): how many, and how
+# many entries all of them hold together (an entry costs about 500 bytes: 200,000 are ~100 MB)
+MAX_GLOSSARIES = 1000
+MAX_GLOSSARY_ENTRIES = 200_000
 # languages offered to the protocols' language lists; any valid code is accepted in requests
 LANGUAGES = ["en", "zh", "de", "fr", "es", "it", "pt", "ru", "ja", "ko", "ar", "nl", "pl", "tr", "cs", "sv", "uk",
              "vi", "id", "he"]
@@ -241,11 +245,26 @@ class Service:
                 chosen.append(Glossary(g.terms, source_lang, target_lang, g.name))
         return Glossary.merge(chosen)
 
-    def add_glossary(self, name: str, glossary: Glossary) -> GlossaryRecord:
+    def add_glossary(self, name: str, glossary: Glossary, entries: int | None = None) -> GlossaryRecord:
+        """``entries``: what the glossary holds in all (a multilingual one: every dictionary)."""
         record = GlossaryRecord(uuid.uuid4().hex[:16], name, glossary)
         with self.lock:
+            self.glossary_room(len(glossary) if entries is None else entries)
             self.glossaries[record.id] = record
         return record
+
+    def glossary_room(self, entries: int, replacing: GlossaryRecord | None = None) -> None:
+        """Refuse (413) a glossary of ``entries`` entries (or ``replacing``'s new content) that would take the
+        server past MAX_GLOSSARIES or MAX_GLOSSARY_ENTRIES, as jobs and conversations are bounded. The caller
+        holds the lock."""
+        others = [r for r in self.glossaries.values() if not r.readonly and r is not replacing]
+        if replacing is None and len(others) >= MAX_GLOSSARIES:
+            raise ApiError(413, f"the server holds {len(others)} glossaries, the most it keeps; delete one first")
+        held = sum(sum(len(g) for g in r.dictionaries.values()) if r.dictionaries else len(r.glossary)
+                   for r in others)
+        if held + entries > MAX_GLOSSARY_ENTRIES:
+            raise ApiError(413, f"the server's glossaries hold {held} entries; {entries} more would pass the "
+                                f"{MAX_GLOSSARY_ENTRIES} it keeps; delete a glossary first")
 
     def glossary_from_file(self, name: str, data: bytes, filename: str, source_lang: str, target_lang: str):
         suffix = Path(filename or "glossary.csv").suffix.lower() or ".csv"
