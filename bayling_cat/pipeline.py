@@ -37,6 +37,8 @@ FLAG_TEXT = {
     "retried": "the first answer was degenerate; this is the second try",
     FLAG_CHARS: "control characters or non-characters in the model's output were removed",
     "invalid-bytes": "the model's output held bytes that are not UTF-8 (shown as \ufffd): a character was lost",
+    "entry-left-untranslated": "another form of this plural entry had no usable translation: the entry is left "
+                               "untranslated",
     "commentary": "the model's introduction of its translation (\"Here is the translation:\") was cut",
 }
 
@@ -569,6 +571,10 @@ class Pipeline:
     def write(self, result: FileResult) -> None:
         try:
             data = result.connector.serialize()
+            for seg in result.segments:  # the report says what the file holds
+                if seg.translation is not None and result.connector.unwritten(seg):
+                    seg.translation, seg.action = None, FLAGGED
+                    seg.flags = [*seg.flags, "entry-left-untranslated"]
             if self.options.in_place:
                 backup = result.input.with_name(result.input.name + ".bak")
                 copy_atomic(result.input, backup)  # a full disk must not leave a truncated backup

@@ -365,3 +365,23 @@ def test_a_po_header_keeps_its_bytes(tmp_path):
     result, out, _ = run(po, tmp_path, target_lang="fr")
     head = out.read_text("utf-8").split("\n\n")[0]
     assert head == po.read_text("utf-8").split("\n\n")[0] + '\n"Language: fr\\n"'
+
+
+def test_the_report_says_what_the_file_holds_for_plural_forms(tmp_path):
+    """German form 1 comes from the singular "One file", form 2 from the plural msgid: when the model fails the
+    singular's form, no form of the same msgid can stand in, the entry stays untranslated, and the report
+    said the other form was written."""
+    from bayling_cat.pipeline import report
+
+    pot = tmp_path / "p.pot"
+    pot.write_text(HEAD + '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+                   'msgid "One file"\nmsgid_plural "%d files"\nmsgstr[0] ""\nmsgstr[1] ""\n', encoding="utf-8")
+    translator = ScriptedTranslator(flags={"One file": ["repetition"]})
+    result, out, _ = run(pot, tmp_path, translator, target_lang="de")
+    assert result.error is None
+    entry = units(out)[("", "One file")]
+    assert [str(s) for s in entry.target.strings] == ["", ""]  # left untranslated, with a note
+    segments = report([result], 0.0, "m")["files"][0]["segments"]
+    assert [s["written"] for s in segments] == [False, False]
+    assert all(s["translation"] is None for s in segments)
+    assert result.totals()["not_written"] == 2

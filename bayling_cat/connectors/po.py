@@ -155,6 +155,7 @@ class Po(Connector):
         self._targets: dict[int, list[str]] = {}
         self._retargeted = False  # -t named another language than the file's: its header follows -t
         self._singular: dict[int, list[bool]] = {}  # per plural entry: which forms were made from the msgid
+        self._emptied: set[int] = set()  # plural entries left untranslated as a whole (see _complete_plurals)
 
     def _check_nplurals(self, data: bytes) -> None:
         """A Plural-Forms header with more forms than any language has is refused in one line: every plural
@@ -379,6 +380,7 @@ class Po(Connector):
                     donors = [j for j in range(nplurals) if forms[j] and singular[j] == singular[k]]
                     if not donors:  # only a form of the other msgid: its placeholders would not fit
                         forms = [""] * nplurals
+                        self._emptied.add(id(unit))
                         unit.addnote(f"{TOOL}: plural form {k + 1} got no usable machine translation; the entry "
                                      "is left untranslated", origin="translator")
                         break
@@ -388,6 +390,9 @@ class Po(Connector):
                                  "to review", origin="translator")
                 unit.markfuzzy(any(forms))
             unit.target = multistring(forms)
+
+    def unwritten(self, segment: Segment) -> bool:
+        return id(segment.handle[0]) in self._emptied
 
     def serialize(self) -> bytes:
         self._complete_plurals()
