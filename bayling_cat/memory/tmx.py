@@ -104,7 +104,7 @@ def _refuse_entities(tree) -> None:
 
 _TU_START = re.compile(r"<tu[\s>]")
 _TU_END = re.compile(r"</tu\s*>")
-_HEADER = re.compile(r"<header\b[^>]*>", re.S)
+_HEADER = re.compile(r"<header\b[^<>]*>", re.S)  # [^<>]: an unterminated one is not scanned to the end again
 
 
 def _encoding(path: Path) -> str:
