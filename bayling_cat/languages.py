@@ -8,8 +8,9 @@ from bayling_cat.errors import UserError
 
 # A well-formed BCP 47 tag (RFC 5646 section 2.1): language (with extended subtags), script, region,
 # variants (ru-google, de-1996), extensions (en-u-ca-gregory) and private use (en-x-custom), or a private-use
-# tag alone (x-xyz). Written out because no installed library parses well-formed but unregistered tags
-# (langcodes refuses variants the registry lacks); bounded input, no nested ambiguous repetition.
+# tag alone (x-xyz). Written out: RFC 5646's grammar is these few lines, the tag must stay as the file wrote it
+# (only its language is looked up, in translate-toolkit's table and ISO 639 through pycountry), and it must
+# accept well-formed tags no registry lists (ru-google). Bounded input, no nested ambiguous repetition.
 _TAG = re.compile(r"""(?:(?P<lang>[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})
     (?:-(?P<script>[a-z]{4}))?
     (?:-(?P<region>[a-z]{2}|[0-9]{3}))?
