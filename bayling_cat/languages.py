@@ -9,7 +9,7 @@ from bayling_cat.errors import UserError
 # A well-formed BCP 47 tag (RFC 5646 section 2.1): language (with extended subtags), script, region,
 # variants (ru-google, de-1996), extensions (en-u-ca-gregory) and private use (en-x-custom), or a private-use
 # tag alone (x-xyz). Written out: RFC 5646's grammar is these few lines, the tag must stay as the file wrote it
-# (only its language is looked up, in translate-toolkit's table and ISO 639 through pycountry), and it must
+# (only its language is looked up, in translate-toolkit's table), and it must
 # accept well-formed tags no registry lists (ru-google). Bounded input, no nested ambiguous repetition.
 _TAG = re.compile(r"""(?:(?P<lang>[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})
     (?:-(?P<script>[a-z]{4}))?
@@ -48,15 +48,11 @@ def normalize(code: str) -> str:
 
 
 def _known(lang: str) -> bool:
+    """translate-toolkit's languages (the ones a PO file name may say: ISO 639-3 at large would read
+    ``app-fr.po`` as the language "app"), and the range ISO 639 reserves for private use."""
     if lang in _tt.languages or lang in _EXTRA or any(k.startswith(lang + "_") for k in _tt.languages):
         return True
-    if len(lang) == 3 and "qaa" <= lang <= "qtz":  # reserved for private use
-        return True
-    if len(lang) in (2, 3):
-        import pycountry
-
-        return pycountry.languages.get(**{"alpha_2" if len(lang) == 2 else "alpha_3": lang}) is not None
-    return False
+    return len(lang) == 3 and "qaa" <= lang <= "qtz"
 
 
 def primary(code: str) -> str:
