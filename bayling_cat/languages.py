@@ -9,9 +9,9 @@ from bayling_cat.errors import UserError
 # A well-formed BCP 47 tag (RFC 5646 section 2.1): language (with extended subtags), script, region,
 # variants (ru-google, de-1996), extensions (en-u-ca-gregory) and private use (en-x-custom), or a private-use
 # tag alone (x-xyz). Language subtags of 4 to 8 letters are left out: RFC 5646 reserves them and none is
-# registered, so "deutsch" is a mistake to name, not a language. Written out: RFC 5646's grammar is these few lines, the tag must stay as the file wrote it
-# (only its language is looked up, in translate-toolkit's table), and it must
-# accept well-formed tags no registry lists (ru-google). Bounded input, no nested ambiguous repetition.
+# registered, so "deutsch" is a mistake to name, not a language. Written out: the grammar is these few lines,
+# the tag must stay as the file wrote it (only its language is looked up, in translate-toolkit's table), and
+# well-formed tags no registry lists (ru-google) must pass. Bounded input, no nested ambiguous repetition.
 _TAG = re.compile(r"""(?:(?P<lang>[a-z]{2,3}(?:-[a-z]{3}){0,3})
     (?:-(?P<script>[a-z]{4}))?
     (?:-(?P<region>[a-z]{2}|[0-9]{3}))?
