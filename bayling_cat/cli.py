@@ -63,6 +63,11 @@ def cli():
     """bayling-cat: BayLing machine translation for CAT tools, on CTranslate2."""
 
 
+# Every numeric option has both bounds (a value past what the engines can take crashed them: --threads 99999
+# was a segmentation fault in CTranslate2). 512 threads is more than any machine this runs on has cores.
+MAX_THREADS = 512
+
+
 def engine_options(f):
     """Options shared by every command that loads a model."""
     decorators = [
@@ -75,18 +80,18 @@ def engine_options(f):
                           "CPU or Metal (env BAYLING_CAT_ENGINE; see docs/engines.md)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "metal"]), default="auto",
                      show_default=True, help="metal: Apple GPUs, llama.cpp engine only."),
-        click.option("--device-index", type=int, default=0, show_default=True, help="GPU index."),
+        click.option("--device-index", type=click.IntRange(0, 63), default=0, show_default=True, help="GPU index."),
         click.option("--compute-type", default="auto", show_default=True,
                      help="CTranslate2 compute type: auto, default, int8, int8_float16, int8_bfloat16, int16, "
                           "float16, bfloat16, float32."),
-        click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
+        click.option("--threads", type=click.IntRange(0, MAX_THREADS), default=0, show_default=True,
                      help="CPU threads per translation (0: half the cores)."),
         click.option("--beam-size", type=click.IntRange(1, 16), default=1, show_default=True),
-        click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True,
+        click.option("--temperature", type=click.FloatRange(0, 10), default=0.0, show_default=True,
                      help="Sampling temperature (0: greedy or beam search)."),
         click.option("--top-p", type=click.FloatRange(0, 1), default=1.0, show_default=True),
-        click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True),
-        click.option("--max-new-tokens", type=click.IntRange(1), default=1024, show_default=True),
+        click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True),
+        click.option("--max-new-tokens", type=click.IntRange(1, 1 << 17), default=1024, show_default=True),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -186,6 +191,22 @@ def _files_to_read(paths) -> None:
         check_regular(path)
 
 
+def _stdin_lines(stream):
+    """Standard input's lines, decoded as UTF-8 here (not by the locale's codec, which turns bytes that are not
+    UTF-8 into lone surrogates no engine takes): such a line is one error naming the line and the byte."""
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # already text (a test's StringIO)
+        yield from iter(stream.readline, "")
+        return
+    for number, raw in enumerate(iter(binary.readline, b""), 1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(f"standard input, line {number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte "
+                            f"{exc.start + 1}); convert it first, e.g. iconv -f LATIN1 -t UTF-8") from None
+        yield line[:-2] + "\n" if line.endswith("\r\n") else line
+
+
 def _stdin_chunks(stream, size: int):
     """Lines from ``stream`` in chunks: as many as are already waiting, up to ``size``.
 
@@ -198,7 +219,7 @@ def _stdin_chunks(stream, size: int):
     except (AttributeError, OSError, ValueError):
         can_poll = False
     chunk: list[str] = []
-    for line in iter(stream.readline, ""):
+    for line in _stdin_lines(stream):
         chunk.append(line[:-1] if line.endswith("\n") else line)
         more_waiting = (not can_poll) or bool(select.select([fd], [], [], 0)[0])
         if len(chunk) >= size or not more_waiting:
@@ -535,8 +556,8 @@ def _repeatable_model(f):
 @click.option("--glossary", "-g", "glossaries", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="TBX, CSV or TSV glossary: term success rate and forbidden-term hits for every row, and the "
                    "'glossary' variant.")
-@click.option("--sample", type=click.IntRange(1), default=None, help="Evaluate a random sample of N references.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sample (same seed, same sample).")
+@click.option("--sample", type=click.IntRange(1, 10_000_000), default=None, help="Evaluate a random sample of N references.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True, help="Seed of the sample (same seed, same sample).")
 @click.option("--with-memory", is_flag=True, help="Add a row for the whole translate pipeline: memory matches and "
               "examples, glossary, retries, checks (the memory is read, never written).")
 @click.option("--memory", "memory_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -547,7 +568,7 @@ def _repeatable_model(f):
               help="Write the JSON report: metrics per row and every segment, worst first.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write a self-contained HTML page: summary, chrF histograms, worst segments with diffs.")
-@click.option("--worst", type=click.IntRange(1), default=20, show_default=True,
+@click.option("--worst", type=click.IntRange(1, 100_000), default=20, show_default=True,
               help="Worst segments per row on the HTML page.")
 @_repeatable_model
 @engine_options
@@ -708,7 +729,7 @@ def memory_copy(source, destination):
               help="Most segments translated in one engine call.")
 @click.option("--batch-window", type=click.FloatRange(0, 1), default=0.02, show_default=True,
               help="Seconds a request waits for others to join its batch.")
-@click.option("--max-queue", type=click.IntRange(1), default=1024, show_default=True,
+@click.option("--max-queue", type=click.IntRange(1, 1_000_000), default=1024, show_default=True,
               help="Segments allowed to wait; beyond that the server answers 503 with Retry-After.")
 @click.option("--http-threads", "server_threads", type=click.IntRange(1, 256), default=16, show_default=True,
               help="HTTP worker threads.")

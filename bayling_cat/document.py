@@ -15,6 +15,10 @@ from typing import Callable
 from lxml import etree
 
 PLACEHOLDER = re.compile(r"<(/?)(\d+)(/?)>")
+# A placeholder or what a model makes of one: ``<1/2/>``, ``<1/2>``, ``</1.``, ``<1/`` (a slash or a ``>``
+# after the number: never text a reader writes; a bare ``<3`` is left alone, it may be a heart or a
+# comparison). Linear: each repetition of the group starts with a slash.
+_ANY_PLACEHOLDER = re.compile(r"<(/?)(\d+)(/?)>|</?\d+(?:/\d*)*>?")
 
 # Segment actions, as the report and the summary name them.
 TRANSLATED = "translated"
@@ -205,7 +209,8 @@ def flatten(element: etree._Element, classify: Classifier, start: int = 1) -> tu
 def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
     """Make the placeholders in a translation match the source's codes, deterministically.
 
-    Unknown, duplicated, wrongly formed and unbalanced placeholders are dropped, and the spaces on either
+    Unknown, duplicated, wrongly formed (``<1/2/>``, ``</1.``) and unbalanced placeholders are dropped, and the
+    spaces on either
     side of a dropped one closed up (never a double space, nor a space before punctuation, where it was);
     every code the translation lost is appended at the end in source order (a paired one as an empty pair),
     before any trailing whitespace. Returns the repaired text and whether anything had to change.
@@ -215,9 +220,17 @@ def repair(text: str, codes: dict[int, Code]) -> tuple[str, bool]:
     seen: set[int] = set()
     changed = False
     pos = 0
-    for m in PLACEHOLDER.finditer(text):
+    for m in _ANY_PLACEHOLDER.finditer(text):
         out.append(text[pos:m.start()])
         pos = m.end()
+        if m.group(2) is None:  # not a placeholder at all
+            fragment = m.group(0)
+            if "/" in fragment or fragment.endswith(">"):  # a broken one: dropped
+                changed = True
+                out.append(_DROPPED)
+            else:
+                out.append(fragment)
+            continue
         closing, n, selfclosing = m.group(1) == "/", int(m.group(2)), m.group(3) == "/"
         code = codes.get(n)
         if code is None or (closing and selfclosing):
@@ -268,8 +281,8 @@ _CLOSING_PUNCT = tuple(".,;:!?)]}、。，！？")
 
 
 def _close_up(parts: list) -> str:
-    """Join ``parts``; where a placeholder was dropped between two spaces, or between a space and closing
-    punctuation, the space before it goes too (the model had put spaces around a code it then got wrong)."""
+    """Join ``parts``; where a placeholder was dropped between two spaces, between a space and closing
+    punctuation, or at the very end, the space before it goes too (the model had put spaces around a code it then got wrong)."""
     text = ""
     dropped = False
     for part in parts:
@@ -282,6 +295,8 @@ def _close_up(parts: list) -> str:
         if part:
             dropped = False
         text += part
+    if dropped and text.endswith((" ", "\u00a0")):  # dropped at the very end: no space left dangling
+        text = text[:-1]
     return text
 
 

@@ -79,3 +79,18 @@ def test_rebuild_restores_elements_with_attributes_and_content():
 def test_has_text():
     assert Segment("a", "3.14 <1/> (%)").has_text is False
     assert Segment("a", "Save <1/>").has_text is True
+
+
+def test_repair_drops_every_malformed_placeholder():
+    """Seen in real output: ``Audacity <1/2/>``, ``msgstr[1] "<1/2>%d"``, ``G</1.``: written literally before."""
+    from bayling_cat.document import Code
+
+    one = {1: Code(1, None, paired=False, can_delete=False, literal="%d")}
+    assert repair("Audacity <1/2/>", {}) == ("Audacity", True)
+    assert repair("<1/2><1/> Dateien", one) == ("<1/> Dateien", True)
+    assert repair("<1/2>Dateien", one) == ("Dateien<1/>", True)
+    assert repair("G</1.", {}) == ("G.", True)
+    assert repair("a <1/ b", one) == ("a b<1/>", True)
+    assert repair("x </1 y <1/>", one) == ("x y <1/>", True)
+    assert repair("Ich <3 dich <1/>", one) == ("Ich <3 dich <1/>", False)  # a bare "<3" is text
+    assert repair("a < 1 b <1/>", one) == ("a < 1 b <1/>", False)

@@ -246,3 +246,61 @@ def test_language_of_the_document_and_output_name(sample, tmp_path):
     assert result.output == tmp_path / "report.fr.docx" and result.output.is_file()
     missing = Pipeline(ScriptedTranslator(), Options()).run([str(copy)])[0]
     assert "names no target language" in missing.error
+
+
+# -- issue 25 ------------------------------------------------------------------------------------------------
+
+def _rewrite(source: Path, out: Path, change=None, extra=()) -> Path:
+    """``source`` with word/document.xml passed through ``change`` and the ``extra`` (name, bytes) entries added."""
+    import warnings
+
+    with zipfile.ZipFile(source) as z, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as o:
+        for info in z.infolist():
+            data = z.read(info)
+            if change and info.filename == "word/document.xml":
+                data = change(data)
+            o.writestr(info, data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns of the duplicate name these tests add on purpose
+            for name, data in extra:
+                o.writestr(zipfile.ZipInfo(name), data)
+    return out
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "..\\x", "word/../../x", "C:x", "word//x", "./x",
+                                  "word/document.xml", "WORD/Document.XML", "bad\x01name"])
+def test_a_package_with_a_dangerous_or_duplicate_entry_name_is_refused(sample, tmp_path, name):
+    """Entry names are copied into the translated package: a zip slip (``../../x``) would reach whoever unpacks
+    the output. Such packages are refused in one line and nothing is written."""
+    bad = _rewrite(sample, tmp_path / "bad.docx", extra=[(name, b"<x/>")])
+    out = tmp_path / "out.docx"
+    result, translator = run(bad, out)
+    assert result.error and "the package holds an entry named" in result.error and "\n" not in result.error
+    assert repr(name) in result.error and not out.exists() and translator.calls == []
+
+
+def test_a_text_box_and_its_fallback_copy_get_one_translation(sample, tmp_path):
+    """Word writes a text box twice: DrawingML in mc:Choice, VML in mc:Fallback. Where the copies' runs differ
+    (here the fallback's last word bold), they were two sources with two translations."""
+    def bold_fallback(data: bytes) -> bytes:
+        before, after = data.split(b"<mc:Fallback>")
+        after = after.replace(b"<w:r><w:t>Text in a box.</w:t></w:r>",
+                              b"<w:r><w:t xml:space=\"preserve\">Text in a </w:t></w:r><w:r><w:rPr><w:b/></w:rPr>"
+                              b"<w:t>box.</w:t></w:r>", 1)
+        assert b"<w:b/></w:rPr><w:t>box.</w:t>" in after
+        return before + b"<mc:Fallback>" + after
+
+    doc = _rewrite(sample, tmp_path / "box.docx", bold_fallback)
+    out = tmp_path / "out.docx"
+    script = {"Text in a box.": "Text in einem Kasten.", "Text in a <1>box.</1>": "Text in einer <1>Box.</1>"}
+    result, translator = run(doc, out, ScriptedTranslator(script))
+    assert result.error is None
+    sent = [t for call in translator.calls for t in call[0]]
+    assert "Text in a box." in sent and "Text in a <1>box.</1>" not in sent  # translated once
+    body = parts(out)["word/document.xml"]
+    mc = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+    for branch in ("Choice", "Fallback"):
+        [p] = body.findall(f".//{mc}AlternateContent/{mc}{branch}//{W}p")
+        assert "".join(t.text for t in p.iter(f"{W}t")) == "Text in einem Kasten.", branch
+    skipped = [s for s in result.segments if s.flags and "fallback" in s.flags[0]]
+    assert len(skipped) == 1

@@ -364,3 +364,45 @@ def test_a_sentencepiece_model_converts_alike_both_ways(tiny_spm_checkpoint, tmp
         text = ct2.template.render(conv)
         assert prompt_tokens(llama, text) == prompt_tokens(ct2, text)
         assert free_tokens(llama, conv, 16) == free_tokens(ct2, conv, 16)
+
+
+# -- issue 25: U+FFFD and commentary in model output ---------------------------------------------------------
+
+def test_a_replacement_character_the_source_lacks_is_flagged(engine):
+    """Bytes that were not UTF-8 decode as U+FFFD: a lost character, written unflagged into an Arabic PO."""
+    from bayling_cat.engines.base import FLAG_INVALID
+
+    flags = []
+    assert engine.postprocess("\u0645\ufffd\u062d\u0628\u0627", "Hello", flags) == "\u0645\ufffd\u062d\u0628\u0627"
+    assert flags == [FLAG_INVALID]
+    flags = []
+    assert engine.postprocess("Fehler: \ufffd", "Error: \ufffd", flags) == "Fehler: \ufffd"  # the source has it
+    assert flags == []
+
+
+@pytest.mark.parametrize("answer,source,expected", [
+    ("The translation of the given German text into English is: Open the file.", "Öffnen Sie die Datei.",
+     "Open the file."),
+    ("Here is the translation: Datei öffnen", "Open file", "Datei öffnen"),
+    ("Sure! Here's the German translation:\nDatei öffnen", "Open file", "Datei öffnen"),
+    ("Translation: \"Datei öffnen\"", "Open file", "Datei öffnen"),
+    ("以下是翻译：打开文件", "Open file", "打开文件"),
+])
+def test_model_commentary_before_the_translation_is_cut_and_flagged(engine, answer, source, expected):
+    from bayling_cat.engines.base import FLAG_COMMENTARY
+
+    flags = []
+    assert engine.postprocess(answer, source, flags) == expected
+    assert FLAG_COMMENTARY in flags
+
+
+@pytest.mark.parametrize("answer,source", [
+    ("Übersetzung: fertig", "Translation: done"),  # the source itself speaks of translation
+    ("Datei öffnen", "Open file"),
+    ("Die Übersetzung des Vertrags liegt bei.", "The contract's translation is enclosed."),
+    ("Hinweis: Speichern Sie zuerst.", "Note: save first."),
+])
+def test_text_that_only_looks_like_commentary_is_kept(engine, answer, source):
+    flags = []
+    assert engine.postprocess(answer, source, flags) == answer
+    assert flags == []

@@ -414,3 +414,82 @@ def test_every_error_is_one_line(tmp_path, env, args, message, code):
     one_error_line(result, message.replace("{t}", str(tmp_path)), code)
     assert result.stderr.count("\n") <= 2  # the error, and at most the run's summary
     assert src.read_bytes() == XLF
+
+
+# -- issue 25, item 13: bytes that are not UTF-8 on standard input; a full disk under memory export ----------
+
+def test_standard_input_that_is_not_utf8_is_one_line(tiny_env):
+    import subprocess
+    import sys
+
+    env = {**os.environ, **tiny_env}
+    env.pop("PYTHONIOENCODING", None)
+    for locale in ("C.UTF-8", "C"):
+        r = subprocess.run([sys.executable, "-m", "bayling_cat", "translate", "-", "-s", "en", "-t", "de"],
+                           input=b"\xff\xfe x\n", capture_output=True, env={**env, "LC_ALL": locale}, timeout=300)
+        stderr = r.stderr.decode("utf-8", "replace")
+        assert r.returncode == 1 and "Traceback" not in stderr and r.stdout == b"", stderr
+        assert stderr.strip().splitlines()[-1] == ("bayling-cat: error: standard input, line 1: not UTF-8 (byte 0xff "
+                                                   "at byte 1); convert it first, e.g. iconv -f LATIN1 -t UTF-8")
+
+
+def test_memory_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
+    """A file size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) fails the write as a full disk does: lxml's
+    xmlfile raised a SerialisationError, not an OSError, and it came out as a traceback."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from bayling_cat.memory import open_memory
+
+    mem = tmp_path / "m.sqlite"
+    with open_memory(mem) as memory:
+        memory.add([{"source": f"Sentence number {i} of a long memory.", "target": f"Satz Nummer {i}.",
+                     "source_lang": "en", "target_lang": "de", "origin": "human"} for i in range(3000)])
+    out = tmp_path / "out" / "all.tmx"
+    out.parent.mkdir()
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    r = subprocess.run([sys.executable, "-m", "bayling_cat", "memory", "export", "--tmx", str(out), "--memory",
+                        str(mem)], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    one_error_line(r, f"{out}: cannot write (")
+    assert "nothing was written" in r.stderr and list(out.parent.iterdir()) == []
+
+
+# -- issue 25, item 4: every numeric option is bounded -----------------------------------------------------------
+
+def _numeric_options():
+    import click
+
+    from bayling_cat.cli import cli
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from walk(sub, path + [name])
+            return
+        for param in command.params:
+            if isinstance(param.type, (click.types._NumberParamTypeBase, click.IntRange, click.FloatRange)):
+                yield " ".join(path), param
+
+    return list(walk(cli, []))
+
+
+def test_every_numeric_option_has_both_bounds():
+    options = _numeric_options()
+    assert len(options) > 15
+    unbounded = [f"{cmd} {p.opts[0]}" for cmd, p in options
+                 if getattr(p.type, "min", None) is None or getattr(p.type, "max", None) is None]
+    assert unbounded == []
+
+
+def test_threads_99999_is_a_usage_error_not_a_crash(tiny_env, tmp_path):
+    src = tmp_path / "a.xlf"
+    src.write_bytes(XLF)
+    r = run_cli(["translate", str(src), "-t", "de", "--threads", "99999"], env_extra=tiny_env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "Invalid value for '--threads': 99999 is not in the range 0<=x<=512" in r.stderr

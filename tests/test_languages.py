@@ -13,7 +13,8 @@ def test_codes(code, canon, name):
     assert languages.name(code) == name
 
 
-@pytest.mark.parametrize("code", ["", "german", "x", "de-", "qq", "en-US-x-y", "12"])
+@pytest.mark.parametrize("code", ["", "german", "x", "de-", "qq", "12", "en--US", "en-x", "en-US-x-toolongsubtag",
+                                  "x-", "de-DE-" + "x" * 90, "en_US_", "de-a", "zz-ZZZZ-99"])
 def test_invalid_codes(code):
     with pytest.raises(UserError):
         languages.normalize(code)

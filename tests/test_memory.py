@@ -482,3 +482,69 @@ def test_a_broken_xliff_is_named_by_line_and_non_xliff_xml_is_refused(tmp_path):
                         .replace("One.", "&a;"), encoding="utf-8")
         with pytest.raises(MemoryError_, match="entity declarations are refused"):
             import_files(mem, [bomb])
+
+
+_TMX_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<tmx version="1.4">\n<header srclang="en" adminlang="en" '
+             'creationtool="t" creationtoolversion="1" segtype="sentence" o-tmf="x" datatype="plaintext"/>\n<body>\n')
+
+
+def _small_tmx(path, n=6, broken_at=3):
+    lines = [f'<tu><tuv xml:lang="en"><seg>Broken <b>{i}</seg></tuv></tu>' if i == broken_at else
+             f'<tu><tuv xml:lang="en"><seg>One {i}.</seg></tuv><tuv xml:lang="de"><seg>Eins {i}.</seg></tuv></tu>'
+             for i in range(n)]
+    path.write_text(_TMX_HEAD + "\n".join(lines) + "\n</body></tmx>\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("events_before_error", [0, 1, 3, None])
+def test_a_broken_tmx_unit_whatever_the_parser_reports_and_where(tmp_path, monkeypatch, events_before_error):
+    """libxml2 2.14 notices a broken unit before it hands out the events of the good units read in the same
+    chunk, and words its messages its own way: every good unit is still read, the broken one named by its
+    line, whichever number of events came first and whatever the parser's message says."""
+    from bayling_cat.memory import tmx as tmx_module
+
+    real = etree.iterparse
+
+    def parser(source, **kw):
+        if events_before_error is None:  # the installed lxml as it is
+            yield from real(source, **kw)
+            return
+        for count, event in enumerate(real(source, **kw)):
+            if count == events_before_error:
+                break
+            yield event
+        raise etree.XMLSyntaxError("some future wording", None, 99, 1)
+
+    monkeypatch.setattr(tmx_module.etree, "iterparse", parser)
+    units = list(tmx_module.read_tmx(_small_tmx(tmp_path / "b.tmx")))
+    assert [(u.line, u.source) for u in units if not u.error] == [(5, "One 0."), (6, "One 1."), (7, "One 2."),
+                                                                   (9, "One 4."), (10, "One 5.")]
+    assert [(u.line, u.error.split(" (")[0]) for u in units if u.error] == [(8, "not well-formed XML")]
+
+
+def test_a_file_without_units_is_not_a_tmx_whatever_the_parser_says(tmp_path):
+    other = tmp_path / "other.tmx"
+    other.write_text("<tmx version=\"1.4\"><body><p>x</b></body></tmx>\n", encoding="utf-8")
+    with Memory(tmp_path / "m.sqlite") as mem:
+        with pytest.raises(MemoryError_, match=r"other\.tmx: not a readable TMX file \(line 1: "):
+            import_files(mem, [other])
+
+
+def test_tmx_entities_are_refused_never_dropped(tmp_path):
+    """``&co2;`` declared in the internal subset used to be imported as nothing, exit 0."""
+    tmx = tmp_path / "ent.tmx"
+    tmx.write_text('<?xml version="1.0"?>\n<!DOCTYPE tmx [<!ENTITY co2 "CO&#8322;">]>\n' + _TMX_HEAD.split("\n", 1)[1]
+                   + '<tu><tuv xml:lang="en"><seg>Less &co2;.</seg></tuv><tuv xml:lang="de"><seg>Weniger &co2;.</seg>'
+                   '</tuv></tu>\n</body></tmx>\n', encoding="utf-8")
+    r = run_cli(["memory", "import", str(tmx), "--memory", str(tmp_path / "m.sqlite")])
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith(
+        "ent.tmx: its DOCTYPE declares the entity co2; entity declarations are refused (they can expand without "
+        "bound or read other files); nothing was imported")
+    # a reference without a declaration (which only an external DTD could give) is a unit that cannot be read
+    undeclared = tmp_path / "undeclared.tmx"
+    undeclared.write_text(tmx.read_text().replace('<!DOCTYPE tmx [<!ENTITY co2 "CO&#8322;">]>', ""), encoding="utf-8")
+    warnings = []
+    with Memory(tmp_path / "n.sqlite") as mem:
+        assert import_files(mem, [undeclared], warn=warnings.append) == 0
+    assert len(warnings) == 1 and "line 6: unit skipped: " in warnings[0] and "co2" in warnings[0]

@@ -184,7 +184,10 @@ def test_a_broken_unit_is_named_and_every_good_unit_imported(location, tmp_path)
     loc = str(location)
     r = run_cli(["memory", "import", str(tmx), "--memory", loc])
     assert r.returncode == 0, r.stderr
-    assert f"{tmx}, line 7004: unit skipped: not well-formed XML (Opening and ending tag mismatch: b and seg)" in r.stderr
+    # the parser's own words (libxml2's, which change between releases) are not what is tested: the line and
+    # that the unit was skipped as malformed XML are; nothing else was skipped
+    skipped = [line for line in r.stderr.splitlines() if "unit skipped" in line]
+    assert len(skipped) == 1 and f"{tmx}, line 7004: unit skipped: not well-formed XML (" in skipped[0], r.stderr
     assert "imported 11999 translation units" in r.stdout and "1 units skipped" in r.stdout
     with open_memory(location) as mem:
         assert mem.stats()["units"] == 11999
@@ -511,3 +514,27 @@ def test_fuzzy_recall_on_100000_units(location):
             best = mem.similar(corpus.one_word_changed(sources[i], rng), "en", "de", limit=1, threshold=0.0)
             found += bool(best) and best[0].source == sources[i]
     assert found >= 196, f"{found} of 200 near-duplicates found as the best match"
+
+
+@pytest.mark.slow
+def test_the_server_answers_503_with_retry_after_while_postgres_is_down(pg_cluster):
+    """/v1/translate answered 400 after 15 s while PostgreSQL was down: a server fault is a 503, and soon."""
+    from bayling_cat.server import create_app
+    from tests.fakes import FakeEngine
+
+    url = pg_cluster.new_database()
+    mem = open_memory(url)
+    client = create_app(FakeEngine(lambda c: "[tr] x"), memory=mem).test_client()
+    body = {"source_lang": "en", "target_lang": "de", "segments": ["Save the file."]}
+    assert client.post("/v1/translate", json=body).status_code == 200
+    pg_cluster.stop("immediate")
+    try:
+        started = time.monotonic()
+        r = client.post("/v1/translate", json={**body, "segments": ["Open the file."]})
+        assert time.monotonic() - started < 10
+        assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0, r.data
+        assert "the PostgreSQL memory went away" in r.get_json()["error"]["message"]
+    finally:
+        pg_cluster.start()
+    assert client.post("/v1/translate", json=body).status_code == 200  # back when PostgreSQL is
+    mem.close()

@@ -539,3 +539,70 @@ def test_every_field_of_the_newer_protocols_with_every_wrong_value(hostile_app):
         r = client.get(path)
         assert r.status_code < 500, (path, r.status_code, r.data[:300])
     assert sent > 200
+
+
+# -- issue 25 ---------------------------------------------------------------------------------------------------
+
+def test_uploaded_glossaries_are_capped_in_count_and_entries(monkeypatch):
+    """100 uploads of 10,000 entries took the server from 428 to 949 MB: glossaries are bounded like jobs."""
+    app = create_app(FakeEngine(echo))
+    registry = app.extensions["bayling_cat"].glossaries
+    registry.max_glossaries, registry.max_entries = 3, 25
+    client = app.test_client()
+
+    def upload(n, name="g"):
+        entries = "\n".join(f"term{i}\tBegriff{i}" for i in range(n))
+        return client.post("/v2/glossaries", json={"name": name, "source_lang": "EN", "target_lang": "DE",
+                                                   "entries": entries, "entries_format": "tsv"})
+
+    assert [upload(10).status_code for _ in range(2)] == [201, 201]
+    r = upload(10)
+    assert r.status_code == 413 and "20 entries; 10 more would pass the 25" in r.get_json()["message"]
+    assert upload(5).status_code == 201
+    r = upload(1)
+    assert r.status_code == 413 and "holds 3 glossaries" in r.get_json()["message"]
+    ids = [g["glossary_id"] for g in client.get("/v2/glossaries").get_json()["glossaries"]]
+    assert client.delete(f"/v2/glossaries/{ids[0]}").status_code == 204
+    assert upload(1).status_code == 201
+    # a multilingual glossary that grows past the bound through PUT is refused and unchanged
+    v3 = client.get("/v3/glossaries").get_json()["glossaries"][0]["glossary_id"]
+    big = "\n".join(f"t{i}\tB{i}" for i in range(30))
+    r = client.put(f"/v3/glossaries/{v3}/dictionaries", json={"source_lang": "en", "target_lang": "fr",
+                                                             "entries": big, "entries_format": "tsv"})
+    assert r.status_code == 413
+    assert [d["target_lang"] for d in client.get(f"/v3/glossaries/{v3}").get_json()["dictionaries"]] == ["de"]
+
+
+def test_the_result_of_a_failed_deepl_document_is_the_failure():
+    """It was 503 "Document not ready" forever: a client polling /result never learnt that the job failed."""
+    app = create_app(FakeEngine(echo))
+    client = app.test_client()
+    r = client.post("/v2/document", data={"file": (io.BytesIO(b"<xliff version='1.2'><file>"), "broken.xlf"),
+                                           "target_lang": "DE"}, content_type="multipart/form-data")
+    assert r.status_code == 200
+    job = r.get_json()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        status = client.post(f"/v2/document/{job['document_id']}", json={"document_key": job["document_key"]})
+        if status.get_json()["status"] == "error":
+            break
+        time.sleep(0.05)
+    assert status.get_json()["status"] == "error"
+    r = client.post(f"/v2/document/{job['document_id']}/result", json={"document_key": job["document_key"]})
+    assert r.status_code == 400 and "Retry-After" not in r.headers
+    assert r.get_json()["message"].startswith("Document translation failed: broken.xlf")
+
+
+def test_the_api_key_is_read_from_the_query_string_only_on_apertium():
+    client = create_app(FakeEngine(echo), api_key="K", cors="*").test_client()
+    assert client.get("/translate?langpair=en|de&q=Hello&key=K").status_code == 200  # OmegaT's custom server
+    assert client.get("/translate?langpair=en|de&q=Hello&key=nope").status_code == 403
+    for path in ("/v1/translate?api_key=K", "/v1/translate?key=K", "/v1/translate?auth_key=K"):
+        assert client.post(path, json=T).status_code == 401, path
+    assert client.post("/v2/translate?auth_key=K", json={"text": ["Hi"], "target_lang": "DE"}).status_code == 403
+    assert client.post("/translate?api_key=K", json={"q": "x", "source": "en", "target": "de"}).status_code == 403
+    # the body's fields, as LibreTranslate and DeepL's legacy clients send them, still count
+    assert client.post("/translate", data={"q": "x", "source": "en", "target": "de", "api_key": "K"}).status_code == 200
+    r = client.options("/v3/glossaries/x/dictionaries")
+    assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "POST", "PUT", "PATCH", "DELETE",
+                                                                         "OPTIONS"}

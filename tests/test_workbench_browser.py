@@ -138,8 +138,12 @@ def test_review_flow_in_the_browser(default_home, browser, tmp_path):
 
         # pre-translate everything untranslated, with a progress bar, through the server and the memory
         d.find_element(By.ID, "btn-pretranslate").click()
-        wait(d, lambda d: "pre-translated" in d.find_element(By.ID, "job-text").text, 300, "pre-translation")
-        wait(d, lambda d: not d.find_elements(By.CSS_SELECTOR, "tr.status-new:not(.readonly)"), 30,
+        # waits on what the page reports, never on how fast the machine is: the job's own line (its
+        # textContent: the line is hidden 1.5 s after the job ends, and a hidden element has no .text for
+        # Selenium, so a busy machine polling late would miss it), then the rows, each with a generous bound
+        wait(d, lambda d: "pre-translated" in d.find_element(By.ID, "job-text").get_attribute("textContent"), 600,
+             "pre-translation")
+        wait(d, lambda d: not d.find_elements(By.CSS_SELECTOR, "tr.status-new:not(.readonly)"), 300,
              "every segment translated")
         # a glossary term the small model did not use is highlighted, in the source and the state
         problems = d.find_elements(By.CSS_SELECTOR, "tr.term-problem")

@@ -334,3 +334,42 @@ def test_report_json(tmp_path):
     assert segs["a2:3"]["reason"] == "locked"
     root = etree.parse(str(tmp_path / "o.sdlxliff")).getroot()
     assert target_xml(unit_xml(root, "a1", SDL)).endswith('<mrk mtype="seg" mid="2"/></target>')
+
+
+# -- issue 25, item 29: bytes outside what is written stay as they were ----------------------------------------
+
+XLIFF2_UNTOUCHED = """<?xml version="1.0" encoding="UTF-8"?>
+<xliff xmlns="urn:oasis:names:tc:xliff:document:2.0"   version='2.0'
+       srcLang="en">
+  <file id='f1'>
+    <unit id="u1"><segment><source>Hello <pc id='1' dispStart="&lt;b>">world</pc>.</source></segment></unit>
+    <unit id="u2" translate="no"><segment><source>Keep <ph id='2' isolated='yes' disp="&lt;br>"/> me</source></segment></unit>
+    <unit id="u3"><segment state="final"><source>Done</source><target>Fertig</target></segment></unit>
+  </file>
+</xliff>
+"""
+
+
+def test_xliff2_units_not_written_and_the_root_tag_keep_their_bytes(tmp_path):
+    """Adding trgLang rewrote the whole root: units that were not written came back re-serialised
+    (isolated='yes' double-quoted, dispStart="&lt;b>" as &lt;b&gt;). Now only the root's start tag gains the
+    attribute, and only the units written are re-serialised."""
+    src = tmp_path / "a.xlf"
+    src.write_text(XLIFF2_UNTOUCHED, encoding="utf-8")
+    result, out, _ = run(src, tmp_path, ScriptedTranslator({"Hello <1>world</1>.": "Hallo <1>Welt</1>."}),
+                         target_lang="de")
+    assert result.error is None
+    data = out.read_text("utf-8")
+    original = XLIFF2_UNTOUCHED
+    assert data.startswith(original.split("<xliff", 1)[0] + '<xliff xmlns="urn:oasis:names:tc:xliff:document:2.0"   '
+                           "version='2.0'\n       srcLang=\"en\" trgLang=\"de\">")
+    for unit in ('<unit id="u2"', '<unit id="u3"'):  # not written: byte for byte
+        line = next(l for l in original.splitlines() if unit in l)
+        assert line in data.splitlines()
+    assert "Hallo <pc" in data and 'dispStart="&lt;b&gt;"' in data  # the written unit: lxml's serialisation
+    assert data.endswith("  </file>\n</xliff>\n")
+    # a file already in another target language, re-declared: the attribute's value changes in place
+    src.write_text(XLIFF2_UNTOUCHED.replace('srcLang="en"', "srcLang=\"en\" trgLang='fr'")
+                   .replace("<target>Fertig</target>", ""), encoding="utf-8")
+    result, out, _ = run(src, tmp_path / "again", target_lang="de")
+    assert result.error is None and "srcLang=\"en\" trgLang='de'>" in out.read_text("utf-8")

@@ -60,5 +60,10 @@ class Connector:
     def clear_notes(self, segment: Segment) -> None:
         """Remove notes bayling-cat left on the segment's unit in an earlier run."""
 
+    def unwritten(self, segment: Segment) -> bool:
+        """After ``serialize``: whether the file does not hold what was written for ``segment`` after all (a PO
+        plural entry left untranslated as a whole when one of its forms had no usable translation)."""
+        return False
+
     def serialize(self) -> bytes:
         raise NotImplementedError

@@ -28,6 +28,7 @@ from bayling_cat.document import Code, Segment, xml_safe
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W_STRICT = "http://purl.oclc.org/ooxml/wordprocessingml/main"  # ISO/IEC 29500 Strict: same names, own namespace
 CT = "http://schemas.openxmlformats.org/package/2006/content-types"
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 WML = "application/vnd.openxmlformats-officedocument.wordprocessingml."
 MAIN_TYPES = {WML + "document.main+xml", WML + "template.main+xml",
@@ -81,6 +82,7 @@ class Plan:
     base_rpr: object = None
     codes: dict[int, tuple] = field(default_factory=dict)  # n -> ("format", rPr) | ("container", el) |
     #                                                           ("runpart", rPr, el) | ("elements", [els])
+    twins: list = field(default_factory=list)  # a text box's fallback paragraphs that get the same content
 
 
 class Docx(Connector):
@@ -183,10 +185,37 @@ class Docx(Connector):
     def segments(self) -> list[Segment]:
         out = []
         for name, part in self.parts.items():
+            twins = self._fallback_twins(part.root)
+            plans: dict = {}
             for index, paragraph in enumerate(part.root.iter(self.w("p"))):
                 text, codes, plan = self._flatten(paragraph)
-                out.append(Segment(key=f"{name}#p{index + 1}", source=text, codes=codes, handle=(name, plan)))
+                plans[paragraph] = plan
+                skip = None
+                if paragraph in twins:  # written with its DrawingML copy, never translated a second time
+                    plans[twins[paragraph]].twins.append(paragraph)
+                    skip = "text box fallback copy (written with the DrawingML text box)"
+                out.append(Segment(key=f"{name}#p{index + 1}", source=text, codes=codes, handle=(name, plan),
+                                   skip=skip))
         return out
+
+    def _fallback_twins(self, root) -> dict:
+        """{fallback paragraph: its DrawingML paragraph} for the text boxes Word writes twice (``mc:Choice``
+        holds the DrawingML text box, ``mc:Fallback`` its VML copy for older readers): paired in order when
+        both copies hold the same number of paragraphs with the same text. Each pair is translated once
+        and the translation written into both, so the two copies can never say different things."""
+        twins: dict = {}
+        for alternate in root.iter(f"{{{MC}}}AlternateContent"):
+            choice, fallback = alternate.find(f"{{{MC}}}Choice"), alternate.find(f"{{{MC}}}Fallback")
+            if choice is None or fallback is None:
+                continue
+            first, second = list(choice.iter(self.w("p"))), list(fallback.iter(self.w("p")))
+            if first and len(first) == len(second) and \
+                    [self._plain(p) for p in first] == [self._plain(p) for p in second]:
+                twins.update(zip(second, first))
+        return twins
+
+    def _plain(self, paragraph) -> str:
+        return "".join(t.text or "" for t in paragraph.iter(self.w("t")))
 
     def _flatten(self, paragraph) -> tuple[str, dict[int, Code], Plan]:
         plan = Plan(paragraph)
@@ -321,6 +350,13 @@ class Docx(Connector):
                 containers.append(shell)
                 stack.append("container")
         self._add_text(containers[-1], text[pos:], formats[-1])
+        for twin in plan.twins:  # the text box's fallback copy: the same runs, its own paragraph properties
+            for child in list(twin):
+                if not (isinstance(child.tag, str) and local_name(child) == "pPr"):
+                    twin.remove(child)
+            for child in paragraph:
+                if not (isinstance(child.tag, str) and local_name(child) == "pPr"):
+                    twin.append(deepcopy(child))
         self._changed.add(name)
 
     def _add_text(self, container, text: str, rpr) -> None:
@@ -398,6 +434,7 @@ def check_package(path, package: zipfile.ZipFile) -> None:
     if len(infos) > MAX_ENTRIES:
         raise DocumentError(f"{path}: the package holds {len(infos)} entries, more than the {MAX_ENTRIES} a Word "
                             "document may have; refused")
+    check_names(path, infos)
     total = sum(i.file_size for i in infos)
     for info in infos:
         if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
@@ -406,6 +443,33 @@ def check_package(path, package: zipfile.ZipFile) -> None:
     if total > MAX_TOTAL:
         raise DocumentError(f"{path}: the package would expand to {_size(total)}, more than the {_size(MAX_TOTAL)} "
                             "bayling-cat reads; refused")
+
+
+def check_names(path, infos) -> None:
+    """Refuse entry names that would be copied into the translated package and hurt whoever unpacks it (a
+    zip slip): absolute paths (``/tmp/x``, ``C:x``), ``..`` or ``.`` segments, backslashes (``..\\x`` is a
+    parent folder on Windows), control characters, and the same name twice (OPC part names are
+    case-insensitive: ``a.xml`` and ``A.XML`` are one part). Word never writes any of these."""
+    seen: dict[str, str] = {}
+    for info in infos:
+        name = info.filename
+        segments = name.split("/")
+        why = None
+        if not name or name.startswith("/") or re.match(r"[A-Za-z]:", name):
+            why = "an absolute path"
+        elif "\\" in name:
+            why = "a backslash (a folder separator on Windows)"
+        elif any(seg in (".", "..") for seg in segments) or any(not seg for seg in segments[:-1]):
+            why = "a '..', '.' or empty folder segment"
+        elif any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+            why = "a control character"
+        elif name.lower() in seen:
+            why = f"a second entry of the name {seen[name.lower()]!r}"
+        if why:
+            raise DocumentError(f"{path}: the package holds an entry named {name!r}: {why}; such a package is "
+                                "refused (it is not a Word document, and copying the name into the output could "
+                                "write outside the folder of whoever unpacks it)")
+        seen[name.lower()] = name
 
 
 def _size(n: int) -> str:

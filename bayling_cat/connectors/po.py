@@ -18,14 +18,18 @@ from translate.storage import pypo
 
 from bayling_cat import __version__
 from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.po_formats import format_flags, pattern_for
 from bayling_cat.connectors.xmlio import DocumentError
 from bayling_cat.document import Segment, clean_text, protect, restore_literals
 
 TOOL = "bayling-cat"
+NEWLINE = b"\n"
+MAX_NPLURALS = 6  # CLDR's most: zero, one, two, few, many, other (Arabic, Welsh)
 _CHARSET = re.compile(rb'"Content-Type:[^"\n]*?charset=([^"\s\\;]*)', re.I)
 
-# What the model must copy. Strict printf forms are protected everywhere; the full printf grammar only in
-# entries flagged c-format (in "50% off" a loose pattern would eat "% o").
+# What the model must copy. Strict printf forms are protected everywhere; the full grammar of each format
+# (printf, Lisp's ~a, python-brace, ...) only in entries flagged with it (po_formats.py: in "50% off" a loose
+# pattern would eat "% o").
 _ALWAYS = [
     r"</?\d+/?>",  # text that looks like our own placeholders
     r"%\([^)\s]+\)[-+ #0]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]",  # python-format %(name)s
@@ -36,9 +40,7 @@ _ALWAYS = [
     r"&[A-Za-z][A-Za-z0-9]*;|&#\d+;",  # character entities in HTML strings
     r"\n", r"\t",
 ]
-_C_FORMAT = r"%(?:\d+\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcspn]"
 PLACEHOLDERS = re.compile("|".join(_ALWAYS))
-PLACEHOLDERS_C = re.compile("|".join(_ALWAYS[:1] + [_C_FORMAT] + _ALWAYS[1:]))
 
 
 def looks_like_po(data: bytes) -> bool:
@@ -72,7 +74,18 @@ def decode_po(path: Path, data: bytes) -> str:
 
 
 def plural_info(lang: str) -> tuple[int, str] | None:
-    """(nplurals, plural expression) for a language code, from translate-toolkit's table."""
+    """(nplurals, plural expression) for a language code: CLDR's rule (plurals.py; Welsh has 6 forms, not the 2
+    of a hand-written table), else translate-toolkit's table for a language CLDR does not know."""
+    from bayling_cat.connectors.plurals import cldr_plural, same_rule
+
+    found = cldr_plural(lang)
+    table = _table_plural(lang)
+    if found is not None and not (table and same_rule(found, table)):
+        return found
+    return table  # the same counts in the same forms: the expression every gettext tool writes
+
+
+def _table_plural(lang: str) -> tuple[int, str] | None:
     code = lang.replace("-", "_")
     for key in (code, code.split("_")[0]):
         if key in tt_languages.languages:
@@ -135,26 +148,38 @@ class Po(Connector):
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DocumentError(f"{path}: not a valid PO file ({message[:200]})") from None
         self.header = self.store.parseheader() if self.store.header() else {}
+        self._check_nplurals(data)
         self.target_lang = self._language_from_file()
         self.source_lang = None  # gettext msgids carry no language: English unless --source-lang says
         self._plural: tuple[int, str] | None = None
         self._targets: dict[int, list[str]] = {}
         self._retargeted = False  # -t named another language than the file's: its header follows -t
         self._singular: dict[int, list[bool]] = {}  # per plural entry: which forms were made from the msgid
+        self._emptied: set[int] = set()  # plural entries left untranslated as a whole (see _complete_plurals)
+
+    def _check_nplurals(self, data: bytes) -> None:
+        """A Plural-Forms header with more forms than any language has is refused in one line: every plural
+        entry gets that many forms, so nplurals=50000000 in a 190-byte file took gigabytes."""
+        m = re.search(r"nplurals\s*=\s*(\d+)", self.header.get("Plural-Forms", ""))
+        if m and not 1 <= int(m.group(1)[:12]) <= MAX_NPLURALS:
+            at = data.find(b"nplurals")
+            line = f"line {data.count(NEWLINE, 0, at) + 1}: " if at >= 0 else ""
+            raise DocumentError(f"{self.path}: {line}Plural-Forms declares nplurals={m.group(1)[:12]}; a language has "
+                                f"from 1 to {MAX_NPLURALS} plural forms (CLDR); fix the header")
 
     def _language_from_file(self) -> str | None:
         from bayling_cat import languages
         from bayling_cat.errors import UserError
 
-        candidates = [self.header.get("Language", "")]
-        if not self.template:
+        candidates = [(self.header.get("Language", ""), False)]
+        if not self.template:  # a guess from the file name: only a language translate-toolkit knows
             stem = self.path.stem
-            candidates += [stem, re.split(r"[._]", stem)[-1], "_".join(re.split(r"[.]", stem)[-1:])]
-        for c in candidates:
+            candidates += [(c, True) for c in (stem, re.split(r"[._]", stem)[-1], "_".join(re.split(r"[.]", stem)[-1:]))]
+        for c, guess in candidates:
             c = (c or "").strip()
             if c and c.upper() != "LANGUAGE":
                 try:
-                    return languages.normalize(c)
+                    return languages.normalize(c, strict=guess)
                 except UserError:
                     continue
         return None
@@ -192,8 +217,8 @@ class Po(Connector):
         for index, unit in enumerate(self.store.units):
             if unit.isheader() or unit.isobsolete():
                 continue
-            pattern = PLACEHOLDERS_C if unit.hastypecomment("c-format") \
-                else PLACEHOLDERS
+            flags = format_flags(unit)  # every format msgfmt -c checks: its directives are codes too
+            pattern = pattern_for(flags, _ALWAYS[0], tuple(_ALWAYS[1:])) if flags else PLACEHOLDERS
             ctx = unit.getcontext()
             sources = _forms(unit.source)
             label = (f"{ctx}|" if ctx else "") + (sources[0] if sources else "")[:50].replace("\n", " ")
@@ -301,29 +326,35 @@ class Po(Connector):
             if kept:
                 unit.addnote(kept, origin="translator")
 
-    def _update_header(self) -> None:
+    def _header_fields(self) -> dict[str, str]:
+        """The header fields the output must have that the file's header does not say already."""
         now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M+0000")
-        if not self.store.header():
-            self.store.updateheader(add=True, Content_Type="text/plain; charset=UTF-8",
-                                    Content_Transfer_Encoding="8bit", MIME_Version="1.0")
-        header = self.store.parseheader()
+        header = self.store.parseheader() if self.store.header() else {}
         nplurals, expr = self.plurals()  # what the entries were written with: the header never contradicts them
         fields = {}
         if self.template or self._retargeted or not header.get("Language", "").strip() or \
                 header.get("Language") == "LANGUAGE":
             fields["Language"] = self.target_lang.replace("-", "_")
         plural_forms = header.get("Plural-Forms", "")
-        if self.template or self._retargeted or not plural_forms or "INTEGER" in plural_forms or \
-                "EXPRESSION" in plural_forms:
-            fields["Plural_Forms"] = f"nplurals={nplurals}; plural={expr};"
-        if self.template or not header.get("X-Generator"):
-            fields["X_Generator"] = f"{TOOL} {__version__}"
+        wanted = f"nplurals={nplurals}; plural={expr};"
+        if (self.template or self._retargeted or not plural_forms or "INTEGER" in plural_forms or
+                "EXPRESSION" in plural_forms) and " ".join(plural_forms.split()) != wanted:
+            fields["Plural-Forms"] = wanted
+        if self.template and not header.get("X-Generator"):  # a new catalogue says what made it; a .po is not ours
+            fields["X-Generator"] = f"{TOOL} {__version__}"
         if self.template or header.get("PO-Revision-Date", "").startswith("YEAR"):
-            fields["PO_Revision_Date"] = now
+            fields["PO-Revision-Date"] = now
         if header.get("Content-Type", "text/plain; charset=UTF-8").lower().find("charset=utf-8") < 0:
-            fields["Content_Type"] = "text/plain; charset=UTF-8"
+            fields["Content-Type"] = "text/plain; charset=UTF-8"
+        return fields
+
+    def _update_header(self, fields: dict[str, str]) -> None:
+        """The header rewritten by translate-toolkit (a template's, or one that cannot be edited line by line)."""
+        if not self.store.header():
+            self.store.updateheader(add=True, Content_Type="text/plain; charset=UTF-8",
+                                    Content_Transfer_Encoding="8bit", MIME_Version="1.0")
         if fields:
-            self.store.updateheader(add=True, **fields)
+            self.store.updateheader(add=True, **{k.replace("-", "_"): v for k, v in fields.items()})
         if self.template:
             header_unit = self.store.header()
             if header_unit is not None and header_unit.isfuzzy():
@@ -349,6 +380,7 @@ class Po(Connector):
                     donors = [j for j in range(nplurals) if forms[j] and singular[j] == singular[k]]
                     if not donors:  # only a form of the other msgid: its placeholders would not fit
                         forms = [""] * nplurals
+                        self._emptied.add(id(unit))
                         unit.addnote(f"{TOOL}: plural form {k + 1} got no usable machine translation; the entry "
                                      "is left untranslated", origin="translator")
                         break
@@ -359,11 +391,49 @@ class Po(Connector):
                 unit.markfuzzy(any(forms))
             unit.target = multistring(forms)
 
+    def unwritten(self, segment: Segment) -> bool:
+        return id(segment.handle[0]) in self._emptied
+
     def serialize(self) -> bytes:
         self._complete_plurals()
-        self._update_header()
+        fields = self._header_fields()
         self.store.encoding = "UTF-8"
-        data = bytes(self.store)
+        data = None
+        if not self.template and self.store.header():  # the file's own header: only the lines that change
+            data = edit_header(bytes(self.store), fields)
+        if data is None:
+            self._update_header(fields)
+            data = bytes(self.store)
         if self.crlf:
             data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         return data
+
+
+_HEADER_BLOCK = re.compile(rb'(?m)^msgid ""\n((?:"[^\n]*"\n)*)msgstr ""\n((?:"[^\n]*"\n)*)')
+
+
+def edit_header(data: bytes, fields: dict[str, str]) -> bytes | None:
+    """``data`` (a catalogue as translate-toolkit wrote it, its header untouched) with each of ``fields`` set in
+    the header: a field's own line replaced, a missing field appended as a line. Every other byte of the header
+    stays as the file had it (translate-toolkit would re-wrap its long lines). None when a field spans several
+    lines or the header cannot be found: the caller then lets translate-toolkit rewrite it."""
+    m = _HEADER_BLOCK.search(data)
+    if m is None or m.group(1):
+        return None
+    lines = m.group(2).split(b"\n")[:-1]
+    for name, value in fields.items():
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').encode("utf-8")
+        new = b'"' + name.encode("ascii") + b": " + escaped + b'\\n"'
+        at = [i for i, line in enumerate(lines) if line.lower().startswith(b'"' + name.lower().encode() + b":")]
+        if len(at) > 1:
+            return None
+        if at:
+            if not lines[at[0]].endswith(b'\\n"'):  # the field goes on on the next line
+                return None
+            lines[at[0]] = new
+        else:
+            if lines and not lines[-1].endswith(b'\\n"'):
+                return None
+            lines.append(new)
+    block = b"".join(line + b"\n" for line in lines)
+    return data[:m.start(2)] + block + data[m.end(2):]

@@ -87,8 +87,7 @@ class Xliff2(Connector):
 
     def set_target_language(self, lang: str, replace: bool = False) -> None:
         if not self.xml.root.get("trgLang") or (replace and self.xml.root.get("trgLang") != lang):
-            self.xml.root.set("trgLang", lang)
-            self.xml.touch_structure()
+            self.xml.set_root_attribute("trgLang", lang)  # only the root's start tag changes, in place
         self.target_lang = lang if replace else self.target_lang or lang
 
     def write_target(self, segment: Segment, text: str, copied: bool, origin: str = "mt") -> None:

@@ -9,6 +9,7 @@ above the engines (the pipeline, the revision loop, the server) uses only this i
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -31,6 +32,8 @@ FLAG_REPETITION = "repetition"  # a runaway loop was cut
 FLAG_LENGTH = "length-limit"  # stopped by the generation limit, not by an end token
 FLAG_EXTRA_TEXT = "extra-text"  # text after the translation of a one-line source was cut
 FLAG_EMPTY = "empty"  # nothing generated
+FLAG_COMMENTARY = "commentary"  # the model introduced its translation ("Here is the translation: ..."); cut
+FLAG_INVALID = "invalid-bytes"  # U+FFFD: the model emitted bytes that are not UTF-8 where a character was lost
 BLOCKING_FLAGS = frozenset({FLAG_REPETITION, FLAG_LENGTH, FLAG_EMPTY})  # such output is never written as a translation
 
 
@@ -172,12 +175,42 @@ def strip_added_quotes(text: str, source: str) -> str:
 
 def sanitize(text: str, source: str, flags: list[str]) -> str:
     """Model output as text a file can hold: line breaks as line feeds, and no control characters or
-    non-characters the source does not have itself (flagged, for a reviewer to look at)."""
+    non-characters the source does not have itself (flagged, for a reviewer to look at). A U+FFFD the source
+    does not hold (the decoder's mark for bytes that were not UTF-8: a character was lost) stays where it is,
+    visible, and the translation is flagged."""
     text = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text and "\r" not in source else text
     cleaned = clean_text(text, source)
     if cleaned != text and FLAG_CHARS not in flags:
         flags.append(FLAG_CHARS)
+    if "\ufffd" in cleaned and "\ufffd" not in source and FLAG_INVALID not in flags:
+        flags.append(FLAG_INVALID)
     return cleaned
+
+
+# What a chat model says before its translation ("The translation of the given German text into English is:",
+# "Here is the translation:", "Sure! Translation:", "以下是翻译："). Anchored and bounded: linear on any input.
+_PREAMBLE = re.compile(
+    r"\s{0,20}(?:(?:sure|okay|ok|certainly|of course)[!,.]?\s{1,5})?"
+    r"(?:(?:here\s{1,3}is|here's|below\s{1,3}is|this\s{1,3}is)\s{1,3})?"
+    r"(?:the|a|my|an)?\s{0,3}(?:[\w-]{1,30}\s{1,3}){0,2}translation\b[^:\n]{0,160}?:[ \t]{0,20}\n?"
+    r"|\s{0,20}(?:以下是|下面是|这是)?[^\n:：]{0,30}的?翻译(?:结果|如下|为|是)?\s{0,3}[:：]\s{0,20}",
+    re.I)
+_ABOUT_TRANSLATION = re.compile(r"translat|翻译|翻譯|traduc|traduz|übersetz|перев", re.I)
+
+
+def strip_commentary(text: str, source: str, flags: list[str]) -> str:
+    """``text`` without the model's introduction of its translation, flagged ``commentary``; a source that
+    itself speaks of translation (a CAT tool's own strings) is never touched."""
+    if _ABOUT_TRANSLATION.search(source):
+        return text
+    m = _PREAMBLE.match(text)
+    if not m or not m.group(0).strip():
+        return text
+    flags.append(FLAG_COMMENTARY)
+    rest = text[m.end():].strip()
+    if not rest:  # only the introduction: no translation at all
+        flags.append(FLAG_EMPTY)
+    return rest
 
 
 def blank_stays_blank(run, texts, *per_text, on_done=None) -> list[Generation]:
@@ -311,6 +344,7 @@ class BaseEngine:
             if "\\n" in text and "\\n" not in source:
                 text = text.replace("\\n", "\n")
         text = text.strip()
+        text = strip_commentary(text, source, flags)
         text = strip_added_quotes(text, source)
         if self._is_one_line(source) and "\n" in text:
             # A one-line source has a one-line translation; what follows is commentary.

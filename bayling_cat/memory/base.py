@@ -31,6 +31,11 @@ class MemoryError_(UserError):
     pass
 
 
+class MemoryUnavailable(MemoryError_):
+    """The memory's database cannot be reached now (PostgreSQL down or restarting): a fault of the server's
+    side, which the REST server answers with 503 and Retry-After, never as the client's error."""
+
+
 @dataclass
 class Hit:
     source: str

@@ -15,7 +15,8 @@ import random
 import re
 import time
 
-from bayling_cat.memory.base import (APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_, prepare,
+from bayling_cat.memory.base import (APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_,
+                                     MemoryUnavailable, prepare,
                                      schema_version)
 
 # the pool logs every failed reconnection attempt; the memory says what went wrong itself, in one line
@@ -101,7 +102,7 @@ class PostgresMemory(Memory):
                     raise
                 last = exc
             if time.monotonic() > deadline:
-                raise MemoryError_(f"{self.location}: the PostgreSQL memory went away ({_first_line(last)}); "
+                raise MemoryUnavailable(f"{self.location}: the PostgreSQL memory went away ({_first_line(last)}); "
                                    "everything stored before is kept") from None
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 2.0)

@@ -3,6 +3,10 @@
 Reading uses lxml's ``iterparse`` (each ``<tu>`` is cleared once turned into units). A unit that is not
 well-formed XML stops ``iterparse`` for good, so from that point the rest of the file is read unit by unit
 (each ``<tu>...</tu>`` parsed on its own): every good unit is kept and the broken one is named by its line.
+Nothing depends on the parser's wording or on where in its input buffer it notices the error (libxml2 2.14
+reports a broken unit before handing out the events of the good units read in the same chunk): the units
+iterparse handed out are counted, the scan takes over after them, and only a file in which the scan finds
+neither a ``<header>`` nor a ``<tu>`` is "not a readable TMX file".
 
 Inline markup maps to the pipeline's numbered placeholders and back: ``<bpt>``/``<ept>`` pairs and ``<hi>``
 become ``<n>...</n>``, ``<ph>``, ``<it>`` and ``<ut>`` become ``<n/>``; the native code each one holds is kept
@@ -66,6 +70,8 @@ def read_tmx(path: Path, source_lang: str | None = None, target_lang: str | None
     try:
         with open(path, "rb") as fh:
             for _, elem in etree.iterparse(CountingReader(fh, progress), **parser_args):
+                if not done and not header:
+                    _refuse_entities(elem.getroottree())
                 if elem.tag == "header":
                     header = dict(elem.attrib)
                     continue
@@ -76,19 +82,29 @@ def read_tmx(path: Path, source_lang: str | None = None, target_lang: str | None
                 while parent is not None and elem.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as exc:
-        if done == 0 and not header:
-            line = exc.lineno if getattr(exc, "lineno", None) else 0
-            raise _NotTmx(f"not a readable TMX file (line {line}: {exc.msg if hasattr(exc, 'msg') else exc})")
-        yield from _scan(path, done, header, source_lang, target_lang)
+        line = exc.lineno if getattr(exc, "lineno", None) else 0
+        yield from _scan(path, done, header, source_lang, target_lang,
+                         not_tmx=f"not a readable TMX file (line {line}: {_reason(exc)})")
 
 
 class _NotTmx(Exception):
     pass
 
 
+def _refuse_entities(tree) -> None:
+    """A TMX file that declares entities is refused as a whole, as every XML input is (the connectors'
+    xmlio.parse): they are never expanded, and a unit must not lose the text one stood for."""
+    dtd = tree.docinfo.internalDTD
+    declared = [e.name for e in dtd.iterentities()] if dtd is not None else []
+    if declared:
+        raise _NotTmx(f"its DOCTYPE declares the entit{'y' if len(declared) == 1 else 'ies'} "
+                      f"{', '.join(declared[:5])}; entity declarations are refused (they can expand without "
+                      "bound or read other files); nothing was imported")
+
+
 _TU_START = re.compile(r"<tu[\s>]")
 _TU_END = re.compile(r"</tu\s*>")
-_HEADER = re.compile(r"<header\b[^>]*>", re.S)
+_HEADER = re.compile(r"<header\b[^<>]*>", re.S)  # [^<>]: an unterminated one is not scanned to the end again
 
 
 def _encoding(path: Path) -> str:
@@ -102,9 +118,12 @@ def _encoding(path: Path) -> str:
     return m.group(1).decode("ascii") if m else "utf-8"
 
 
-def _scan(path: Path, skip: int, header: dict, source_lang, target_lang):
+def _scan(path: Path, skip: int, header: dict, source_lang, target_lang, not_tmx: str = "not a TMX file"):
     """The units after a point where the file stops being well-formed, each ``<tu>`` parsed on its own
-    (the first ``skip`` units were read already)."""
+    (the first ``skip`` units were read already). A file without any ``<header>`` or ``<tu>`` raises
+    _NotTmx(``not_tmx``) before anything is yielded."""
+    if not skip and not header and not _looks_like_tmx(path):
+        raise _NotTmx(not_tmx)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
     seen, in_tu, buf, start_line = 0, False, [], 0
     with open(path, encoding=_encoding(path), errors="replace", newline="") as fh:
@@ -145,6 +164,12 @@ def _scan(path: Path, skip: int, header: dict, source_lang, target_lang):
                 yield from _units(tu, start_line, header, source_lang, target_lang)
     if in_tu and seen >= skip:
         yield TmxUnit(start_line, error="not well-formed XML (the file ends inside the unit)")
+
+
+def _looks_like_tmx(path: Path) -> bool:
+    """Whether the file holds a ``<header>`` or a ``<tu>`` anywhere (read line by line, bounded memory)."""
+    with open(path, encoding=_encoding(path), errors="replace", newline="") as fh:
+        return any(_HEADER.search(line) or _TU_START.search(line) for line in fh)
 
 
 def _reason(exc) -> str:
@@ -258,6 +283,8 @@ def seg_text(tuv, codes: dict) -> tuple[str, dict]:
 
     def walk(parent):
         for child in parent:
+            if isinstance(child, etree._Entity):  # never dropped: the unit would lose the text it stands for
+                raise ValueError(f"a reference to the entity {child.text} (entities are refused)")
             if not isinstance(child.tag, str):
                 parts.append(literal(child.tail))
                 continue
@@ -394,9 +421,12 @@ def write_tmx(out: Path, units, progress=None) -> int:
                             progress(1)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
-    except OSError as exc:
+    except (OSError, etree.SerialisationError) as exc:
+        # lxml's xmlfile reports a failed write (a full disk) as a SerialisationError, not an OSError
         os.unlink(tmp)
-        raise UserError(f"{out}: cannot write ({exc.strerror or exc}); nothing was written") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            f"the write failed: {exc or type(exc).__name__}; is the disk full?"
+        raise UserError(f"{out}: cannot write ({reason}); nothing was written") from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -145,7 +145,7 @@ def named_for(path: Path, target_lang: str) -> bool:
     parts = re.split(r"[._-]", path.stem)
     for tail in (path.stem, "-".join(parts[-2:]), parts[-1]):
         try:
-            if languages.normalize(tail) == wanted:
+            if languages.normalize(tail, strict=True) == wanted:
                 return True
         except UserError:
             continue

@@ -22,6 +22,10 @@ FLAG_TEXT = {
     "term-substituted": "a forbidden term the model used was replaced by the glossary's term",
     "retried": "the first answer was degenerate; this is the second try",
     FLAG_CHARS: "control characters or non-characters in the model's output were removed",
+    "invalid-bytes": "the model's output held bytes that are not UTF-8 (shown as \ufffd): a character was lost",
+    "entry-left-untranslated": "another form of this plural entry had no usable translation: the entry is left "
+                               "untranslated",
+    "commentary": "the model's introduction of its translation (\"Here is the translation:\") was cut",
 }
 
 

@@ -130,7 +130,7 @@ class Pipeline:
         result.source_lang = _language(path, src, "source")
         result.target_lang = _language(path, tgt, "target")
         if result.source_lang == result.target_lang:
-            raise UserError(f"{path}: source and target language are both {result.source_lang}; pass --target-lang")
+            raise UserError(_same_languages(path, result.source_lang, self.options))
         if not connector.target_lang:
             connector.set_target_language(tgt)
 
@@ -165,7 +165,9 @@ class Pipeline:
             same, other_language = False, True
         if same:
             return
-        held = sum(1 for s in result.segments if s.current and s.current.strip())
+        # what counts as a translation is what the skip rule leaves alone (docs/formats.md): a target in state
+        # new / needs-translation / initial / NotStarted, or a fuzzy PO entry, is no translation
+        held = sum(1 for s in result.segments if s.target is not None and s.target.strip())
         if held and other_language:
             raise UserError(f"{result.input}: the file's target language is {declared} and it holds {held} "
                             f"translation{'s' if held != 1 else ''}; writing {result.target_lang} beside them "
@@ -296,6 +298,10 @@ class Pipeline:
     def write(self, result: FileResult) -> None:
         try:
             data = result.connector.serialize()
+            for seg in result.segments:  # the report says what the file holds
+                if seg.translation is not None and result.connector.unwritten(seg):
+                    seg.translation, seg.action = None, FLAGGED
+                    seg.flags = [*seg.flags, "entry-left-untranslated"]
             if self.options.in_place:
                 backup = result.input.with_name(result.input.name + ".bak")
                 copy_atomic(result.input, backup)  # a full disk must not leave a truncated backup
@@ -346,6 +352,16 @@ def check_files(inputs: Sequence[str], options: Options) -> list[FileResult]:
             seg.terms = TermReport.from_finding(finding)
     check_collisions(results, options)  # the report must not replace a file check promises never to write
     return results
+
+
+def _same_languages(path: Path, lang: str, options) -> str:
+    """What to say when source and target are one language: advice only about options not given already."""
+    if options.target_lang and options.source_lang:
+        return f"{path}: source and target language are both {lang}"
+    if options.target_lang:
+        return (f"{path}: the file's source language is {lang}, and so is --target-lang; pass another "
+                "--target-lang (or --source-lang, if the file's source is in another language)")
+    return f"{path}: source and target language are both {lang}; pass --target-lang"
 
 
 def _describe(exc: Exception) -> str:

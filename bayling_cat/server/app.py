@@ -23,6 +23,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bayling_cat.errors import UserError
+from bayling_cat.memory.base import MemoryUnavailable
 from bayling_cat.server import anthropic, apertium, deepl, deepl_v3, libretranslate, native, openai  # noqa: F401 - register
 from bayling_cat.server import shared
 from bayling_cat.server import workbench as workbench_bp
@@ -34,6 +35,11 @@ from bayling_cat.server.jobs import JOB_TTL, JobStore
 from bayling_cat.server.protocols import REGISTRY, is_public, protocol_of as _protocol_of
 from bayling_cat.server.service import MAX_BODY, TIMEOUT, Service
 from bayling_cat.server.translating import Settings
+
+# a PostgreSQL memory that went away: retried this long within a request (a restart), then 503 + Retry-After
+MEMORY_RETRY = 3.0
+MEMORY_RETRY_AFTER = 10
+
 
 def protocol_of(path: str, values=None, method: str = "POST"):
     return _protocol_of(path, values, method)
@@ -86,8 +92,10 @@ def given_key() -> bytes | None:
     except Exception:  # noqa: BLE001 - a malformed body is reported by the route itself
         data = None
     given = data.get("api_key") if isinstance(data, dict) else None
-    for name in ("api_key", "auth_key", "key"):  # key: Apertium's (OmegaT sends it in the query)
-        given = given or request.args.get(name) or request.form.get(name)
+    for name in ("api_key", "auth_key", "key"):  # body fields: LibreTranslate's, DeepL's legacy form field
+        given = given or request.form.get(name)
+    if not given and _protocol().name == "apertium":  # the query string only where documented: OmegaT sends it there
+        given = request.args.get("key")
     if not isinstance(given, str) or not given:
         return None
     return given.encode("utf-8", "replace")
@@ -110,6 +118,8 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
                   GlossaryRegistry(glossary_files, workdir=jobs.workdir), ConversationStore(), jobs,
                   Settings(memory, fuzzy_threshold, memory_location))
     app.extensions["bayling_cat"] = parts
+    if memory is not None and getattr(memory, "retry_seconds", 0) > MEMORY_RETRY:
+        memory.retry_seconds = MEMORY_RETRY  # a client waits seconds for its 503, not the batch run's 15
     for protocol in REGISTRY.values():
         app.register_blueprint(protocol.blueprint)
     app.register_blueprint(shared.bp)
@@ -135,6 +145,10 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
     def user_error(exc: UserError):
         return error_response(400, str(exc))
 
+    @app.errorhandler(MemoryUnavailable)
+    def memory_down(exc: MemoryUnavailable):  # the server's fault, and passing: 503, never the client's 400
+        return error_response(503, str(exc), retry_after=MEMORY_RETRY_AFTER)
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unexpected error")
@@ -156,7 +170,7 @@ def create_app(engine, glossary_files=(), api_key: str | None = None, max_batch:
         if cors:
             response.headers["Access-Control-Allow-Origin"] = cors
             response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, X-API-Key"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
         return response
 
     return app

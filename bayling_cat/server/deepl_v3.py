@@ -119,6 +119,8 @@ def read_dictionary(d, i=None) -> tuple[tuple[str, str], list[dict]]:
 
 
 def set_dictionaries(record: GlossaryRecord, dictionaries: dict) -> None:
+    """(The caller holds the registry's lock.) Refused (413) past the server's glossary bound."""
+    glossaries().room(sum(len(g) for g in dictionaries.values()), replacing=record)
     record.dictionaries = dictionaries
     if dictionaries:
         record.glossary = next(iter(dictionaries.values()))

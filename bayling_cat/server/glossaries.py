@@ -20,8 +20,10 @@ from bayling_cat.glossary import Glossary, GlossaryError, Term, load
 from bayling_cat.server.errors import ApiError
 
 MAX_ENTRIES = 10_000  # glossary entries in one request
-MAX_GLOSSARIES = 1_000  # glossaries kept at once
-MAX_TOTAL_ENTRIES = 1_000_000  # entries over all kept glossaries
+# glossaries uploaded through the API, held in memory (--glossary files are not counted): how many, and how
+# many entries all of them hold together (an entry costs about 500 bytes: 200,000 are ~100 MB)
+MAX_GLOSSARIES = 1_000
+MAX_TOTAL_ENTRIES = 200_000
 # characters XML 1.0 forbids, lone surrogates included (they cannot even be encoded as UTF-8)
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -83,16 +85,27 @@ class GlossaryRegistry:
                 raise ApiError(404, missing or f"unknown glossary {gid!r}")
 
     def add(self, name: str, glossary: Glossary, dictionaries: dict | None = None) -> GlossaryRecord:
+        """A new glossary (a multilingual one: ``dictionaries`` per language pair); refused (413) past the
+        server's bound."""
         record = GlossaryRecord(uuid.uuid4().hex[:16], name, glossary)
         with self.lock:
-            entries = sum(_entries(r) for r in self.records.values())
-            if len(self.records) >= self.max_glossaries or entries + len(glossary) > self.max_entries:
-                raise ApiError(507, f"the server holds {len(self.records):,} glossaries with {entries:,} entries, "
-                                    "as many as it keeps: delete some first")
+            self.room(sum(len(g) for g in dictionaries.values()) if dictionaries else len(glossary))
             if dictionaries:
                 record.dictionaries = dictionaries
             self.records[record.id] = record
         return record
+
+    def room(self, entries: int, replacing: GlossaryRecord | None = None) -> None:
+        """Refuse (413) a glossary of ``entries`` entries (or ``replacing``'s new content) that would take the
+        server past its bound in glossaries or entries, as jobs and conversations are bounded."""
+        with self.lock:
+            others = [r for r in self.records.values() if not r.readonly and r is not replacing]
+            if replacing is None and len(others) >= self.max_glossaries:
+                raise ApiError(413, f"the server holds {len(others)} glossaries, the most it keeps; delete one first")
+            held = sum(_entries(r) for r in others)
+            if held + entries > self.max_entries:
+                raise ApiError(413, f"the server's glossaries hold {held} entries; {entries} more would pass the "
+                                    f"{self.max_entries} it keeps; delete a glossary first")
 
     def from_file(self, name: str, data: bytes, filename: str, source_lang: str, target_lang: str):
         suffix = Path(filename or "glossary.csv").suffix.lower() or ".csv"
