@@ -218,14 +218,24 @@ class Docx(Connector):
         return "".join(t.text or "" for t in paragraph.iter(self.w("t")))
 
     def _flatten(self, paragraph) -> tuple[str, dict[int, Code], Plan]:
+        """A paragraph as text with placeholders: its runs' words, each run format other than the paragraph's
+        main one as a paired code, everything else (fields, drawings, bookmarks...) as codes."""
         plan = Plan(paragraph)
-        tokens: list[tuple] = []  # ("text", str, rPr) | ("code", n) | ("open", n) | ("close", n)
         counter = [0]
 
         def new_code(entry) -> int:
             counter[0] += 1
             plan.codes[counter[0]] = entry
             return counter[0]
+
+        text = self._render(self._tokens(paragraph, new_code), plan, new_code)
+        codes = {n: Code(n, None, paired=entry[0] in ("format", "container"), can_delete=entry[0] != "format")
+                 for n, entry in plan.codes.items()}
+        return text, codes, plan
+
+    def _tokens(self, paragraph, new_code) -> list[tuple]:
+        """The paragraph's content in order: ("text", str, rPr) | ("code", n) | ("open", n) | ("close", n)."""
+        tokens: list[tuple] = []
 
         def walk(container):
             children = list(container)
@@ -266,6 +276,10 @@ class Docx(Connector):
                     tokens.append(("code", new_code(("elements", [child]))))
 
         walk(paragraph)
+        return tokens
+
+    def _render(self, tokens: list[tuple], plan: Plan, new_code) -> str:
+        """The tokens as text: the most used run format is the paragraph's own, every other one a paired code."""
         counts: dict[str, int] = {}
         first_rpr: dict[str, object] = {}
         for tok in tokens:
@@ -300,9 +314,7 @@ class Docx(Connector):
                 kind, n = tok
                 parts.append({"code": f"<{n}/>", "open": f"<{n}>", "close": f"</{n}>"}[kind])
         close_fmt()
-        codes = {n: Code(n, None, paired=entry[0] in ("format", "container"), can_delete=entry[0] != "format")
-                 for n, entry in plan.codes.items()}
-        return "".join(parts), codes, plan
+        return "".join(parts)
 
     # -- writing -------------------------------------------------------------------------------------
 
