@@ -833,8 +833,8 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
               type=click.Choice(["int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
                                  "bfloat16", "float32", "q4_k_m", "q5_k_m", "q8_0", "f16"]),
               help="CTranslate2: int8 (default) ... float32; GGUF: q4_k_m (default), q5_k_m, q8_0, f16.")
-@click.option("--template", type=click.Choice(["bayling", "bayling-llama3", "chat"]), default=None,
-              help="Prompt template (default: chosen from the model).")
+@click.option("--template", type=click.Choice(["bayling", "bayling-llama3", "chat", "fewshot"]), default=None,
+              help="Prompt template (default: chosen from the model; fewshot: a base model).")
 @click.option("--base", default=None, help="For a BayLing-1 delta: the original LLaMA-1 weights (folder or hub id).")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--name", default=None, hidden=True)

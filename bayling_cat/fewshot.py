@@ -1,0 +1,288 @@
+"""Few-shot translation prompts for base (pretrained, not instruction-tuned) models such as the default Gemma 3
+270M: the model continues a list of translations in the pair's languages,
+
+    English: Your changes have been saved.
+    German: Ihre Änderungen wurden gespeichert.
+
+    English: <the text to translate>
+    German:
+
+and its answer ends at the end of that line. The examples are the translation memory's best human matches when
+there are any, otherwise the built-in examples below (short UI sentences written for bayling-cat, the same five
+sentences in every language, so any pair of these languages has examples). One example holds inline codes the
+way the pipeline shows them to the model (``<1>…</1>``, ``<1/>``: see ``document.PLACEHOLDER``), so that the
+model learns to copy them.
+
+A base model follows examples, not instructions. What it can still be asked, and how (docs/engines.md):
+- glossary terms: each term is shown as a translation of its own (``English: file`` / ``German: Datei``) before
+  the sentence, a terminology preface the model copies from;
+- the form of address: formal or informal example sentences (``Sie``/``du``, ``vous``/``tu``…);
+- a revision turn ("use 'Datei'", "'file' must be translated as 'Datei'", "more formal", "less formal") is the
+  same request translated again with that term added to the preface or the other example set.
+Anything else raises ``UnsupportedRequest``: the model would answer it with a wrong translation, silently.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from bayling_cat.errors import ModelError
+
+TEMPLATE = "fewshot"
+
+# The built-in examples: the same sentences in every language, index by index. Sentence 3 and 5 hold inline
+# codes as the model sees them. Default: the form of address software uses in each language (formal where a
+# language distinguishes and formal is usual in software UIs).
+ENGLISH = (
+    "Your changes have been saved.",
+    "Do you want to delete this folder?",
+    "Click <1>Settings</1> to change the language.",
+    "Enter your password to continue.",
+    "You have <1/> new messages.",
+)
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "en": ENGLISH,
+    "de": ("Ihre Änderungen wurden gespeichert.", "Möchten Sie diesen Ordner löschen?",
+           "Klicken Sie auf <1>Einstellungen</1>, um die Sprache zu ändern.",
+           "Geben Sie Ihr Passwort ein, um fortzufahren.", "Sie haben <1/> neue Nachrichten."),
+    "fr": ("Vos modifications ont été enregistrées.", "Voulez-vous supprimer ce dossier ?",
+           "Cliquez sur <1>Paramètres</1> pour changer la langue.",
+           "Saisissez votre mot de passe pour continuer.", "Vous avez <1/> nouveaux messages."),
+    "es": ("Se han guardado sus cambios.", "¿Desea eliminar esta carpeta?",
+           "Haga clic en <1>Configuración</1> para cambiar el idioma.",
+           "Introduzca su contraseña para continuar.", "Tiene <1/> mensajes nuevos."),
+    "it": ("Le sue modifiche sono state salvate.", "Vuole eliminare questa cartella?",
+           "Faccia clic su <1>Impostazioni</1> per cambiare la lingua.",
+           "Inserisca la password per continuare.", "Ha <1/> nuovi messaggi."),
+    "pt": ("Suas alterações foram salvas.", "Deseja excluir esta pasta?",
+           "Clique em <1>Configurações</1> para alterar o idioma.",
+           "Digite sua senha para continuar.", "Você tem <1/> novas mensagens."),
+    "nl": ("Uw wijzigingen zijn opgeslagen.", "Wilt u deze map verwijderen?",
+           "Klik op <1>Instellingen</1> om de taal te wijzigen.",
+           "Voer uw wachtwoord in om door te gaan.", "U hebt <1/> nieuwe berichten."),
+    "pl": ("Zmiany zostały zapisane.", "Czy chcesz usunąć ten folder?",
+           "Kliknij <1>Ustawienia</1>, aby zmienić język.",
+           "Wprowadź hasło, aby kontynuować.", "Masz <1/> nowe wiadomości."),
+    "ru": ("Ваши изменения сохранены.", "Вы хотите удалить эту папку?",
+           "Нажмите <1>Настройки</1>, чтобы изменить язык.",
+           "Введите пароль, чтобы продолжить.", "У вас <1/> новых сообщений."),
+    "zh": ("您的更改已保存。", "是否要删除此文件夹？", "单击<1>设置</1>以更改语言。",
+           "请输入密码以继续。", "您有 <1/> 条新消息。"),
+    "zh-Hant": ("您的變更已儲存。", "是否要刪除此資料夾？", "按一下<1>設定</1>以變更語言。",
+                "請輸入密碼以繼續。", "您有 <1/> 則新訊息。"),
+    "ja": ("変更が保存されました。", "このフォルダーを削除しますか？",
+           "言語を変更するには、<1>設定</1>をクリックしてください。",
+           "続行するにはパスワードを入力してください。", "新しいメッセージが <1/> 件あります。"),
+    "ko": ("변경 내용이 저장되었습니다.", "이 폴더를 삭제하시겠습니까?",
+           "언어를 변경하려면 <1>설정</1>을 클릭하세요.",
+           "계속하려면 암호를 입력하세요.", "새 메시지가 <1/>개 있습니다."),
+    "ar": ("تم حفظ التغييرات.", "هل تريد حذف هذا المجلد؟", "انقر فوق <1>الإعدادات</1> لتغيير اللغة.",
+           "أدخل كلمة المرور للمتابعة.", "لديك <1/> رسائل جديدة."),
+}
+# The informal form of address, for languages whose default above is formal ("less formal", DeepL's
+# formality=less). Polish and Portuguese UIs already address the user informally (no formal set).
+INFORMAL: dict[str, tuple[str, ...]] = {
+    "de": ("Deine Änderungen wurden gespeichert.", "Möchtest du diesen Ordner löschen?",
+           "Klicke auf <1>Einstellungen</1>, um die Sprache zu ändern.",
+           "Gib dein Passwort ein, um fortzufahren.", "Du hast <1/> neue Nachrichten."),
+    "fr": ("Tes modifications ont été enregistrées.", "Veux-tu supprimer ce dossier ?",
+           "Clique sur <1>Paramètres</1> pour changer la langue.",
+           "Saisis ton mot de passe pour continuer.", "Tu as <1/> nouveaux messages."),
+    "es": ("Se han guardado tus cambios.", "¿Quieres eliminar esta carpeta?",
+           "Haz clic en <1>Configuración</1> para cambiar el idioma.",
+           "Introduce tu contraseña para continuar.", "Tienes <1/> mensajes nuevos."),
+    "it": ("Le tue modifiche sono state salvate.", "Vuoi eliminare questa cartella?",
+           "Fai clic su <1>Impostazioni</1> per cambiare la lingua.",
+           "Inserisci la password per continuare.", "Hai <1/> nuovi messaggi."),
+    "nl": ("Je wijzigingen zijn opgeslagen.", "Wil je deze map verwijderen?",
+           "Klik op <1>Instellingen</1> om de taal te wijzigen.",
+           "Voer je wachtwoord in om door te gaan.", "Je hebt <1/> nieuwe berichten."),
+    "ru": ("Твои изменения сохранены.", "Ты хочешь удалить эту папку?",
+           "Нажми <1>Настройки</1>, чтобы изменить язык.",
+           "Введи пароль, чтобы продолжить.", "У тебя <1/> новых сообщений."),
+}
+FORMAL, INFORMAL_FORM = "formal", "informal"
+
+
+class UnsupportedRequest(ModelError):
+    """A request a base model cannot serve (an instruction it would answer with a wrong translation)."""
+
+
+def _key(lang: str) -> str | None:
+    """The built-in example set for a language code: zh-TW / zh-Hant get Traditional Chinese."""
+    parts = lang.replace("_", "-").split("-")
+    primary = parts[0].lower()
+    if primary == "zh" and any(p.lower() in ("hant", "tw", "hk", "mo") for p in parts[1:]):
+        return "zh-Hant"
+    return primary if primary in EXAMPLES else None
+
+
+def has_examples(lang: str) -> bool:
+    return _key(lang) is not None
+
+
+def builtin_examples(source_lang: str, target_lang: str, formality: str | None = None) -> list[tuple[str, str]]:
+    """The built-in example pairs for a language pair ([] when either language has none)."""
+    src, tgt = _key(source_lang), _key(target_lang)
+    if src is None or tgt is None or src == tgt:
+        return []
+    sources = EXAMPLES[src]
+    targets = INFORMAL.get(tgt, EXAMPLES[tgt]) if formality == INFORMAL_FORM else EXAMPLES[tgt]
+    return list(zip(sources, targets))
+
+
+def supports_formality(target_lang: str, formality: str) -> bool:
+    """Whether the built-in examples can show that form of address in the target language."""
+    key = _key(target_lang)
+    if key is None:
+        return False
+    return formality == FORMAL and key not in ("pl", "pt") or formality == INFORMAL_FORM and key in INFORMAL
+
+
+def one_line(text: str) -> str:
+    """A text as one prompt line (an example's line break would end the example early)."""
+    return " ".join(text.split())
+
+
+def render_prompt(text: str, source_name: str, target_name: str, examples: Sequence[tuple[str, str]] = (),
+                  terms: Sequence[tuple[str, str]] = ()) -> str:
+    """The few-shot prompt: the glossary terms as translations of their own, the examples, then the text."""
+    blocks = [f"{source_name}: {one_line(s)}\n{target_name}: {one_line(t)}" for s, t in terms if s and t]
+    blocks += [f"{source_name}: {one_line(s)}\n{target_name}: {one_line(t)}" for s, t in examples]
+    blocks.append(f"{source_name}: {text}\n{target_name}:")
+    return "\n\n".join(blocks)
+
+
+class FewShotRequest(str):
+    """The user turn of a translation on a base model: the rendered prompt as a string, and what it was made
+    from, so that a revision turn can render it again with a term or another form of address."""
+
+    fields = ("text", "source_lang", "target_lang", "source_name", "target_name", "examples", "terms",
+              "formality", "builtin")
+
+    def __new__(cls, text: str, source_lang: str, target_lang: str, source_name: str, target_name: str,
+                examples: Sequence[tuple[str, str]] = (), terms: Sequence[tuple[str, str]] = (),
+                formality: str | None = None, builtin: bool = False):
+        examples, terms = [tuple(e) for e in examples], [tuple(t) for t in terms]
+        shown = examples or (builtin_examples(source_lang, target_lang, formality) if builtin else [])
+        request = super().__new__(cls, render_prompt(text, source_name, target_name, shown, terms))
+        request.text, request.source_lang, request.target_lang = text, source_lang, target_lang
+        request.source_name, request.target_name = source_name, target_name
+        request.examples, request.terms, request.formality, request.builtin = examples, terms, formality, builtin
+        return request
+
+    def __reduce__(self):  # pickled for the cluster's workers: built again from its fields
+        return _rebuild, tuple(getattr(self, f) for f in self.fields)
+
+    def revised(self, terms: Sequence[tuple[str, str]] = (), formality: str | None = None) -> "FewShotRequest":
+        """The same request with more terms in the preface and/or another form of address."""
+        merged = list(self.terms) + [t for t in terms if t not in self.terms]
+        return FewShotRequest(self.text, self.source_lang, self.target_lang, self.source_name, self.target_name,
+                              self.examples, merged, formality or self.formality, self.builtin)
+
+
+def _rebuild(*args) -> FewShotRequest:
+    return FewShotRequest(*args)
+
+
+def formality_of(hint: str | None) -> str | None:
+    """The form of address a hint or instruction asks for (DeepL's formality, "more formal"), if any."""
+    if not hint:
+        return None
+    said = str(hint).lower()
+    if re.search(r"\b(less formal|informal|casual)\b", said):
+        return INFORMAL_FORM
+    if re.search(r"\b(more formal|formal|polite)\b", said):
+        return FORMAL
+    return None
+
+
+QUOTED = r"['\"‘’“”„«»]([^'\"‘’“”„«»]+)['\"‘’“”„«»]"
+TERM_PATTERNS = (
+    re.compile(rf"^{QUOTED} must be translated as {QUOTED}$"),
+    re.compile(rf"^{QUOTED} must stay {QUOTED}$"),
+    re.compile(rf"^(?:translate|render) {QUOTED} (?:as|with|by) {QUOTED}$"),
+    re.compile(rf"^use {QUOTED} (?:for|to translate) {QUOTED}$"),  # target first: swapped below
+    re.compile(rf"^(?:do not|don't) use {QUOTED} \(use {QUOTED}\)$"),  # the forbidden word, then the term
+    re.compile(rf"^use {QUOTED}$"),
+)
+FEEDBACK = re.compile(r"^In your translation, (.*)\. Reply with the corrected translation only\.$", re.S)
+AVOID = re.compile(rf"^(?:do not|don't) use {QUOTED}$")
+
+
+def interpret(instruction: str, source: str) -> tuple[list[tuple[str, str]], str | None]:
+    """What a revision instruction asks of a base model: terms to put in the preface ((source, target) pairs;
+    the source is '' when only the target word is given) and a form of address. Raises UnsupportedRequest for
+    anything else. The revision loop's own feedback ("In your translation, 'file' must be translated as
+    'Datei'; do not use 'Akte'. Reply with …") is understood too; its "do not use" parts are already banned in
+    decoding by the glossary stage."""
+    feedback = FEEDBACK.match(instruction.strip())
+    parts = feedback.group(1).split("; ") if feedback else re.split(r"\s*[;\n]\s*|\.\s+", instruction.strip())
+    terms, formality, refused = [], None, []
+    for part in (p.strip().rstrip(".!").strip() for p in parts):
+        if not part:
+            continue
+        form = formality_of(part) if re.fullmatch(r"[\w\s()/.,'-]*", part) and len(part) < 80 else None
+        if form:
+            formality = form
+            continue
+        if feedback and AVOID.match(part):
+            continue
+        pair = _term(part, source)
+        if pair is None:
+            refused.append(part)
+        else:
+            terms.append(pair)
+    if refused:
+        raise UnsupportedRequest(
+            f"the model is a base model (it continues examples, it does not follow instructions): it cannot do "
+            f"{refused[0]!r}. It can: use 'WORD'; 'SOURCE' must be translated as 'WORD'; more formal; less formal "
+            "(docs/engines.md)")
+    return terms, formality
+
+
+def _term(part: str, source: str) -> tuple[str, str] | None:
+    for n, pattern in enumerate(TERM_PATTERNS):
+        m = pattern.match(part)
+        if not m:
+            continue
+        if len(m.groups()) == 1:
+            return ("", m.group(1))
+        first, second = m.group(1), m.group(2)
+        if n == 3:  # use 'Datei' for 'file'
+            first, second = second, first
+        if n == 4:  # do not use 'Akte' (use 'Datei'): no source term given
+            return ("", second)
+        return (first, second)
+    return None
+
+
+def check_turns(messages) -> None:
+    """A conversation a base model can serve: translation requests and revision instructions only."""
+    first = next((m for m in messages if m.role == "user"), None)
+    if first is None or not isinstance(first.content, FewShotRequest):
+        raise UnsupportedRequest("the model is a base model: it translates (few-shot examples) but does not chat; "
+                                 "use an instruction-tuned model (a chat or BayLing model) for chat requests")
+
+
+def render(messages) -> str:
+    """The prompt for a conversation on a base model: the first request, revised by each later instruction."""
+    check_turns(messages)
+    turns = [m for m in messages if m.role != "system"]
+    if turns[-1].role != "user":
+        raise ValueError("a conversation to answer must end with a user turn")
+    request: FewShotRequest = turns[0].content
+    for m in turns[1:]:
+        if m.role != "user":
+            continue
+        if isinstance(m.content, FewShotRequest):  # a memory example's turn pair never reaches here
+            request = m.content
+            continue
+        terms, formality = interpret(m.content, request.text)
+        if formality and not supports_formality(request.target_lang, formality):
+            raise UnsupportedRequest(f"the model is a base model: it has no {formality} example sentences in "
+                                     f"{request.target_name} to follow")
+        unknown = [(s, t) for s, t in terms]
+        request = request.revised(unknown, formality)
+    return str(request)
