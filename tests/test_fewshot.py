@@ -38,12 +38,12 @@ def test_the_few_shot_prompt_for_en_de_exactly():
     [[message]] = FewShotEngine().requests(["Save the <1>file</1>."], "en", "de")
     assert message.role == "user"
     assert FewShotEngine().template.render([message]) == (
-        "English: Your changes have been saved.\nGerman: Ihre Änderungen wurden gespeichert.\n\n"
-        "English: Do you want to delete this folder?\nGerman: Möchten Sie diesen Ordner löschen?\n\n"
         "English: Click <1>Settings</1> to change the language.\n"
         "German: Klicken Sie auf <1>Einstellungen</1>, um die Sprache zu ändern.\n\n"
-        "English: Enter your password to continue.\nGerman: Geben Sie Ihr Passwort ein, um fortzufahren.\n\n"
         "English: You have <1/> new messages.\nGerman: Sie haben <1/> neue Nachrichten.\n\n"
+        "English: Your changes have been saved.\nGerman: Ihre Änderungen wurden gespeichert.\n\n"
+        "English: Do you want to delete this folder?\nGerman: Möchten Sie diesen Ordner löschen?\n\n"
+        "English: Enter your password to continue.\nGerman: Geben Sie Ihr Passwort ein, um fortzufahren.\n\n"
         "English: Save the <1>file</1>.\nGerman:")
 
 
@@ -103,19 +103,29 @@ def conversation_with(instruction: str, lang: str = "de") -> list[Message]:
     return list(request) + [Message("assistant", "Speichern Sie die Akte."), Message("user", instruction)]
 
 
-def test_a_revision_turn_puts_the_term_in_the_preface():
+def test_a_revision_turn_puts_the_term_right_before_the_text():
     prompt = fewshot.render(conversation_with("'file' must be translated as 'Datei'"))
-    assert prompt.startswith("English: file\nGerman: Datei\n\nEnglish: Your changes")
-    assert prompt.endswith("English: Save the file.\nGerman:")
-    # the revision loop's own feedback, its banned words left to decoding
-    loop = fewshot.render(conversation_with("In your translation, 'file' must be translated as 'Datei'; do not "
-                                            "use 'Akte' (use 'Datei'). Reply with the corrected translation only."))
-    assert loop.startswith("English: file\nGerman: Datei\n\n")
+    assert prompt.startswith("English: Click <1>Settings</1>")
+    assert prompt.endswith("German: Geben Sie Ihr Passwort ein, um fortzufahren.\n\nEnglish: file\nGerman: Datei\n\n"
+                           "English: Save the file.\nGerman:")
+    # the revision loop's own feedback (its banned words are left to decoding), for a term the first request
+    # had in its preface: moved next to the text
+    [request] = FewShotEngine().requests(["Save the file."], "en", "de", terms=[[("file", "Datei"), ("save", "x")]])
+    assert str(request[0].content).startswith("English: file\nGerman: Datei\n\nEnglish: save\nGerman: x\n\n")
+    loop = fewshot.render(list(request) + [
+        Message("assistant", "Speichern Sie die Akte."),
+        Message("user", "In your translation, 'file' must be translated as 'Datei'; do not use 'Akte' (use "
+                        "'Datei'). Reply with the corrected translation only.")])
+    assert loop.startswith("English: save\nGerman: x\n\nEnglish: Click")
+    assert loop.endswith("\n\nEnglish: file\nGerman: Datei\n\nEnglish: Save the file.\nGerman:")
 
 
 def test_use_a_word_and_formality_turns():
     prompt = fewshot.render(conversation_with("use 'Datei'"))
-    assert prompt.startswith("German: Datei\n\nEnglish: Your changes") or "Datei" in prompt.split("English: Save")[0]
+    assert prompt.endswith("German: Geben Sie Ihr Passwort ein, um fortzufahren.\n\nGerman: Datei\n\n"
+                           "English: Save the file.\nGerman:")
+    assert fewshot.render(conversation_with("use 'Datei' for 'file'")).endswith(
+        "English: file\nGerman: Datei\n\nEnglish: Save the file.\nGerman:")
     informal = fewshot.render(conversation_with("less formal"))
     assert "Gib dein Passwort ein" in informal and "Geben Sie" not in informal
     both = fewshot.render(conversation_with("less formal") + [Message("assistant", "x"),
@@ -183,7 +193,8 @@ def test_a_tokenizer_without_a_chat_template_converts_as_a_base_model(tiny_check
 
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_checkpoint))
     assert choose_template("/models/my-base-model", tokenizer) == "fewshot"
-    assert _token_info("fewshot", tokenizer, None) == ("<s>", True, ["</s>"])
+    # BOS as the tokenizer adds it: this one does not (Gemma's does: tests/test_cli.py)
+    assert _token_info("fewshot", tokenizer, None) == ("<s>", False, ["</s>"])
 
 
 # -- the packaged model: found, assembled once, checked ------------------------------------------------------
@@ -264,3 +275,31 @@ def test_model_names_for_the_packaged_models():
         [GEMMA, GEMMA, GEMMA, SMOLLM2, SMOLLM2]
     assert packaged("my-model") is None and packaged(None) is None
     assert re.fullmatch(r"pip install [\w-]+", GEMMA.install)
+
+
+# -- the OpenAI route on a base model ------------------------------------------------------------------------
+
+def test_openai_chat_that_is_no_translation_is_refused_on_a_base_model():
+    from bayling_cat.server import create_app
+    from tests.fakes import FakeEngine
+
+    engine = FakeEngine(lambda conv: "Hallo Welt.", template="fewshot")
+    client = create_app(engine, window=0.01).test_client()
+    chat = client.post("/v1/chat/completions", json={"model": "x", "messages": [
+        {"role": "user", "content": "Write a poem about the sea."}]})
+    assert chat.status_code == 400
+    error = chat.get_json()["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] is None
+    assert error["message"].startswith("the model is a base model: it translates (few-shot examples) but does not "
+                                       "chat")
+    assert not any(m.role == "user" and "poem" in m.content for c in engine.conversations for m in c)
+    # streamed: refused before the stream starts, with the same status
+    streamed = client.post("/v1/chat/completions", json={"model": "x", "stream": True, "messages": [
+        {"role": "user", "content": "Write a poem about the sea."}]})
+    assert streamed.status_code == 400 and "does not chat" in streamed.get_json()["error"]["message"]
+    # a translation request is served
+    ok = client.post("/v1/chat/completions", json={"model": "x", "messages": [
+        {"role": "system", "content": "Translate from English to German."},
+        {"role": "user", "content": "Hello world."}]})
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.get_json()["choices"][0]["message"]["content"] == "Hallo Welt."
