@@ -257,16 +257,17 @@ def formality_of(hint: str | None) -> str | None:
 
 
 QUOTED = r"['\"‘’“”„«»]([^'\"‘’“”„«»]+)['\"‘’“”„«»]"
-TERM_PATTERNS = (
-    re.compile(rf"^{QUOTED} must be translated as {QUOTED}$"),
-    re.compile(rf"^{QUOTED} must stay {QUOTED}$"),
-    re.compile(rf"^(?:translate|render) {QUOTED} (?:as|with|by) {QUOTED}$"),
-    re.compile(rf"^use {QUOTED} (?:for|to translate) {QUOTED}$"),  # target first: swapped below
-    re.compile(rf"^(?:do not|don't) use {QUOTED} \(use {QUOTED}\)$"),  # the forbidden word, then the term
-    re.compile(rf"^use {QUOTED}$"),
+WORD = r"['\"‘’“”„«»]?([^'\"‘’“”„«»]+?)['\"‘’“”„«»]?"  # the source word, quoted or not
+TERM_PATTERNS = (  # (pattern, which group is the source word, which the target word; 0: none)
+    (re.compile(rf"^{QUOTED} must be translated as {QUOTED}$", re.I), 1, 2),
+    (re.compile(rf"^{QUOTED} must stay {QUOTED}$", re.I), 1, 2),
+    (re.compile(rf"^(?:translate|render) {WORD} (?:as|with|by) {QUOTED}$", re.I), 1, 2),
+    (re.compile(rf"^use {QUOTED} (?:for|to translate) (?:the word )?{WORD}$", re.I), 2, 1),
+    (re.compile(rf"^(?:do not|don't) use {QUOTED} \(use {QUOTED}\)$", re.I), 0, 2),  # the glossary's feedback
+    (re.compile(rf"^use {QUOTED}(?: instead of {QUOTED})?$", re.I), 0, 1),
 )
 FEEDBACK = re.compile(r"^In your translation, (.*)\. Reply with the corrected translation only\.$", re.S)
-AVOID = re.compile(rf"^(?:do not|don't) use {QUOTED}$")
+AVOID = re.compile(rf"^(?:do not|don't) use {QUOTED}$", re.I)
 
 
 def interpret(instruction: str, source: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -285,7 +286,7 @@ def interpret(instruction: str, source: str) -> tuple[list[tuple[str, str]], str
         if form:
             formality = form
             continue
-        if feedback and (AVOID.match(part) or TERM_PATTERNS[4].match(part)):
+        if feedback and (AVOID.match(part) or TERM_PATTERNS[4][0].match(part)):
             continue  # the glossary stage bans the forbidden word in decoding; its term is asked for on its own
         pair = _term(part, source)
         if pair is None:
@@ -301,18 +302,10 @@ def interpret(instruction: str, source: str) -> tuple[list[tuple[str, str]], str
 
 
 def _term(part: str, source: str) -> tuple[str, str] | None:
-    for n, pattern in enumerate(TERM_PATTERNS):
+    for pattern, source_group, target_group in TERM_PATTERNS:
         m = pattern.match(part)
-        if not m:
-            continue
-        if len(m.groups()) == 1:
-            return ("", m.group(1))
-        first, second = m.group(1), m.group(2)
-        if n == 3:  # use 'Datei' for 'file'
-            first, second = second, first
-        if n == 4:  # do not use 'Akte' (use 'Datei'): no source term given
-            return ("", second)
-        return (first, second)
+        if m:
+            return (m.group(source_group).strip() if source_group else "", m.group(target_group).strip())
     return None
 
 

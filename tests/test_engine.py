@@ -324,7 +324,8 @@ def test_default_model_prompts_are_the_same_tokens(default_engines):
         (ct2.info.template, ct2.info.end_tokens, ct2.info.add_bos)
     convs = ct2.requests(["Save the file.", "Ünïcode: 文件 — «quoted»"], "en", "de",
                          terms=[[("file", "Datei")], []])
-    convs.append(conversation(["Hello", "Shorter."], ["Hallo"]))
+    # a revision turn, as a base model takes it (the request rendered again, the informal examples)
+    convs.append(convs[0] + [Message("assistant", "Speichern Sie die Datei."), Message("user", "less formal")])
     for conv in convs:
         text = ct2.template.render(conv)
         assert prompt_tokens(llama, text) == prompt_tokens(ct2, text)

@@ -124,8 +124,11 @@ def test_use_a_word_and_formality_turns():
     prompt = fewshot.render(conversation_with("use 'Datei'"))
     assert prompt.endswith("German: Geben Sie Ihr Passwort ein, um fortzufahren.\n\nGerman: Datei\n\n"
                            "English: Save the file.\nGerman:")
-    assert fewshot.render(conversation_with("use 'Datei' for 'file'")).endswith(
-        "English: file\nGerman: Datei\n\nEnglish: Save the file.\nGerman:")
+    for said in ("use 'Datei' for 'file'", "Use 'Datei' for file.", "translate file as 'Datei'",
+                 "'file' must be translated as “Datei”"):
+        assert fewshot.render(conversation_with(said)).endswith(
+            "English: file\nGerman: Datei\n\nEnglish: Save the file.\nGerman:"), said
+    assert fewshot.interpret("Use 'Datei' instead of 'Akte'.", "") == ([("", "Datei")], None)
     informal = fewshot.render(conversation_with("less formal"))
     assert "Gib dein Passwort ein" in informal and "Geben Sie" not in informal
     both = fewshot.render(conversation_with("less formal") + [Message("assistant", "x"),
