@@ -41,6 +41,7 @@ def test_the_few_shot_prompt_for_en_de_exactly():
         "English: Click <1>Settings</1> to change the language.\n"
         "German: Klicken Sie auf <1>Einstellungen</1>, um die Sprache zu ändern.\n\n"
         "English: You have <1/> new messages.\nGerman: Sie haben <1/> neue Nachrichten.\n\n"
+        "English: Cancel\nGerman: Abbrechen\n\nEnglish: Print\nGerman: Drucken\n\n"
         "English: Your changes have been saved.\nGerman: Ihre Änderungen wurden gespeichert.\n\n"
         "English: Do you want to delete this folder?\nGerman: Möchten Sie diesen Ordner löschen?\n\n"
         "English: Enter your password to continue.\nGerman: Geben Sie Ihr Passwort ein, um fortzufahren.\n\n"
