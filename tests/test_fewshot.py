@@ -307,3 +307,52 @@ def test_openai_chat_that_is_no_translation_is_refused_on_a_base_model():
         {"role": "user", "content": "Hello world."}]})
     assert ok.status_code == 200, ok.get_json()
     assert ok.get_json()["choices"][0]["message"]["content"] == "Hallo Welt."
+
+
+# -- the real default model on both engines (slow: the session's one conversion) ----------------------------
+
+@pytest.fixture(scope="module")
+def gemma_engines(default_ct2):
+    from bayling_cat.engines.ctranslate2 import Engine
+    from bayling_cat.engines.llamacpp import Engine as LlamaEngine
+    from bayling_cat.models import default_gguf
+
+    return {"ctranslate2": Engine(default_ct2, device="cpu", threads=1),
+            "llamacpp": LlamaEngine(default_gguf(), device="cpu", threads=1)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["ctranslate2", "llamacpp"])
+def test_the_default_model_translates_on_both_engines(gemma_engines, which):
+    engine = gemma_engines[which]
+    assert (engine.info.template, engine.info.bos_token, engine.info.add_bos, engine.info.end_tokens) == \
+        ("fewshot", "<bos>", True, ["<eos>"])
+    assert engine.encode_prompt("English: x")[0] in ("<bos>", 2)  # Gemma's prompts start with BOS
+    de, fr, zh = (engine.translate(["The file <1>report.txt</1> could not be saved."], "en", lang)[0]
+                  for lang in ("de", "fr", "zh"))
+    for gen in (de, fr, zh):  # one line, the codes copied, stopped at the end of the line
+        assert not gen.flags and "\n" not in gen.text and "<1>" in gen.text and "</1>" in gen.text
+    assert "gespeichert" in de.text and ("enregistr" in fr.text or "sauvegard" in fr.text) and "保存" in zh.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["ctranslate2", "llamacpp"])
+def test_glossary_terms_and_revisions_steer_the_default_model(gemma_engines, which, tmp_path):
+    from bayling_cat.glossary import load
+    from bayling_cat.revision import Conversation, TermTranslator
+
+    engine = gemma_engines[which]
+    csv = tmp_path / "terms.csv"
+    csv.write_text("en,de,status\npassword,Kennwort,preferred\npassword,Passwort,forbidden\n", encoding="utf-8")
+    plain = engine.translate(["Enter your password again."], "en", "de")[0].text
+    assert "Passwort" in plain  # what the model writes on its own
+    translator = TermTranslator(engine, {("en", "de"): load(csv, "en", "de")})
+    [steered] = translator.translate(["Enter your password again."], "en", "de")
+    assert "Kennwort" in steered.text and "Passwort" not in steered.text and steered.terms.present == 1
+    # a revision turn a base model can take changes the answer visibly; one it cannot take is refused
+    chat = Conversation("Enter your password again.", plain, "en", "de")
+    informal = chat.revise(engine, "less formal").text
+    assert "Sie" not in informal.split() and informal != plain
+    with pytest.raises(fewshot.UnsupportedRequest):
+        chat.revise(engine, "make it shorter")
+    assert len(chat.turns) == 1
