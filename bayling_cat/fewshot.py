@@ -140,9 +140,101 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
            'تم حفظ التغييرات.',
            'هل تريد حذف هذا المجلد؟',
            'أدخل كلمة المرور للمتابعة.'),
+    'el': ('Κάντε κλικ στις <1>Ρυθμίσεις</1> για να αλλάξετε τη γλώσσα.',
+           'Έχετε <1/> νέα μηνύματα.',
+           'Άκυρο',
+           'Εκτύπωση',
+           'Οι αλλαγές σας αποθηκεύτηκαν.',
+           'Θέλετε να διαγράψετε αυτόν τον φάκελο;',
+           'Εισαγάγετε τον κωδικό πρόσβασής σας για να συνεχίσετε.'),
+    'cs': ('Klikněte na <1>Nastavení</1> a změňte jazyk.',
+           'Máte <1/> nových zpráv.',
+           'Zrušit',
+           'Tisk',
+           'Vaše změny byly uloženy.',
+           'Chcete tuto složku odstranit?',
+           'Pokračujte zadáním hesla.'),
+    'uk': ('Натисніть <1>Налаштування</1>, щоб змінити мову.',
+           'У вас <1/> нових повідомлень.',
+           'Скасувати',
+           'Друк',
+           'Ваші зміни збережено.',
+           'Ви бажаєте видалити цю папку?',
+           'Введіть пароль, щоб продовжити.'),
+    'ro': ('Faceți clic pe <1>Setări</1> pentru a schimba limba.',
+           'Aveți <1/> mesaje noi.',
+           'Anulare',
+           'Imprimare',
+           'Modificările au fost salvate.',
+           'Doriți să ștergeți acest dosar?',
+           'Introduceți parola pentru a continua.'),
+    'hu': ('A nyelv módosításához kattintson a <1>Beállítások</1> gombra.',
+           '<1/> új üzenete van.',
+           'Mégse',
+           'Nyomtatás',
+           'A módosítások mentése megtörtént.',
+           'Biztosan törli ezt a mappát?',
+           'A folytatáshoz adja meg a jelszavát.'),
+    'tr': ("Dili değiştirmek için <1>Ayarlar</1>'a tıklayın.",
+           '<1/> yeni mesajınız var.',
+           'İptal',
+           'Yazdır',
+           'Değişiklikleriniz kaydedildi.',
+           'Bu klasörü silmek istiyor musunuz?',
+           'Devam etmek için parolanızı girin.'),
+    'sv': ('Klicka på <1>Inställningar</1> för att ändra språk.',
+           'Du har <1/> nya meddelanden.',
+           'Avbryt',
+           'Skriv ut',
+           'Dina ändringar har sparats.',
+           'Vill du ta bort den här mappen?',
+           'Ange ditt lösenord för att fortsätta.'),
+    'da': ('Klik på <1>Indstillinger</1> for at skifte sprog.',
+           'Du har <1/> nye beskeder.',
+           'Annuller',
+           'Udskriv',
+           'Dine ændringer er gemt.',
+           'Vil du slette denne mappe?',
+           'Indtast din adgangskode for at fortsætte.'),
+    'nb': ('Klikk på <1>Innstillinger</1> for å endre språket.',
+           'Du har <1/> nye meldinger.',
+           'Avbryt',
+           'Skriv ut',
+           'Endringene dine er lagret.',
+           'Vil du slette denne mappen?',
+           'Skriv inn passordet ditt for å fortsette.'),
+    'fi': ('Vaihda kieli napsauttamalla <1>Asetukset</1>.',
+           'Sinulla on <1/> uutta viestiä.',
+           'Peruuta',
+           'Tulosta',
+           'Muutokset on tallennettu.',
+           'Haluatko poistaa tämän kansion?',
+           'Jatka antamalla salasanasi.'),
+    'af': ('Klik op <1>Instellings</1> om die taal te verander.',
+           'Jy het <1/> nuwe boodskappe.',
+           'Kanselleer',
+           'Druk',
+           'Jou veranderinge is gestoor.',
+           'Wil jy hierdie gids uitvee?',
+           'Voer jou wagwoord in om voort te gaan.'),
+    'id': ('Klik <1>Pengaturan</1> untuk mengubah bahasa.',
+           'Anda memiliki <1/> pesan baru.',
+           'Batal',
+           'Cetak',
+           'Perubahan Anda telah disimpan.',
+           'Apakah Anda ingin menghapus folder ini?',
+           'Masukkan kata sandi Anda untuk melanjutkan.'),
+    'vi': ('Nhấp vào <1>Cài đặt</1> để thay đổi ngôn ngữ.',
+           'Bạn có <1/> tin nhắn mới.',
+           'Hủy',
+           'In',
+           'Các thay đổi của bạn đã được lưu.',
+           'Bạn có muốn xóa thư mục này không?',
+           'Nhập mật khẩu của bạn để tiếp tục.'),
 }
 # The informal form of address, for languages whose default above is formal ("less formal", DeepL's
-# formality=less). Polish and Portuguese UIs already address the user informally (no formal set).
+# formality=less). Polish, Portuguese, the Scandinavian languages, Finnish and Afrikaans UIs already address the
+# user informally (no formal set).
 INFORMAL: dict[str, tuple[str, ...]] = {
     'de': ('Klicke auf <1>Einstellungen</1>, um die Sprache zu ändern.',
            'Du hast <1/> neue Nachrichten.',
@@ -188,6 +280,7 @@ INFORMAL: dict[str, tuple[str, ...]] = {
            'Введи пароль, чтобы продолжить.'),
 }
 FORMAL, INFORMAL_FORM = "formal", "informal"
+INFORMAL_DEFAULT = frozenset({"pl", "pt", "sv", "da", "nb", "fi", "af"})  # their examples are the informal form
 
 
 class UnsupportedRequest(ModelError):
@@ -200,6 +293,7 @@ def _key(lang: str) -> str | None:
     primary = parts[0].lower()
     if primary == "zh" and any(p.lower() in ("hant", "tw", "hk", "mo") for p in parts[1:]):
         return "zh-Hant"
+    primary = {"no": "nb"}.get(primary, primary)  # Norwegian: Bokmål
     return primary if primary in EXAMPLES else None
 
 
@@ -222,7 +316,7 @@ def supports_formality(target_lang: str, formality: str) -> bool:
     key = _key(target_lang)
     if key is None:
         return False
-    return formality == FORMAL and key not in ("pl", "pt") or formality == INFORMAL_FORM and key in INFORMAL
+    return formality == FORMAL and key not in INFORMAL_DEFAULT or formality == INFORMAL_FORM and key in INFORMAL
 
 
 def one_line(text: str) -> str:

@@ -20,7 +20,8 @@ from bayling_cat.ggufinfo import info_from_metadata
 from bayling_cat.modelinfo import ModelInfo
 from bayling_cat.templates import Message, PromptTemplate
 
-REQUIRED_LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "pl", "ru", "zh", "ja", "ko", "ar")
+REQUIRED_LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "pl", "ru", "zh", "ja", "ko", "ar", "el", "cs", "uk", "ro", "hu",
+                      "tr", "sv", "da", "nb", "fi", "af", "id", "vi")
 
 
 class FewShotEngine(BaseEngine):
@@ -69,8 +70,8 @@ def test_a_pair_between_two_non_english_languages_and_one_without_examples():
     [[de_fr]] = engine.requests(["Hallo."], "de", "fr")
     assert "German: Ihre Änderungen wurden gespeichert.\nFrench: Vos modifications ont été enregistrées." in \
         de_fr.content
-    [[sv]] = engine.requests(["Save."], "en", "sv")
-    assert str(sv.content) == "English: Save.\nSwedish:"  # no examples for Swedish: the bare request
+    [[sv]] = engine.requests(["Save."], "en", "he")
+    assert str(sv.content) == "English: Save.\nHebrew:"  # no examples for Hebrew: the bare request
 
 
 @pytest.mark.parametrize("lang", REQUIRED_LANGUAGES + ("zh-Hant",))
