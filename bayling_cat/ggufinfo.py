@@ -3,7 +3,7 @@ in bayling_cat.json.
 
 A GGUF written by ``bayling-cat convert --format gguf`` stores that ModelInfo as JSON under the metadata key
 ``bayling_cat.metadata`` (the chat template stays in the standard ``tokenizer.chat_template``). Any other GGUF
-(the default SmolLM2 file, a community BayLing conversion) is read from its standard keys: the chat template,
+(the default Gemma file, SmolLM2's, a community BayLing conversion) is read from its standard keys: the chat template,
 the BOS/EOS/EOT token ids, the context length and ``general.name``.
 
 No llama.cpp and no gguf package here: callers pass the metadata as strings and a way to name a token id.
@@ -79,9 +79,9 @@ def info_from_metadata(path: Path, meta: Mapping[str, str], token_text: Callable
     name = meta.get("general.name") or path.stem
     said = f"{name} {path.name}".lower()
     # the same choice as convert.choose_template, from what a GGUF carries
-    if template is None:
+    if template is None:  # a base model without a chat template (the default Gemma 3 270M) gets few-shot prompts
         template = ("bayling-llama3" if "llama-3" in said or "llama3" in said or has_token("<|eot_id|>")
-                    else "bayling") if "bayling" in said else "chat" if chat_template else None
+                    else "bayling") if "bayling" in said else "chat" if chat_template else "fewshot"
     if template and template.startswith("bayling"):
         if template == "bayling-llama3":
             bos, add_bos, ends = "<|begin_of_text|>", True, ["<|eot_id|>", "<|end_of_text|>"]
@@ -91,6 +91,9 @@ def info_from_metadata(path: Path, meta: Mapping[str, str], token_text: Callable
             ends = ["</s>"] + ([eos] if eos and eos not in ("</s>", bos) else [])
     elif template == "chat" and chat_template:
         add_bos = False
+        ends = [t for t in dict.fromkeys([eos, eot]) if t]
+    elif template == "fewshot":  # a base model: BOS as its tokenizer says (Gemma adds it), its own end tokens
+        add_bos = bool(bos) and str(meta.get("tokenizer.ggml.add_bos_token", "true")).lower() != "false"
         ends = [t for t in dict.fromkeys([eos, eot]) if t]
     else:
         raise ModelError(f"{path}: this GGUF has no chat template and is not a BayLing model: convert it with "

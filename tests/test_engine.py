@@ -324,7 +324,8 @@ def test_default_model_prompts_are_the_same_tokens(default_engines):
         (ct2.info.template, ct2.info.end_tokens, ct2.info.add_bos)
     convs = ct2.requests(["Save the file.", "Ünïcode: 文件 — «quoted»"], "en", "de",
                          terms=[[("file", "Datei")], []])
-    convs.append(conversation(["Hello", "Shorter."], ["Hallo"]))
+    # a revision turn, as a base model takes it (the request rendered again, the informal examples)
+    convs.append(convs[0] + [Message("assistant", "Speichern Sie die Datei."), Message("user", "less formal")])
     for conv in convs:
         text = ct2.template.render(conv)
         assert prompt_tokens(llama, text) == prompt_tokens(ct2, text)
@@ -369,14 +370,17 @@ def test_a_sentencepiece_model_converts_alike_both_ways(tiny_spm_checkpoint, tmp
 # -- issue 25: U+FFFD and commentary in model output ---------------------------------------------------------
 
 def test_a_replacement_character_the_source_lacks_is_flagged(engine):
-    """Bytes that were not UTF-8 decode as U+FFFD: a lost character, written unflagged into an Arabic PO."""
-    from bayling_cat.engines.base import FLAG_INVALID
+    """Bytes that were not UTF-8 decode as U+FFFD: a lost character, written unflagged into an Arabic PO. The
+    translation core's one cleaning step (sanitize) flags it, whatever the engine."""
+    from bayling_cat.engines.base import FLAG_INVALID, sanitize
 
     flags = []
-    assert engine.postprocess("\u0645\ufffd\u062d\u0628\u0627", "Hello", flags) == "\u0645\ufffd\u062d\u0628\u0627"
+    text = engine.postprocess("\u0645\ufffd\u062d\u0628\u0627", "Hello", flags)
+    assert sanitize(text, "Hello", flags) == "\u0645\ufffd\u062d\u0628\u0627"
     assert flags == [FLAG_INVALID]
     flags = []
-    assert engine.postprocess("Fehler: \ufffd", "Error: \ufffd", flags) == "Fehler: \ufffd"  # the source has it
+    text = engine.postprocess("Fehler: \ufffd", "Error: \ufffd", flags)
+    assert sanitize(text, "Error: \ufffd", flags) == "Fehler: \ufffd"  # the source has it
     assert flags == []
 
 

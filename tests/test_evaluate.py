@@ -495,7 +495,7 @@ def test_cli_end_to_end_on_the_default_model(default_home, tmp_path):
     refs = {s["source"]: s["reference"] for s in row["segments"]}
     order = [s for s in SOURCES if s in hyps]
     assert row["metrics"]["bleu"] == BLEU().corpus_score([hyps[s] for s in order], [[refs[s] for s in order]]).score
-    assert row["segments_per_second"] > 0 and "smollm2" in row["name"]
+    assert row["segments_per_second"] > 0 and "gemma-3-270m" in row["name"]
     lines = result.stdout.splitlines()
     assert lines[0] == "en -> de: 3 segments (a sample of 5, seed 2) from ref.de.txt"
     assert any(line.startswith("  BLEU: nrefs:1|case:mixed") for line in lines)

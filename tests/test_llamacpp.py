@@ -174,17 +174,20 @@ def test_convert_to_gguf_errors_are_one_line(tiny_checkpoint, tmp_path):
 
 
 @pytest.mark.slow
-def test_convert_the_default_gguf_with_bayling_metadata(tmp_path):
-    """A GGUF source keeps its tokenizer and tensors, gains the metadata, and is requantized."""
+def test_convert_the_smollm2_gguf_with_bayling_metadata(tmp_path):
+    """A GGUF source keeps its tokenizer and tensors, gains the metadata, and is requantized (the packaged
+    SmolLM2 file: the smaller of the two packaged models, with a chat template)."""
     from bayling_cat.engines.llamacpp import Engine
-    from bayling_cat.models import default_gguf
+    from bayling_cat.models import SMOLLM2, default_gguf
 
+    if default_gguf("smollm2") is None:
+        pytest.fail(f"SmolLM2 is not installed: {SMOLLM2.install}")
     out = tmp_path / "smol-q8"
-    result = run_cli(["convert", str(default_gguf()), "-o", str(out), "--format", "gguf", "-q", "q8_0"])
+    result = run_cli(["convert", str(default_gguf("smollm2")), "-o", str(out), "--format", "gguf", "-q", "q8_0"])
     assert result.returncode == 0, result.stderr
-    converted, original = Engine(out / "smol-q8.gguf", device="cpu"), Engine(default_gguf(), device="cpu")
+    converted, original = Engine(out / "smol-q8.gguf", device="cpu"), Engine(default_gguf("smollm2"), device="cpu")
     assert converted.info.quantization == "q8_0" and converted.info.name == "smol-q8"
-    assert converted.info.source == str(default_gguf())
+    assert converted.info.source == str(default_gguf("smollm2")) and original.info.template == "chat"
     for key in ("template", "end_tokens", "chat_template", "bos_token", "add_bos"):
         assert getattr(converted.info, key) == getattr(original.info, key)
     text = original.template.render(original.requests(["Save the file."], "en", "de")[0])

@@ -555,9 +555,10 @@ def test_end_to_end_on_the_default_model(default_home):
             {"role": "system", "content": "Translate the following text from English to German."},
             {"role": "user", "content": "Press <x id=\"1\"/> to continue."}])
         assert '<x id="1"/>' in reply.choices[0].message.content
-        chat_reply = client.chat.completions.create(model="gpt-4o", max_tokens=16, messages=[
-            {"role": "user", "content": "What is a glossary?"}])
-        assert chat_reply.choices[0].message.content.strip() and chat_reply.usage.completion_tokens <= 16
+        # the default model is a base model: a chat turn that is not a translation is refused, OpenAI's way
+        with pytest.raises(openai.BadRequestError, match="base model: it translates .* but does not chat"):
+            client.chat.completions.create(model="gpt-4o", max_tokens=16, messages=[
+                {"role": "user", "content": "What is a glossary?"}])
     finally:
         proc.terminate()
         proc.wait(60)

@@ -145,6 +145,6 @@ def create_engine(choice: EngineChoice, device: str = "auto", device_index: int 
     from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import ensure_default_model
 
-    folder = files.ct2 if files.ct2 is not None else ensure_default_model(progress)
+    folder = files.ct2 if files.ct2 is not None else ensure_default_model(progress, files.packaged)
     return Engine(folder, device=device, device_index=device_index, compute_type=compute_type, threads=threads,
                   inter_threads=inter_threads, decoding=decoding)

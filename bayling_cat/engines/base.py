@@ -344,6 +344,11 @@ class BaseEngine:
             if "\\n" in text and "\\n" not in source:
                 text = text.replace("\\n", "\n")
         text = text.strip()
+        if self.info.template == "fewshot" and "\n\n" in text and "\n\n" not in source.strip():
+            # a base model goes on with the next example after a blank line: the translation ends there
+            text = text.split("\n\n", 1)[0].strip()
+            if FLAG_LENGTH in flags:
+                flags.remove(FLAG_LENGTH)
         text = strip_commentary(text, source, flags)
         text = strip_added_quotes(text, source)
         if self._is_one_line(source) and "\n" in text:
@@ -366,6 +371,8 @@ class BaseEngine:
         hints = hints or [None] * len(texts)
         terms = terms or [()] * len(texts)
         examples = examples or [()] * len(texts)
+        if self.template.name == "fewshot":
+            return self._fewshot_requests(texts, source_lang, target_lang, hints, terms, examples)
 
         def ask(text, hint=None, term_list=()):
             return Message("user", self.template.translation_request(
@@ -378,6 +385,27 @@ class BaseEngine:
                 turns += [ask(source), Message("assistant", target)]
             out.append(turns + [ask(t, hint, term_list)])
         return out
+
+    def _fewshot_requests(self, texts, source_lang, target_lang, hints, terms, examples) -> list[list[Message]]:
+        """A base model's requests: one few-shot prompt each (fewshot.py), the memory's examples when there are
+        any, else the built-in ones; a formality hint picks the formal or informal examples (other hints, and
+        DeepL's context, are not something a base model can use: docs/engines.md)."""
+        from bayling_cat import fewshot
+
+        out = []
+        for text, hint, term_list, shots in zip(texts, hints, terms, examples):
+            formality = fewshot.formality_of(hint)
+            if formality and not fewshot.supports_formality(target_lang, formality):
+                formality = None  # the examples show the one form the language's software uses
+            out.append([Message("user", fewshot.FewShotRequest(
+                text, source_lang, target_lang, self._prompt_name(source_lang), self._prompt_name(target_lang),
+                examples=list(shots), terms=list(term_list), formality=formality, builtin=True))])
+        return out
+
+    @staticmethod
+    def _prompt_name(lang: str) -> str:
+        """A language's name as a few-shot prompt's line label: 'Chinese', not 'Chinese (China)'."""
+        return languages.name(lang).split(" (")[0]
 
     def with_decoding(self, **changes) -> "BaseEngine":
         """The same loaded model with other decoding options (for a retry)."""
