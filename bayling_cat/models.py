@@ -120,7 +120,7 @@ def _package_dir(module: str) -> Path | None:
 
 def packaged_gguf(model: PackagedModel = DEFAULT) -> Path | None:
     """The GGUF file of a packaged model, or None when its package is not installed. A file shipped in parts
-    is assembled once into the data folder (``assembled_gguf``)."""
+    is assembled once into the cache folder (``assembled_gguf``)."""
     folder = _package_dir(model.package)
     if folder is None:
         return None

