@@ -14,9 +14,9 @@ rules the CTranslate2 engine applies inside CTranslate2 are applied the same way
 - greedy decoding, or sampling (temperature, top-k, top-p), repetition penalty, no-repeat n-grams.
   There is no beam search: the factory never gives this engine a beam size above 1.
 
-Each sequence slot keeps the tokens its KV cache holds; the next prompt in that slot reuses the longest
-common prefix (the system prompt and the instruction, or, for predictive typing, the source and what the
-translator typed before), so only the new tokens are evaluated.
+A batch starts from an empty cache (see ``_prepare``: reusing another batch's cells changed answers), its
+shared prompt prefix evaluated once. Predictive typing and revision turns run in a second context with
+sessions that keep their state (``llamacpp_interactive.py``).
 
 Nothing imports this module unless the llama.cpp engine is chosen.
 """
@@ -35,6 +35,7 @@ from typing import Sequence
 from bayling_cat.engines.base import (BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
                                       FLAG_REPETITION, StopScanner,
                                       Generation, auto_threads, find_repetition)
+from bayling_cat.engines.llamacpp_interactive import MIN_EVAL, _chunks
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.templates import Message, PromptTemplate
 
@@ -44,6 +45,7 @@ DEVICES = ("auto", "cpu", "cuda", "metal")
 # at most what the model was trained for in a single sequence
 MAX_CONTEXT = 8192
 PREFILL_CHUNK = 512
+WORD_TOKENS = 12  # tokens an alternative may take to finish its word
 
 
 def import_llama_cpp():
@@ -111,10 +113,13 @@ class _Native:
 
     def __init__(self, llama_cpp):
         self.llama_cpp = llama_cpp
-        self.model = self.ctx = self.batch = None
+        self.model = self.ctx = self.batch = self.interactive = None
 
     def close(self) -> None:
         llama_cpp = self.llama_cpp
+        if self.interactive is not None:
+            self.interactive.close()
+            self.interactive = None
         if self.batch is not None:
             llama_cpp.llama_batch_free(self.batch)
             self.batch = None
@@ -212,6 +217,9 @@ class Engine(BaseEngine):
         cparams.n_batch = cparams.n_ubatch = PREFILL_CHUNK
         cparams.n_seq_max = self.slots
         cparams.kv_unified = True
+        # flash attention picks its kernel by batch size (one row, tiled, split over the cache), and the
+        # kernels round differently: off, a token's attention is the same whatever batch it is in
+        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         cparams.n_threads = cparams.n_threads_batch = threads
         cparams.no_perf = True
         self._ctx = self._native.ctx = llama_cpp.llama_init_from_model(self._model, cparams)
@@ -386,48 +394,34 @@ class Engine(BaseEngine):
         return chosen
 
     def _prepare(self, seqs: list[_Seq]) -> list[tuple[int, int, int, bool]]:
-        """Make each slot's cache hold as much of its sequence's context as can be had without evaluating it,
-        and return what is left to evaluate.
+        """Start the batch from an empty cache and return the prompt tokens to evaluate.
 
-        Slots this batch does not use are emptied: cached cells of other sequences would only lengthen every
-        attention step. The context all sequences of the batch share (the system prompt and the
-        instruction) is evaluated once, in the slot that already holds most of it, and given to the others
-        with llama_memory_seq_cp, which shares the cells instead of copying them."""
-        used = {s.slot for s in seqs}
+        Nothing of an earlier batch is reused: ggml computes a token's keys and values slightly differently
+        depending on how many tokens share its llama_decode and where its cells lie in the cache, so a
+        prompt-prefix cache made the same request answer differently after other traffic (a greedy token
+        could flip). Sessions (llamacpp_interactive.py) keep state without that flaw; batches start clean.
+        The context all sequences of the batch share (the system prompt and the instruction) is evaluated
+        once and given to the others with llama_memory_seq_cp, which shares the cells instead of copying
+        them; every sequence keeps at least MIN_EVAL tokens of its own, evaluated together."""
+        self._llama.llama_memory_clear(self._memory, True)
         for k in range(self.slots):
-            if k not in used:
-                self._forget(k, 0)
+            self._cached[k] = []
         fulls = [s.context for s in seqs]
-        keeps = [min(_common(self._cached[s.slot], full), len(full) - 1) for s, full in zip(seqs, fulls)]
-        for s, keep in zip(seqs, keeps):
-            self._forget(s.slot, keep)
-        shared = min(len(f) - 1 for f in fulls)
+        shared = min(len(f) for f in fulls) - MIN_EVAL
         for f in fulls[1:]:
             shared = min(shared, _common(fulls[0], f))
-        if len(seqs) > 1 and shared > 0:
-            lead = max(range(len(seqs)), key=lambda k: keeps[k])
-            slot, have = seqs[lead].slot, keeps[lead]
-            if have < shared:
-                self._eval([(t, p, slot, False) for p, t in enumerate(fulls[lead][have:shared], have)])
-                self._cached[slot] = list(fulls[lead][:shared])
-                keeps[lead] = shared
-            for k, s in enumerate(seqs):
-                if keeps[k] < shared:
-                    self._forget(s.slot, 0)
-                    self._llama.llama_memory_seq_cp(self._memory, slot, s.slot, 0, shared)
-                    self._cached[s.slot] = list(fulls[lead][:shared])
-                    keeps[k] = shared
+        if len(seqs) > 1 and shared >= MIN_EVAL:
+            lead = seqs[0].slot
+            self._eval([(t, p, lead, False) for p, t in enumerate(fulls[0][:shared])])
+            for s in seqs[1:]:
+                self._llama.llama_memory_seq_cp(self._memory, lead, s.slot, 0, shared)
+        else:
+            shared = 0
         items = []
-        for s, full, keep in zip(seqs, fulls, keeps):
-            items += [(t, p, s.slot, p == len(full) - 1) for p, t in enumerate(full[keep:], keep)]
+        for s, full in zip(seqs, fulls):
+            items += [(t, p, s.slot, p == len(full) - 1) for p, t in enumerate(full[shared:], shared)]
             self._cached[s.slot] = list(full)
         return items
-
-    def _forget(self, slot: int, keep: int) -> None:
-        """Keep only the first ``keep`` cached tokens of a slot."""
-        if len(self._cached[slot]) > keep:
-            self._llama.llama_memory_seq_rm(self._memory, slot, keep, -1)
-            del self._cached[slot][keep:]
 
     def _eval(self, items: list[tuple[int, int, int, bool]]) -> dict[int, object]:
         """Evaluate (token, position, slot, wants logits) items; return slot -> its logits (llama.cpp's own
@@ -435,8 +429,8 @@ class Engine(BaseEngine):
         llama_cpp, np = self._llama, self._np
         batch = self._batch
         logits = {}
-        for start in range(0, len(items), PREFILL_CHUNK):
-            chunk = items[start:start + PREFILL_CHUNK]
+        for start, end in _chunks(len(items)):
+            chunk = items[start:end]
             batch.n_tokens = len(chunk)
             for j, (token, pos, slot, want) in enumerate(chunk):
                 batch.token[j] = token
@@ -538,14 +532,27 @@ class Engine(BaseEngine):
     # -- the engine interface ------------------------------------------------------------------------------
 
     def generate(self, conversations: Sequence[Sequence[Message]], source_texts: Sequence[str],
-                 suppress_sequences: Sequence = (), progress=None, on_done=None) -> list[Generation]:
-        """Answer each conversation (see the CTranslate2 engine: the same limits, ends, flags and bans)."""
+                 suppress_sequences: Sequence = (), progress=None, on_done=None, session=None,
+                 cancel=None) -> list[Generation]:
+        """Answer each conversation (see the CTranslate2 engine: the same limits, ends, flags and bans).
+        With ``session``, one conversation is answered in the interactive context on that session's kept
+        state (a revision turn: only the new turns are evaluated)."""
         if len(conversations) != len(source_texts):
             raise ValueError("one source text per conversation")
         prompts = [self.encode_prompt(self.template.render(c)) for c in conversations]
         src_lens = [self.count_tokens(s) for s in source_texts]
         one_line = [self._is_one_line(s) for s in source_texts]
         suppress = [list(s) if not isinstance(s, str) else self.tokenize(s) for s in suppress_sequences if s]
+        if session is not None and len(prompts) == 1:
+            limit = self.generation_limit(src_lens[0], len(prompts[0]))
+            ends = frozenset(self._end_ids) | (frozenset(self.newline_ids) if one_line[0] else frozenset())
+            gen = self._session_turn(prompts[0], limit, ends, int(one_line[0]), suppress, source_texts[0],
+                                     session, cancel)
+            if on_done is not None:
+                on_done(0, gen)
+            if progress is not None:
+                progress(1)
+            return [gen]
         results: list[Generation | None] = [None] * len(prompts)
         limits = [self.generation_limit(src_lens[i], len(prompts[i])) for i in range(len(prompts))]
         for i, limit in enumerate(limits):
@@ -632,11 +639,44 @@ class Engine(BaseEngine):
         scanner.flush(text)
         return ChatTurn(text, finish, len(prompt), len(seq.out))
 
+    # -- the interactive path: sessions (see llamacpp_interactive.py) ---------------------------------------
+
+    sessions = True
+
+    @property
+    def interactive(self):
+        """The interactive context, made on first use (a ``with_decoding`` copy shares it)."""
+        with _BACKEND:
+            if self._native.interactive is None:
+                from bayling_cat.engines.llamacpp_interactive import Interactive
+
+                self._native.interactive = Interactive(self)
+            return self._native.interactive
+
+    def forget_session(self, session) -> None:
+        if self._native.interactive is not None:
+            self._native.interactive.forget(session)
+
+    def _session_turn(self, prompt, limit, ends, min_length, suppress, source, session, cancel) -> Generation:
+        """One answer decoded in the interactive context on ``session``'s state."""
+        if limit == 0:
+            return Generation("", [FLAG_LENGTH])
+        ia = self.interactive
+        seq = _Seq(0, prompt, limit, ends, min_length)
+        ia.acquire(cancel)
+        try:
+            logits = ia.enter(session, prompt)
+            ia.run([seq], logits, len(prompt), suppress, self.decoding, cancel)
+        finally:
+            ia.lock.release()
+        return self._finish(seq.out, seq.logprob / max(1, len(seq.out)), seq.limit, source)
+
     def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,
-                 alternatives: int = 5) -> tuple[str, list[str]]:
+                 alternatives: int = 5, session=None, cancel=None) -> tuple[str, list[str]]:
         """Interactive-predictive translation: the continuation of ``prefix`` (what the translator has typed),
-        and other likely next words, from the most likely tokens after the prefix (top log-probabilities),
-        each continued greedily for a few tokens."""
+        and other likely next words: the continuation's own first word, then one branch per next most likely
+        token, each decoded greedily to the end of its word, all in one llama_decode per step. Runs in the
+        interactive context on ``session``'s kept state: only tokens not evaluated before are evaluated."""
         [conversation] = self.requests([source], source_lang, target_lang)
         prompt = self.encode_prompt(self.template.render(conversation))
         prefix_ids = self.tokenize(prefix) if prefix else []
@@ -647,35 +687,65 @@ class Engine(BaseEngine):
         if len(context) >= self.info.context_length:
             return "", []
         limit = min(limit, self.info.context_length - len(context))
-        with self._lock:
-            # the continuation and the alternatives decode together: each alternative is a sequence whose first
-            # token is the next most likely one, continued for three more tokens to finish its word
-            n = max(0, min(alternatives, self.slots) - 1)
-            slots = self._assign_slots([context] * (1 + n))
-            best = _Seq(slots[0], context, limit, ends)
-            alts = [_Seq(k, context, 4, frozenset(self._end_ids), rank=r) for r, k in enumerate(slots[1:], 1)]
-            self._run([best] + alts, decoding=GREEDY)
+        ia = self.interactive
+        n = max(0, min(alternatives, ia.branches + 1) - 1)
+        best = _Seq(0, context, limit, ends)
+        alts = [_Seq(k, context, WORD_TOKENS, frozenset(self._end_ids), rank=k) for k in range(1, n + 1)]
         decoded_prefix = self.decode(prefix_ids)
 
         def after_prefix(ids):
             text = self.decode(prefix_ids + list(ids))
             return text[len(decoded_prefix):] if text.startswith(decoded_prefix) else text
 
+        def word_end(s, token):  # a branch's word is whole when the next token starts another one
+            return s.slot != 0 and _word_done(after_prefix(s.out), self.pieces[token])
+
+        ia.acquire(cancel)
+        try:
+            logits = ia.enter(session, context)
+            ia.run([best] + alts, logits, len(context), (), GREEDY, cancel, word_end)
+        finally:
+            ia.lock.release()
         ids = best.out
         loop = find_repetition(ids)
         if loop is not None:
             ids = ids[:loop[0]]
         continuation = after_prefix(ids).split("\n")[0]
         words: list[str] = []
-        for ids in ([best.out[:4]] + [s.out for s in alts]) if alternatives > 0 else []:
-            m = re.match(r"\s*[^\s]+", after_prefix(ids))
-            if m and m.group(0).strip() and m.group(0) not in words:
-                words.append(m.group(0))
-        return continuation, words
+        candidates = [(best.out, True)] + [(s.out, len(s.out) < s.limit) for s in alts]
+        for ids, whole in candidates if alternatives > 0 else []:
+            word = _first_word(after_prefix(ids))
+            if whole and word and word not in words:
+                words.append(word)
+        return continuation, words[:max(0, alternatives)]
 
     def ban_tokens(self, text: str) -> list[int]:
         """The token ids the logits processor bans for ``text``."""
         return self.tokenize(text)
+
+
+CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def _word_done(text: str, piece: bytes) -> bool:
+    """Whether ``text`` (a branch's text so far) is a whole word before a token writing ``piece``: it holds
+    something and the token starts with a space or a line break (or is a special token, which writes
+    nothing). Chinese, Japanese and Korean text has no spaces: there a word is the first token's characters."""
+    if not text.strip():
+        return False
+    if CJK.search(text):
+        return True
+    return piece[:1] in (b" ", b"\n", b"\t") or piece == b""
+
+
+def _first_word(text: str) -> str:
+    """The first word of ``text`` with the space before it (a CJK branch: its characters)."""
+    m = re.match(r"\s*[^\s]+", text)
+    if not m or not m.group(0).strip():
+        return ""
+    word = m.group(0)
+    cjk = CJK.search(word)
+    return word[:cjk.start() + 1] if cjk and cjk.start() == len(word) - len(word.lstrip()) else word
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:
