@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from bayling_cat import __version__, languages
+from bayling_cat.sessions import startup_line
 from bayling_cat.errors import UserError
 
 EXIT_ERROR = 1
@@ -752,6 +753,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
         parallel = max(1, cores // per_batch) if engine_kw["device"] != "cuda" else 1
     memory = _open_memory(memory_path) if memory_path and not no_memory else None  # fail now, not on a request
     engine = load_engine(**engine_kw, inter_threads=parallel, purpose="interactive")
+    _say(startup_line(engine))
     from bayling_cat.memory import default_path
     from bayling_cat.models import home
     from bayling_cat.server.workbench import Workbench
@@ -800,7 +802,8 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
         check_file(path)
     if output is not None and output.resolve() == input_file.resolve():
         output = None
-    engine = load_engine(**engine_kw)
+    engine = load_engine(**engine_kw, purpose="interactive")  # the workbench: a translator waits on each call
+    _say(startup_line(engine))
     if not no_memory:
         _open_memory(_memory_file(memory_path)).close()  # a memory that cannot be opened fails now
     bench = Workbench(review=input_file, output=output, source_lang=source_lang, target_lang=target_lang,

@@ -449,6 +449,7 @@ class ReviewSession:
     def revise(self, index: int, instruction: str, version, engine) -> dict:
         """The next turn of the segment's revision conversation (a new one when the target was edited)."""
         from bayling_cat.revision import Conversation
+        from bayling_cat.sessions import segment_key
 
         seg = self.segments[index]
         with self.lock:
@@ -460,7 +461,8 @@ class ReviewSession:
             chat = Conversation(seg.source.strip(), record.base.strip(), self.source_lang, self.target_lang,
                                 seg.hint, [tuple(t) for t in record.turns])
             version_seen = record.version
-        gen = chat.revise(engine, instruction)  # outside the lock: the model takes a while
+        # outside the lock: the model takes a while; the segment's session continues its completions' state
+        gen = chat.revise(engine, instruction, session=segment_key(chat.source, self.source_lang, self.target_lang))
         with self.lock:
             record = self._record(index, version_seen)
             text, changed = repair(keep_outer_space(seg.source, gen.text), seg.codes)

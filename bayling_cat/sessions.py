@@ -130,3 +130,26 @@ class Latest:
         with self._lock:
             if self._running.get(key) is flag:
                 del self._running[key]
+
+
+def segment_key(source: str, source_lang: str, target_lang: str) -> tuple:
+    """The session of a segment being worked on: its source and languages (the workbench, /v1/complete and
+    /v1/revise name the same segment alike, so a revision turn continues the state its completions built)."""
+    return ("segment", source.strip(), source_lang, target_lang)
+
+
+def describe(engine) -> dict:
+    """What the interactive path (completions, revision turns) runs on, for /health and the start-up line."""
+    name = type(engine).__module__.rsplit(".", 1)[-1]
+    if engine.sessions:
+        return {"engine": name, "sessions": True,
+                "note": "sessions keep each segment's model state: a keystroke evaluates only its new tokens"}
+    return {"engine": name, "sessions": False,
+            "note": "no sessions on this engine (CTranslate2 has no prefix cache): every completion evaluates the "
+                    "whole prompt; with llama-cpp-python installed, serve's --engine auto runs llama.cpp"}
+
+
+def startup_line(engine) -> str:
+    """The start-up line of ``serve`` and ``review`` about the interactive path."""
+    info = describe(engine)
+    return f"bayling-cat: interactive path (completions, revision turns) on {info['engine']}: {info['note']}"

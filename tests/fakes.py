@@ -25,6 +25,8 @@ class FakeEngine:
     """Stands in for Engine where the terminology stage needs requests/generate: ``answer(conversation)``
     decides each reply; every conversation and ban list is recorded."""
 
+    sessions = False  # BaseEngine's optional features, as an engine without them declares them
+
     def __init__(self, answer, template="chat"):
         from bayling_cat.templates import PromptTemplate
 
@@ -48,7 +50,8 @@ class FakeEngine:
             t, languages.name(source_lang), languages.name(target_lang),
             [m.group(0) for m in PLACEHOLDER.finditer(t)], h, tl))] for t, h, tl in zip(texts, hints, terms)]
 
-    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None,
+                 session=None, cancel=None):
         if self.delay:
             import time
 
@@ -68,7 +71,7 @@ class FakeEngine:
     def banned_sequences(self, forms, keep=()):
         return [[f] for f in forms if f not in keep]
 
-    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5, session=None, cancel=None):
         return f" rest of {source}", [f" word{i}" for i in range(alternatives)]
 
     def chat(self, messages, max_tokens=None, temperature=None, top_p=None, stop=(), on_text=None):

@@ -210,18 +210,42 @@ class BaseEngine:
     - ``count_tokens(text)``;
     - ``chat(messages, max_tokens=None, temperature=None, top_p=None, stop=(), on_text=None)``: an ordinary
       chat turn with the model's own template (see ``ChatTurn``), streamed piece by piece to ``on_text``.
+
+    Optional features, declared here with their defaults (callers read them, never probe with hasattr):
+    - ``sessions``: whether ``complete`` and a one-conversation ``generate`` keep the conversation's model
+      state under ``session`` (any hashable key: a segment being worked on) and evaluate only what is new on
+      the next call. Default False: ``session`` is accepted and ignored. Reused state never changes an
+      answer: it gives the tokens a fresh evaluation gives.
+    - ``cancel``: a ``threading.Event`` given to ``complete`` or ``generate``; once set, a backend that can
+      stops decoding at its next step and raises ``sessions.Cancelled``. Default: checked once, before the
+      model runs.
+    - ``forget_session(session)``: drop a kept state early (default: nothing to drop).
     """
+
+    sessions = False
 
     path = None
     info = None
     template = None
     decoding: "DecodingOptions"
 
-    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None,
+                 session=None, cancel=None):
         raise NotImplementedError
 
-    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5, session=None, cancel=None):
         raise NotImplementedError
+
+    def forget_session(self, session) -> None:
+        """Drop the state kept under ``session`` (an engine without sessions keeps none)."""
+
+    @staticmethod
+    def check_cancel(cancel) -> None:
+        """Raise ``Cancelled`` when ``cancel`` (a threading.Event or None) is set."""
+        if cancel is not None and cancel.is_set():
+            from bayling_cat.sessions import Cancelled
+
+            raise Cancelled("a newer request for this segment replaced this one")
 
     def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list]:
         """Token sequences for words that must never be generated: each form as it would start a word and

@@ -128,12 +128,15 @@ class Engine(BaseEngine):
     # -- generation ----------------------------------------------------------------------------------------
 
     def generate(self, conversations: Sequence[Sequence[Message]], source_texts: Sequence[str],
-                 suppress_sequences: Sequence[str] = (), progress=None, on_done=None) -> list[Generation]:
+                 suppress_sequences: Sequence[str] = (), progress=None, on_done=None, session=None,
+                 cancel=None) -> list[Generation]:
         """Answer each conversation. ``source_texts[i]`` is the text being translated in conversation i:
         it sets the generation limit and decides what counts as a loop or as extra text.
 
         ``on_done(i, generation)``, if given, is called as soon as answer i is complete, while the rest of its
-        batch is still decoding (greedy and sampling only): the server answers short requests early."""
+        batch is still decoding (greedy and sampling only): the server answers short requests early.
+        No sessions here (``session`` is ignored); ``cancel`` is checked before the model runs."""
+        self.check_cancel(cancel)
         if len(conversations) != len(source_texts):
             raise ValueError("one source text per conversation")
         prompts = [self.encode_prompt(self.template.render(c)) for c in conversations]
@@ -260,9 +263,12 @@ class Engine(BaseEngine):
         return text.rstrip("\ufffd")
 
     def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,
-                 alternatives: int = 5) -> tuple[str, list[str]]:
+                 alternatives: int = 5, session=None, cancel=None) -> tuple[str, list[str]]:
         """Interactive-predictive translation: the continuation of ``prefix`` (what the translator has typed),
-        and other likely next words, from CTranslate2's forced prefix and ``return_alternatives``."""
+        and other likely next words, from CTranslate2's forced prefix and ``return_alternatives``.
+        CTranslate2 has no prefix cache: every call evaluates the whole prompt (``session`` is ignored), and
+        ``cancel`` is checked before the model runs."""
+        self.check_cancel(cancel)
         [conversation] = self.requests([source], source_lang, target_lang)
         prompt = self.encode_prompt(self.template.render(conversation))
         prefix_tokens = self.tokenizer.encode(prefix, add_special_tokens=False).tokens if prefix else []

@@ -9,6 +9,7 @@ from bayling_cat import __version__
 from bayling_cat.server.common import (body, boolean, check_text, document_result, integer, lang, service, string,
                                       string_list, terms_report, upload)
 from bayling_cat.server.openapi import spec
+from bayling_cat.sessions import describe, segment_key
 from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT, ApiError, entries_glossary
 
 bp = Blueprint("native", __name__)
@@ -25,6 +26,7 @@ def error_body(status: int, message: str) -> dict:
 def health():
     return jsonify({"status": "ok", "model": service().model_name, "version": __version__,
                     "queued_segments": service().batcher.pending, "batches": service().batcher.batches,
+                    "interactive": describe(service().engine),
                     **({"cluster": service().engine.status()} if hasattr(service().engine, "status") else {})})
 
 
@@ -102,7 +104,8 @@ def revise_v1():
     if len(chat.turns) >= MAX_TURNS:  # each turn lengthens every later prompt: bounded like everything else
         raise ApiError(409, f"this conversation has {len(chat.turns)} turns, the most one may have: start a new "
                             "one with the last translation as 'translation'")
-    gen = chat.revise(service().engine, instruction.strip())
+    gen = chat.revise(service().engine, instruction.strip(),
+                      session=segment_key(chat.source, chat.source_lang, chat.target_lang))
     cid = service().keep_conversation(chat, cid)
     return jsonify({"conversation_id": cid, "translation": gen.text, "flags": gen.flags,
                     "turns": len(chat.turns)})
@@ -115,7 +118,9 @@ def complete_v1():
     prefix = string(data.get("prefix"), "prefix", required=False, default="", max_chars=MAX_TEXT, blank=True)
     n = integer(data.get("alternatives", 5), "alternatives", 0, 10)
     src, tgt = lang(data.get("source_lang"), "source_lang"), lang(data.get("target_lang"), "target_lang")
-    continuation, words = service().complete(source, prefix, src, tgt, n)
+    session = string(data.get("session"), "session", required=False, max_chars=200)
+    continuation, words = service().complete(source, prefix, src, tgt, n,
+                                             session=("client", session) if session else None)
     return jsonify({"prefix": prefix, "continuation": continuation, "alternatives": words})
 
 

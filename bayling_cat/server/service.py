@@ -20,6 +20,7 @@ from bayling_cat.batching import Batcher, Busy
 from bayling_cat.document import Code, keep_outer_space, protect, repair, restore_literals
 from bayling_cat.errors import UserError
 from bayling_cat.glossary import Glossary, GlossaryError, Term, load
+from bayling_cat.sessions import Latest
 
 MAX_SEGMENTS = 1000
 MAX_BODY = 32 * 1024 * 1024
@@ -90,6 +91,7 @@ class Service:
         self._loaded: dict[tuple[str, str], list[Glossary]] = {}
         self.conversations: dict[str, tuple[object, float]] = {}
         self.jobs: dict[str, dict] = {}
+        self.latest = Latest()  # the completion running per segment: a newer one cancels it
         self.job_ttl, self.max_jobs = job_ttl, max_jobs
         self._closed = threading.Event()
         self.characters = 0
@@ -157,9 +159,11 @@ class Service:
             self.characters += sum(len(t) for t in texts)
         return results
 
-    def complete(self, source: str, prefix: str, source_lang: str, target_lang: str, alternatives: int):
+    def complete(self, source: str, prefix: str, source_lang: str, target_lang: str, alternatives: int,
+                 session=None):
         """The engine's completion, for a source and prefix that fit the model's context with room to spare
-        (a longer one would make the engine allocate for the whole of it, to produce nothing)."""
+        (a longer one would make the engine allocate for the whole of it, to produce nothing). ``session``
+        names the segment (default: its source and languages); a newer request for it cancels this one."""
         count = getattr(self.engine, "count_tokens", None)
         context = getattr(getattr(self.engine, "info", None), "context_length", None)
         if count is not None and context:
@@ -167,7 +171,17 @@ class Service:
             if used + PROMPT_ROOM > context:
                 raise ApiError(413, f"the source and prefix are {used:,} tokens: together they must stay under "
                                     f"{context - PROMPT_ROOM:,} for this model")
-        return self.engine.complete(source, prefix, source_lang, target_lang, alternatives)
+        from bayling_cat.sessions import Cancelled, segment_key
+
+        key = session if session is not None else segment_key(source, source_lang, target_lang)
+        flag = self.latest.start(key)
+        try:
+            return self.engine.complete(source, prefix, source_lang, target_lang, alternatives, session=key,
+                                        cancel=flag)
+        except Cancelled as exc:
+            raise ApiError(409, f"{exc}: nobody reads this answer") from None
+        finally:
+            self.latest.finish(key, flag)
 
     def translate_tagged(self, texts, source_lang, target_lang, extra_pattern=None, markup=True, **kwargs):
         """Texts with markup: tags (and ignored elements) become placeholders the model copies. With
