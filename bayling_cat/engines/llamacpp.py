@@ -666,7 +666,7 @@ class Engine(BaseEngine):
         ia.acquire(cancel)
         try:
             logits = ia.enter(session, prompt)
-            ia.run([seq], logits, len(prompt), suppress, self.decoding, cancel)
+            ia.run([seq], logits, len(prompt), suppress, self.decoding, cancel, choose=self._choose)
         finally:
             ia.lock.release()
         return self._finish(seq.out, seq.logprob / max(1, len(seq.out)), seq.limit, source)
@@ -703,7 +703,7 @@ class Engine(BaseEngine):
         ia.acquire(cancel)
         try:
             logits = ia.enter(session, context)
-            ia.run([best] + alts, logits, len(context), (), GREEDY, cancel, word_end)
+            ia.run([best] + alts, logits, len(context), (), GREEDY, cancel, word_end, self._choose)
         finally:
             ia.lock.release()
         ids = best.out

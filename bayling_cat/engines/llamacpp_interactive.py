@@ -189,11 +189,13 @@ class Interactive:
                 out[seq] = np.ctypeslib.as_array(ptr, shape=(self.engine.n_vocab,))
         return out
 
-    def run(self, seqs, first_logits, start: int, suppress, decoding, cancel, word_end=None) -> None:
+    def run(self, seqs, first_logits, start: int, suppress, decoding, cancel, word_end=None, choose=None) -> None:
         """Decode ``seqs`` (engine ``_Seq`` objects; ``seq.slot`` is the sequence id, 0 the live one, the
         others branched from it) from ``first_logits`` at position ``start``, together, one llama_decode per
         step, checking ``cancel`` before every step. ``word_end(seq, token)``: True ends a branch before
-        ``token`` (its word is complete). Generated cells are removed afterwards: only prompts are kept."""
+        ``token`` (its word is complete); ``choose``: the calling engine's token choice (a ``with_decoding``
+        copy has its own random generator). Generated cells are removed afterwards: only prompts are kept."""
+        choose = choose or self.engine._choose
         llama_cpp = self._llama
         for s in seqs:
             if s.slot:
@@ -204,7 +206,7 @@ class Interactive:
             while active:
                 step = []
                 for s in active:
-                    token = self.engine._choose(s, logits[s.slot], suppress, decoding)
+                    token = choose(s, logits[s.slot], suppress, decoding)
                     if token is None or (word_end is not None and word_end(s, token)):
                         s.done = True
                         continue

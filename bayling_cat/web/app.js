@@ -11,7 +11,7 @@ const PH = /<(\/?)(\d+)(\/?)>/g;
 
 const state = {
   doc: null, segments: [], visible: [], page: 0, active: null, filter: "all", search: "",
-  predictSeq: 0, ghost: "", alternatives: [], queues: new Map(), timers: new Map(), conflicts: new Map(),
+  predictSeq: 0, predictAbort: null, ghost: "", alternatives: [], queues: new Map(), timers: new Map(), conflicts: new Map(),
   matchSeq: 0, matches: [], threshold: null,
 };
 
@@ -29,17 +29,18 @@ class HttpError extends Error {
   constructor(status, message, data) { super(message); this.status = status; this.data = data; }
 }
 
-async function api(method, path, body, raw) {
+async function api(method, path, body, raw, signal) {
   const headers = {"X-Workbench-Token": TOKEN};
   const key = sessionStorage.getItem("bayling-cat-api-key");
   if (key) headers["X-API-Key"] = key;
   let payload;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-  const response = await fetch(path, {method, headers, body: payload, credentials: "omit", cache: "no-store"});
+  const response = await fetch(path, {method, headers, body: payload, credentials: "omit", cache: "no-store",
+    signal});
   if (response.status === 401) {
     await askKey();
-    return api(method, path, body, raw);
+    return api(method, path, body, raw, signal);
   }
   if (raw && response.ok) return response;
   let data = null;
@@ -583,8 +584,16 @@ function caretAtEnd(editor) {
   return probe.toString().length === 0;
 }
 
+function abortPrediction() {
+  // the request in flight is stale: the page drops it and the server stops decoding it (a newer request for
+  // the same segment cancels the older one there too)
+  if (state.predictAbort) state.predictAbort.abort();
+  state.predictAbort = null;
+}
+
 function schedulePrediction(seg, editor) {
   const seq = ++state.predictSeq;
+  abortPrediction();
   clearTimeout(state.timers.get("predict"));
   state.timers.set("predict", setTimeout(() => predict(seg, editor, seq), PREDICT_DELAY));
 }
@@ -593,10 +602,14 @@ async function predict(seg, editor, seq) {
   if (document.activeElement !== editor || !caretAtEnd(editor)) return;
   const prefix = serialize(editor);
   let data;
+  abortPrediction();
+  const controller = new AbortController();
+  state.predictAbort = controller;
   try {
     data = await api("POST", "/v1/complete", {source: seg.source.trim(), prefix, alternatives: 5,
-      source_lang: state.doc.source_lang, target_lang: state.doc.target_lang});
-  } catch (err) { return; }  // a prediction is a nicety: no error toast while typing
+      source_lang: state.doc.source_lang, target_lang: state.doc.target_lang}, false, controller.signal);
+  } catch (err) { return; }  // aborted, or a prediction failed: a nicety, no error toast while typing
+  finally { if (state.predictAbort === controller) state.predictAbort = null; }
   // stale answers are dropped: the translator typed on, or moved elsewhere, while the model thought
   if (seq !== state.predictSeq || document.activeElement !== editor || serialize(editor) !== prefix) return;
   showGhost(editor, data.continuation || "");
