@@ -32,6 +32,9 @@ FLAG_LENGTH = "length-limit"  # stopped by the generation limit, not by an end t
 FLAG_EXTRA_TEXT = "extra-text"  # text after the translation of a one-line source was cut
 FLAG_EMPTY = "empty"  # nothing generated
 BLOCKING_FLAGS = frozenset({FLAG_REPETITION, FLAG_LENGTH, FLAG_EMPTY})  # such output is never written as a translation
+# tokens of continuation a predictive completion shows: a few words ahead of the translator, each keystroke
+# answered in about as many decode steps (bench/interactive.py); accepted, the next completion goes on from there
+CONTINUATION_TOKENS = 8
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 import weakref
 from typing import Sequence
 
-from bayling_cat.engines.base import (BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
+from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
                                       FLAG_REPETITION, Generation, StopScanner, auto_threads, find_repetition)
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.modelinfo import ModelInfo, check_model_folder
@@ -273,7 +273,7 @@ class Engine(BaseEngine):
         prompt = self.encode_prompt(self.template.render(conversation))
         prefix_tokens = self.tokenizer.encode(prefix, add_special_tokens=False).tokens if prefix else []
         limit = self.generation_limit(self.count_tokens(source), len(prompt))
-        limit = max(1, limit - len(prefix_tokens))
+        limit = min(max(1, limit - len(prefix_tokens)), CONTINUATION_TOKENS)
         ends = list(self._end_ids)
         if self._is_one_line(source):
             ends += self.newline_ids

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from bayling_cat.engines.base import (BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
+from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
                                       FLAG_REPETITION, StopScanner,
                                       Generation, auto_threads, find_repetition)
 from bayling_cat.engines.llamacpp_interactive import MIN_EVAL, _chunks
@@ -45,7 +45,7 @@ DEVICES = ("auto", "cpu", "cuda", "metal")
 # at most what the model was trained for in a single sequence
 MAX_CONTEXT = 8192
 PREFILL_CHUNK = 512
-WORD_TOKENS = 12  # tokens an alternative may take to finish its word
+WORD_TOKENS = 8  # tokens an alternative may take to finish its word (cut short, it is left out)
 
 
 def import_llama_cpp():
@@ -686,7 +686,7 @@ class Engine(BaseEngine):
         context = prompt + prefix_ids
         if len(context) >= self.info.context_length:
             return "", []
-        limit = min(limit, self.info.context_length - len(context))
+        limit = min(limit, self.info.context_length - len(context), CONTINUATION_TOKENS)
         ia = self.interactive
         n = max(0, min(alternatives, ia.branches + 1) - 1)
         best = _Seq(0, context, limit, ends)

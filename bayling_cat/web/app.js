@@ -344,6 +344,10 @@ function activate(i) {
   if (tr) tr.classList.add("active");
   renderPanel(state.segments[i]);
   loadMatches(state.segments[i]);
+  // an empty target: the first words are predicted at once, and the segment's session on the server holds its
+  // prompt before the first keystroke
+  const editor = editorOf(i);
+  if (editor && !state.segments[i].readonly && !serialize(editor).trim()) schedulePrediction(state.segments[i], editor);
 }
 
 // -- memory matches (the CAT tool's translation results) ---------------------------------------------------
