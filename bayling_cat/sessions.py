@@ -24,7 +24,8 @@ class SessionStore:
     """Key -> value, bounded by ``max_items`` and ``max_bytes`` (the sizes given to ``put``), LRU, with a TTL."""
 
     def __init__(self, max_items: int = 32, max_bytes: int = 512 * 1024 * 1024, ttl: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic, on_evict: Callable[[Hashable, object], None] | None = None):
+                 clock: Callable[[], float] = time.monotonic,
+                 on_evict: Callable[[Hashable, object], None] | None = None):
         self.max_items, self.max_bytes, self.ttl = max_items, max_bytes, ttl
         self._clock = clock
         self._on_evict = on_evict

@@ -3,7 +3,8 @@ the same model measured in the same run:
 
 1. one llama.cpp decode step (one token after a 100-token prompt, the model's own context; median of 64),
    measured in this process while the server is idle;
-2. predictive completion per keystroke (/v1/complete, 5 alternatives): a translator types target sentences
+2. predictive completion per keystroke (/v1/complete as the workbench asks: the next word's 5 alternatives
+   where a word begins, the continuation alone inside a word): a translator types target sentences
    character by character, each keystroke's request sent when the previous answer came (median, p95; the
    first keystroke of a segment, which evaluates the prompt, is in the figures and also given apart);
 3. a burst of 5 keystrokes 40 ms apart: the time from the last keystroke to its answer (the older requests
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import threading
@@ -81,12 +83,22 @@ def decode_step_ms(gguf: Path, threads: int) -> float:
         engine.close()
 
 
+WORD_START = re.compile(r"(?:^|[\s\W]|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])$")
+
+
+def alternatives(prefix: str) -> int:
+    """What the page asks for (app.js wordStart): the next word's 5 alternatives where a word begins, none
+    inside a word."""
+    return 5 if WORD_START.search(prefix) else 0
+
+
 def typing(url: str) -> tuple[list[float], list[float]]:
     """Every keystroke of the TYPED targets: (all latencies, first keystrokes of a segment), seconds."""
     every, first = [], []
     for source, target in TYPED:
         for n in range(len(target) + 1):
-            status, _, took = post(url + "v1/complete", {"source": source, "prefix": target[:n], "alternatives": 5,
+            status, _, took = post(url + "v1/complete", {"source": source, "prefix": target[:n],
+                                                        "alternatives": alternatives(target[:n]),
                                                         "source_lang": "en", "target_lang": "de"})
             assert status == 200, status
             every.append(took)
@@ -101,8 +113,10 @@ def burst(url: str, source: str, target: str, at: int) -> float:
 
     def keystroke(k):
         sent = time.perf_counter()
-        status, _, _ = post(url + "v1/complete", {"source": source, "prefix": target[:at + k], "alternatives": 5,
-                                                  "source_lang": "en", "target_lang": "de"})
+        prefix = target[:at + k]
+        status, _, _ = post(url + "v1/complete", {"source": source, "prefix": prefix,
+                                                  "alternatives": alternatives(prefix), "source_lang": "en",
+                                                  "target_lang": "de"})
         done[k] = (status, time.perf_counter() - sent)
 
     threads = []

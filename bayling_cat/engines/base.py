@@ -34,7 +34,7 @@ FLAG_EMPTY = "empty"  # nothing generated
 BLOCKING_FLAGS = frozenset({FLAG_REPETITION, FLAG_LENGTH, FLAG_EMPTY})  # such output is never written as a translation
 # tokens of continuation a predictive completion shows: a few words ahead of the translator, each keystroke
 # answered in about as many decode steps (bench/interactive.py); accepted, the next completion goes on from there
-CONTINUATION_TOKENS = 8
+CONTINUATION_TOKENS = 6
 
 
 @dataclass

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
-                                      FLAG_REPETITION, StopScanner,
+from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY,
+                                      FLAG_LENGTH, FLAG_REPETITION, StopScanner,
                                       Generation, auto_threads, find_repetition)
 from bayling_cat.engines.llamacpp_interactive import MIN_EVAL, _chunks
 from bayling_cat.errors import ModelError, UserError
@@ -45,7 +45,7 @@ DEVICES = ("auto", "cpu", "cuda", "metal")
 # at most what the model was trained for in a single sequence
 MAX_CONTEXT = 8192
 PREFILL_CHUNK = 512
-WORD_TOKENS = 8  # tokens an alternative may take to finish its word (cut short, it is left out)
+WORD_TOKENS = 6  # tokens an alternative may take to finish its word (cut short, it is left out)
 
 
 def import_llama_cpp():

@@ -15,25 +15,30 @@ a batch of one token takes the matrix-vector path (``ggml_vec_dot_*``) and a bat
 a tiled and a split-KV kernel by batch size and cache size. The old prompt-prefix cache re-evaluated only
 the last prompt token, alone in its batch, so a repeated request saw different logits than the first time
 (and a greedy answer could change). Here every prompt token is evaluated in a batch of at least
-``MIN_EVAL`` tokens (kept cells are re-evaluated to make up the number), flash attention is off (the
-attention is then the same tiled matrix products whatever the batch), the live sequence always occupies
-cells 0..n-1 in order (llama.cpp puts freed cells back in front of its search head), and only prompt tokens
-are ever kept: generated tokens, decoded one step at a time, are dropped and re-evaluated as prompt tokens
-when a later prompt holds them. A token's keys and values then depend only on the tokens before it, and a
-reused state is bit for bit the state a fresh evaluation computes (``tests/test_interactive.py`` checks
-the logits and the tokens).
+``MIN_EVAL`` tokens (2 on x86, 4 elsewhere; kept cells are re-evaluated to make up the number); flash
+attention is off (the attention is then the same tiled matrix products whatever the batch); the live
+sequence always occupies cells 0..n-1 in order (llama.cpp puts freed cells back in front of its search
+head); and only prompt tokens are ever kept: generated tokens, decoded one step at a time, are dropped and
+re-evaluated as prompt tokens when a later prompt holds them. A token's keys and values then depend only on
+the tokens before it, and a reused state is bit for bit the state a fresh evaluation computes
+(``tests/test_interactive.py`` checks the logits and the tokens).
+
+The batch context (``llamacpp.py``) follows the same rules and starts every batch from an empty cache.
 """
 
 from __future__ import annotations
 
 import ctypes
+import platform
 import threading
 from dataclasses import dataclass, field
 
 from bayling_cat.errors import ModelError
 from bayling_cat.sessions import Cancelled, SessionStore
 
-MIN_EVAL = 4  # prompt tokens evaluated together at least (batches of 1 take ggml's other kernel)
+# prompt tokens evaluated together at least: a batch of one token takes ggml's matrix-vector kernel, which
+# rounds differently from the tiled one (llamafile_sgemm) that x86 uses from 2 tokens on, ARM from 4
+MIN_EVAL = 2 if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86") else 4
 CHUNK = 512  # prompt tokens in one llama_decode
 MAX_BRANCHES = 10  # alternatives decoded beside the continuation (/v1/complete allows 10)
 WORD_TOKENS = 12  # tokens an alternative may take to finish its word

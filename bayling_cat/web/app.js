@@ -602,6 +602,13 @@ function schedulePrediction(seg, editor) {
   state.timers.set("predict", setTimeout(() => predict(seg, editor, seq), PREDICT_DELAY));
 }
 
+// The next word's alternatives are asked for where a word begins (nothing typed yet, after a space or a
+// punctuation mark, or after a CJK character, itself a word): there Alt+n inserts a whole word. Inside a word
+// the prediction only continues it, which takes the model a third of the time (docs/workbench.md).
+function wordStart(prefix) {
+  return !prefix || /[\s\p{P}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]$/u.test(prefix);
+}
+
 async function predict(seg, editor, seq) {
   if (document.activeElement !== editor || !caretAtEnd(editor)) return;
   const prefix = serialize(editor);
@@ -610,7 +617,8 @@ async function predict(seg, editor, seq) {
   const controller = new AbortController();
   state.predictAbort = controller;
   try {
-    data = await api("POST", "/v1/complete", {source: seg.source.trim(), prefix, alternatives: 5,
+    data = await api("POST", "/v1/complete", {source: seg.source.trim(), prefix,
+      alternatives: wordStart(prefix) ? 5 : 0,
       source_lang: state.doc.source_lang, target_lang: state.doc.target_lang}, false, controller.signal);
   } catch (err) { return; }  // aborted, or a prediction failed: a nicety, no error toast while typing
   finally { if (state.predictAbort === controller) state.predictAbort = null; }
