@@ -12,7 +12,8 @@ import weakref
 from typing import Sequence
 
 from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY,
-                                      FLAG_LENGTH, FLAG_REPETITION, Generation, StopScanner, auto_threads, find_repetition)
+                                      FLAG_LENGTH, FLAG_REPETITION, Generation, StopScanner, auto_threads,
+                                      find_repetition)
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.modelinfo import ModelInfo, check_model_folder
 from bayling_cat.templates import Message, PromptTemplate
