@@ -2,6 +2,7 @@
 state that answers exactly as a fresh evaluation (both engines, and after other traffic), cancellation of
 stale requests, whole-word alternatives, and a browser typing a sentence with suggestions in order."""
 
+import re
 import threading
 import time
 
@@ -318,3 +319,68 @@ def test_reuse_equals_fresh_default_model():
     finally:
         engine.close()
         alone.close()
+
+
+# -- the page: a translator types a sentence ---------------------------------------------------------------
+
+GHOST = ("const e = document.querySelector('#seg-1 .ghost'); return e ? e.textContent : null;")
+ASK = """const [source, prefix, done] = arguments;
+fetch('/v1/complete', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(
+  {source, prefix, alternatives: 0, source_lang: 'en', target_lang: 'de'})}).then((r) => r.json())
+  .then((d) => done(d.continuation), (e) => done('error ' + e));"""
+
+
+@pytest.mark.slow
+def test_typing_a_sentence_in_the_browser_shows_each_suggestion_for_what_was_typed(default_home, tmp_path):
+    """Word by word, each word typed as a burst of keystrokes: the suggestion shown is always the model's
+    continuation of exactly what is in the target now (no stale answer overtakes a newer one), the next word's
+    alternatives come where a word begins, and Tab takes the suggested word."""
+    import shutil
+
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.conftest import ROOT
+    from tests.test_workbench_browser import CHROMIUM, DRIVER, Server, editor_text, start_browser, wait
+
+    if not (CHROMIUM.exists() and DRIVER.exists()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    doc = tmp_path / "sample.xlf"
+    shutil.copy(ROOT / "examples" / "sample.xlf", doc)
+    server = Server(["review", str(doc), "--no-browser", "--no-memory"], default_home)
+    driver = start_browser(tmp_path / "profile")
+    try:
+        assert any("interactive path" in line and "sessions keep" in line for line in server.lines), server.lines
+        driver.get(server.url)
+        wait(driver, lambda d: "ready" in d.find_element(By.TAG_NAME, "body").get_attribute("class"), what="grid")
+        source = driver.execute_script("return state.segments[1].source.trim();")
+        assert source.startswith("You have unsaved changes")
+        target = driver.find_element(By.CSS_SELECTOR, "#seg-1 .editor")
+        target.click()
+        typed = ""
+        for word in ["Sie", " haben", " ungespeicherte", " Änderungen"]:
+            target.send_keys(word)  # a burst: each character an input event, the requests of all but the last
+            typed += word           # dropped by the page (aborted) and cancelled on the server
+            try:  # an empty continuation shows nothing
+                wait(driver, lambda d: d.execute_script(GHOST), 60, f"a suggestion after {typed!r}")
+            except TimeoutException:
+                pass
+            shown = driver.execute_script(GHOST) or ""
+            assert editor_text(driver, 1) == typed
+            expected = driver.execute_async_script(ASK, source, typed)
+            assert shown == expected, (typed, shown, expected)
+        # at a word start the alternatives panel lists whole words; Tab takes the suggestion's next word
+        target.send_keys(" ")
+        typed += " "
+        wait(driver, lambda d: d.execute_script(GHOST), 120, "a suggestion after the space")
+        alternatives = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#p-alternatives .alt"), 30,
+                            "the alternatives")
+        assert all(len(a.text.split()) <= 2 for a in alternatives)  # "1 Word": a number and one word
+        ghost = driver.execute_script(GHOST)
+        target.send_keys(Keys.TAB)
+        word = re.match(r"\s*\S+", ghost).group(0)
+        wait(driver, lambda d: editor_text(d, 1) == typed + word, 10, "the accepted word")
+    finally:
+        driver.quit()
+        server.stop()
