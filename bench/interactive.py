@@ -1,8 +1,8 @@
 """The interactive loop's figures, through a real `bayling-cat serve` (llama.cpp engine), in decode steps of
 the same model measured in the same run:
 
-1. one llama.cpp decode step (one token after a 100-token prompt, the model's own context; median of 64),
-   measured in this process while the server is idle;
+1. one llama.cpp decode step (one token after a segment's prompt, in the interactive context; the median of
+   64 steps before the run and 64 after it, measured in this process while the server is idle);
 2. predictive completion per keystroke (/v1/complete as the workbench asks: the next word's 5 alternatives
    where a word begins, the continuation alone inside a word): a translator types target sentences
    character by character, each keystroke's request sent when the previous answer came (median, p95; the
@@ -60,9 +60,9 @@ def post(url: str, body: dict, timeout: float = 300) -> tuple[int, dict, float]:
     return status, data, time.perf_counter() - start
 
 
-def decode_step_ms(gguf: Path, threads: int) -> float:
-    """One decode step of the model: one token evaluated after a 100-token prompt, in the interactive context
-    (what a keystroke's continuation costs per token)."""
+def decode_step_ms(gguf: Path, threads: int) -> list[float]:
+    """64 decode steps of the model, milliseconds each: one token evaluated after a segment's prompt, in the
+    interactive context (what a keystroke's continuation costs per token)."""
     from bayling_cat.engines.llamacpp import Engine
 
     engine = Engine(gguf, threads=threads)
@@ -77,8 +77,8 @@ def decode_step_ms(gguf: Path, threads: int) -> float:
             for k in range(64):
                 start = time.perf_counter()
                 ia._eval([(token, len(prompt) + k, 0, True)])
-                times.append(time.perf_counter() - start)
-        return statistics.median(times) * 1000
+                times.append((time.perf_counter() - start) * 1000)
+        return times
     finally:
         engine.close()
 
@@ -107,28 +107,38 @@ def typing(url: str) -> tuple[list[float], list[float]]:
     return every, first
 
 
-def burst(url: str, source: str, target: str, at: int) -> float:
-    """Five keystrokes 40 ms apart from ``target[:at]``; seconds from the last keystroke to its answer."""
-    done = {}
+def burst(url: str, source: str, target: str, at: int) -> tuple[float, int]:
+    """Five keystrokes 40 ms apart from ``target[:at]``, each request sent whole, in order, from this thread
+    (their answers read in threads): seconds from the last keystroke to the last answer, and how many
+    requests were cancelled (409) by a newer one."""
+    import http.client
+    from urllib.parse import urlsplit
 
-    def keystroke(k):
-        sent = time.perf_counter()
-        prefix = target[:at + k]
-        status, _, _ = post(url + "v1/complete", {"source": source, "prefix": prefix,
-                                                  "alternatives": alternatives(prefix), "source_lang": "en",
-                                                  "target_lang": "de"})
-        done[k] = (status, time.perf_counter() - sent)
+    address = urlsplit(url)
+    answers = {}
 
-    threads = []
+    def read(k, conn):
+        response = conn.getresponse()
+        response.read()
+        answers[k] = (response.status, time.perf_counter())
+        conn.close()
+
+    threads, last = [], 0.0
     for k in range(5):
-        threads.append(threading.Thread(target=keystroke, args=(k,)))
+        prefix = target[:at + k]
+        body = json.dumps({"source": source, "prefix": prefix, "alternatives": alternatives(prefix),
+                           "source_lang": "en", "target_lang": "de"})
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=300)
+        last = time.perf_counter()
+        conn.request("POST", "/v1/complete", body, {"Content-Type": "application/json"})
+        threads.append(threading.Thread(target=read, args=(k, conn)))
         threads[-1].start()
         time.sleep(0.04)
     for t in threads:
         t.join()
-    status, took = done[4]
-    assert status == 200, status
-    return took
+    ends = [when - last for status, when in answers.values() if status == 200]
+    assert ends, answers
+    return max(ends), sum(1 for status, _ in answers.values() if status == 409)
 
 
 def revisions(url: str) -> list[tuple[float, float, float]]:
@@ -155,24 +165,34 @@ def p95(values):
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def measure(url: str, step_ms: float) -> dict:
+def measure(url: str) -> dict:
+    """The run's figures in milliseconds (its ``steps`` figures are filled in by ``in_steps``)."""
     every, first = typing(url)
     median = statistics.median(every)
-    bursts = [burst(url, source, target, at) for source, target in TYPED for at in (5, 25, 45)]
+    bursts, cancelled = [], 0
+    for source, target in TYPED:
+        for at in (5, 25, 45):
+            took, stale = burst(url, source, target, at)
+            bursts.append(took)
+            cancelled += stale
     turns = revisions(url)
     ms = lambda s: round(s * 1000, 1)  # noqa: E731
     return {
         "completion_median_ms": ms(median), "completion_p95_ms": ms(p95(every)),
-        "completion_median_steps": round(median * 1000 / step_ms, 1),
-        "completion_p95_steps": round(p95(every) * 1000 / step_ms, 1),
         "first_keystroke_of_a_segment_ms": ms(statistics.median(first)), "keystrokes": len(every),
         "burst_last_answer_ms": ms(statistics.median(bursts)),
         "burst_last_answer_in_medians": round(statistics.median(bursts) / median, 2),
+        "burst_requests_cancelled": f"{cancelled} of {5 * len(bursts)}",
         "first_translation_ms": ms(statistics.median(t[0] for t in turns)),
         "revision_turn_ms": ms(statistics.median(t[1] for t in turns)),
         "second_revision_turn_ms": ms(statistics.median(t[2] for t in turns)),
         "revision_vs_first_translation": round(statistics.median(t[1] / t[0] for t in turns), 2),
     }
+
+
+def in_steps(run: dict, step_ms: float) -> dict:
+    return {**run, "completion_median_steps": round(run["completion_median_ms"] / step_ms, 1),
+            "completion_p95_steps": round(run["completion_p95_ms"] / step_ms, 1)}
 
 
 def main() -> None:
@@ -196,14 +216,18 @@ def main() -> None:
                               str(threads)], "the server")
     threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # keep its log flowing
     try:
-        runs = [measure(url, step) for _ in range(args.runs)]
+        runs = [measure(url) for _ in range(args.runs)]
     finally:
         proc.terminate()
         proc.wait(30)
     step_after = decode_step_ms(gguf, threads)
-    figures = {"model": gguf.name, "threads": threads, "decode_step_ms": round(step, 2),
-               "decode_step_after_ms": round(step_after, 2), "load_before": [round(x, 2) for x in load_before],
-               "load_after": [round(x, 2) for x in os.getloadavg()], "runs": runs}
+    # the step is taken before and after the run, on an idle server; under load either alone is noisy
+    step_ms = statistics.median(step + step_after)
+    figures = {"model": gguf.name, "threads": threads, "decode_step_ms": round(step_ms, 2),
+               "decode_step_before_after_ms": [round(statistics.median(step), 2),
+                                               round(statistics.median(step_after), 2)],
+               "load_before": [round(x, 2) for x in load_before],
+               "load_after": [round(x, 2) for x in os.getloadavg()], "runs": [in_steps(r, step_ms) for r in runs]}
     report(figures, args.json)
 
 

@@ -199,6 +199,24 @@ def test_a_revision_turn_evaluates_only_the_new_turns(tiny_llama):
     assert counters.last_prompt_tokens < 40 + engine.count_tokens(chat.turns[0][1])
 
 
+def test_chat_turns_of_one_conversation_are_a_session(tiny_llama, tiny_gguf):
+    from bayling_cat.templates import Message
+
+    engine = tiny_llama
+    counters = engine.interactive.counters
+    history = [Message("user", "Write a short greeting for a mail to a customer.")]
+    first = engine.chat(history, max_tokens=8)
+    whole = len(engine.chat_prompt(history, 8)[0])
+    history += [Message("assistant", first.text), Message("user", "Shorter, please.")]
+    second = engine.chat(history, max_tokens=8)
+    assert counters.last_prompt_tokens < len(engine.chat_prompt(history, 8)[0]) - whole + 4
+    alone = fresh_llama(tiny_gguf)
+    try:
+        assert alone.chat(history, max_tokens=8) == second
+    finally:
+        alone.close()
+
+
 # -- cancellation ------------------------------------------------------------------------------------------
 
 class FlagAfter:
@@ -262,7 +280,7 @@ def test_a_newer_completion_cancels_the_queued_older_one(tiny_llama):
 # -- whole-word alternatives -------------------------------------------------------------------------------
 
 def test_word_boundaries():
-    from bayling_cat.engines.llamacpp import _first_word, _word_done
+    from bayling_cat.engines.base import first_word as _first_word, word_done as _word_done
 
     assert not _word_done(" ", b" Datei")  # nothing yet: the token starts the word
     assert not _word_done(" aus", b"f\xc3\xbc")  # the word goes on

@@ -9,6 +9,7 @@ above the engines (the pipeline, the revision loop, the server) uses only this i
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -35,6 +36,7 @@ BLOCKING_FLAGS = frozenset({FLAG_REPETITION, FLAG_LENGTH, FLAG_EMPTY})  # such o
 # tokens of continuation a predictive completion shows: a few words ahead of the translator, each keystroke
 # answered in about as many decode steps (bench/interactive.py); accepted, the next completion goes on from there
 CONTINUATION_TOKENS = 6
+WORD_TOKENS = 6  # tokens an alternative next word may take to end (one still unfinished then is left out)
 
 
 @dataclass
@@ -87,6 +89,40 @@ class ChatTurn:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+
+
+CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def word_done(text: str, piece: bytes) -> bool:
+    """Whether ``text`` (a branch's text so far) is a whole word before a token writing ``piece``: it holds
+    something and the token starts with a space or a line break (or is a special token, which writes
+    nothing). Chinese, Japanese and Korean text has no spaces: there a word is the first token's characters."""
+    if not text.strip():
+        return False
+    if CJK.search(text):
+        return True
+    return piece[:1] in (b" ", b"\n", b"\t") or piece == b""
+
+
+def first_word(text: str) -> str:
+    """The first word of ``text`` with the space before it (a CJK branch: its characters)."""
+    m = re.match(r"\s*[^\s]+", text)
+    if not m or not m.group(0).strip():
+        return ""
+    word = m.group(0)
+    cjk = CJK.search(word)
+    return word[:cjk.start() + 1] if cjk and cjk.start() == len(word) - len(word.lstrip()) else word
+
+
+def whole_word(text: str, ended: bool) -> str:
+    """The first word of ``text`` (decoded after the translator's prefix) when it is whole: more follows it
+    after a space or a line break, or decoding ``ended`` there (an end token, or a branch stopped where the
+    model began another word); a CJK character is a word. Otherwise "" (a word cut by the token limit)."""
+    word = first_word(text)
+    if word and (ended or text[len(word):][:1].isspace() or CJK.search(word)):
+        return word
+    return ""
 
 
 class StopScanner:

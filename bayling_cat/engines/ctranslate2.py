@@ -12,8 +12,8 @@ import weakref
 from typing import Sequence
 
 from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY,
-                                      FLAG_LENGTH, FLAG_REPETITION, Generation, StopScanner, auto_threads,
-                                      find_repetition)
+                                      FLAG_LENGTH, FLAG_REPETITION, WORD_TOKENS, Generation, StopScanner,
+                                      auto_threads, find_repetition, whole_word)
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.modelinfo import ModelInfo, check_model_folder
 from bayling_cat.templates import Message, PromptTemplate
@@ -284,10 +284,10 @@ class Engine(BaseEngine):
         if alternatives > 0:
             # greedy search with return_alternatives: one hypothesis per likely next token (beam search with
             # alternatives crashes CTranslate2 4.8 on CPU; this form does not). With alternatives, max_length
-            # counts the prompt too: three tokens beyond it (as the llama.cpp engine) let each alternative finish
-            # its word
+            # counts the prompt too: WORD_TOKENS beyond it, as the llama.cpp engine, and each alternative is cut
+            # where its word ends (one that does not end within them is left out)
             [alts] = self.generator.generate_batch([prompt + prefix_tokens],
-                                                   max_length=len(prompt) + len(prefix_tokens) + 3,
+                                                   max_length=len(prompt) + len(prefix_tokens) + WORD_TOKENS,
                                                    include_prompt_in_result=False, beam_size=1,
                                                    num_hypotheses=alternatives, return_alternatives=True)
         prefix_ids = [self.tokenizer.token_to_id(t) for t in prefix_tokens]
@@ -303,9 +303,9 @@ class Engine(BaseEngine):
             ids = ids[:loop[0]]
         continuation = after_prefix(ids).split("\n")[0]
         for ids in (alts.sequences_ids if alternatives > 0 else []):
-            m = re.match(r"\s*[^\s]+", after_prefix(ids))
-            if m and m.group(0).strip() and m.group(0) not in words:
-                words.append(m.group(0))
+            word = whole_word(after_prefix(ids), len(ids) < WORD_TOKENS)
+            if word and word not in words:
+                words.append(word)
         return continuation, words
 
     def chat(self, messages: Sequence[Message], max_tokens: int | None = None, temperature: float | None = None,

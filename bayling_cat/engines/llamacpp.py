@@ -32,9 +32,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY,
-                                      FLAG_LENGTH, FLAG_REPETITION, StopScanner,
-                                      Generation, auto_threads, find_repetition)
+from bayling_cat.engines.base import (CONTINUATION_TOKENS, WORD_TOKENS, BaseEngine, ChatTurn, DecodingOptions,
+                                      FLAG_EMPTY, FLAG_LENGTH, FLAG_REPETITION, StopScanner,
+                                      Generation, auto_threads, find_repetition, whole_word, word_done)
 from bayling_cat.engines.llamacpp_interactive import MIN_EVAL, _chunks
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.templates import Message, PromptTemplate
@@ -45,7 +45,6 @@ DEVICES = ("auto", "cpu", "cuda", "metal")
 # at most what the model was trained for in a single sequence
 MAX_CONTEXT = 8192
 PREFILL_CHUNK = 512
-WORD_TOKENS = 6  # tokens an alternative may take to finish its word (cut short, it is left out)
 
 
 def import_llama_cpp():
@@ -217,9 +216,6 @@ class Engine(BaseEngine):
         cparams.n_batch = cparams.n_ubatch = PREFILL_CHUNK
         cparams.n_seq_max = self.slots
         cparams.kv_unified = True
-        # flash attention picks its kernel by batch size (one row, tiled, split over the cache), and the
-        # kernels round differently: off, a token's attention is the same whatever batch it is in
-        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         cparams.n_threads = cparams.n_threads_batch = threads
         cparams.no_perf = True
         self._ctx = self._native.ctx = llama_cpp.llama_init_from_model(self._model, cparams)
@@ -399,10 +395,10 @@ class Engine(BaseEngine):
         Nothing of an earlier batch is reused: ggml computes a token's keys and values slightly differently
         depending on how many tokens share its llama_decode and where its cells lie in the cache, so a
         prompt-prefix cache made the same request answer differently after other traffic (a greedy token
-        could flip). Sessions (llamacpp_interactive.py) keep state without that flaw; batches start clean.
-        The context all sequences of the batch share (the system prompt and the instruction) is evaluated
-        once and given to the others with llama_memory_seq_cp, which shares the cells instead of copying
-        them; every sequence keeps at least MIN_EVAL tokens of its own, evaluated together."""
+        could flip). A batch's answers now depend on the batch alone. Sessions (llamacpp_interactive.py)
+        keep state without that flaw. The context all sequences of the batch share (the system prompt and
+        the instruction) is evaluated once and given to the others with llama_memory_seq_cp, which shares the
+        cells instead of copying them; every sequence keeps at least MIN_EVAL tokens of its own."""
         self._llama.llama_memory_clear(self._memory, True)
         for k in range(self.slots):
             self._cached[k] = []
@@ -616,16 +612,24 @@ class Engine(BaseEngine):
         """An ordinary chat turn with the model's own template (OpenAI clients' non-translation prompts). The
         answer is decoded whole by the same loop as translations, then handed to ``on_text`` in one piece:
         this engine's decoding loop serves batches, not token callbacks. Greedy unless a temperature is given;
-        a runaway loop is cut like a translation's."""
+        a runaway loop is cut like a translation's. The turns of one conversation (an OpenAI client sends the
+        whole history each time) are a session: only the new turns are evaluated."""
         prompt, limit = self.chat_prompt(messages, max_tokens)
         if limit < 1:
             return ChatTurn("", "length", len(prompt), 0)
         decoding = replace(self.decoding, sampling_temperature=temperature or 0.0, sampling_topp=top_p or 1.0,
                            sampling_topk=0 if temperature else 1)
-        with self._lock:
-            [slot] = self._assign_slots([prompt])
-            seq = _Seq(slot, prompt, limit, frozenset(self._end_ids))
-            self._run([seq], (), None, decoding)
+        # the conversation's opening (system turns and the first user turn) names its session
+        opening = next((k for k, m in enumerate(messages) if m.role == "user"), len(messages) - 1) + 1
+        first = [(m.role, m.content) for m in messages[:opening]]
+        seq = _Seq(0, prompt, limit, frozenset(self._end_ids))
+        ia = self.interactive
+        ia.acquire(None)
+        try:
+            ia.run([seq], ia.enter(("chat", tuple(first)), prompt), len(prompt), (), decoding, None,
+                   choose=self._choose)
+        finally:
+            ia.lock.release()
         ids = list(seq.out)
         finish = "length" if len(ids) >= limit else "stop"
         loop = find_repetition(ids)
@@ -698,7 +702,7 @@ class Engine(BaseEngine):
             return text[len(decoded_prefix):] if text.startswith(decoded_prefix) else text
 
         def word_end(s, token):  # a branch's word is whole when the next token starts another one
-            return s.slot != 0 and _word_done(after_prefix(s.out), self.pieces[token])
+            return s.slot != 0 and word_done(after_prefix(s.out), self.pieces[token])
 
         ia.acquire(cancel)
         try:
@@ -712,40 +716,15 @@ class Engine(BaseEngine):
             ids = ids[:loop[0]]
         continuation = after_prefix(ids).split("\n")[0]
         words: list[str] = []
-        candidates = [(best.out, True)] + [(s.out, len(s.out) < s.limit) for s in alts]
-        for ids, whole in candidates if alternatives > 0 else []:
-            word = _first_word(after_prefix(ids))
-            if whole and word and word not in words:
+        for s in [best] + alts if alternatives > 0 else []:
+            word = whole_word(after_prefix(s.out), len(s.out) < s.limit)
+            if word and word not in words:
                 words.append(word)
         return continuation, words[:max(0, alternatives)]
 
     def ban_tokens(self, text: str) -> list[int]:
         """The token ids the logits processor bans for ``text``."""
         return self.tokenize(text)
-
-
-CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def _word_done(text: str, piece: bytes) -> bool:
-    """Whether ``text`` (a branch's text so far) is a whole word before a token writing ``piece``: it holds
-    something and the token starts with a space or a line break (or is a special token, which writes
-    nothing). Chinese, Japanese and Korean text has no spaces: there a word is the first token's characters."""
-    if not text.strip():
-        return False
-    if CJK.search(text):
-        return True
-    return piece[:1] in (b" ", b"\n", b"\t") or piece == b""
-
-
-def _first_word(text: str) -> str:
-    """The first word of ``text`` with the space before it (a CJK branch: its characters)."""
-    m = re.match(r"\s*[^\s]+", text)
-    if not m or not m.group(0).strip():
-        return ""
-    word = m.group(0)
-    cjk = CJK.search(word)
-    return word[:cjk.start() + 1] if cjk and cjk.start() == len(word) - len(word.lstrip()) else word
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:

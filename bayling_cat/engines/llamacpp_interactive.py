@@ -23,7 +23,9 @@ re-evaluated as prompt tokens when a later prompt holds them. A token's keys and
 the tokens before it, and a reused state is bit for bit the state a fresh evaluation computes
 (``tests/test_interactive.py`` checks the logits and the tokens).
 
-The batch context (``llamacpp.py``) follows the same rules and starts every batch from an empty cache.
+The batch context (``llamacpp.py``) keeps nothing between batches: it starts each from an empty cache, so
+that a batch's answers depend on that batch alone (it keeps llama.cpp's flash attention: the translations of
+a batch are then computed as before this change).
 """
 
 from __future__ import annotations
