@@ -88,6 +88,15 @@ class DecodeStep:
         return statistics.median(self.times)
 
 
+WORD_START = re.compile(r"(?:^|[\s\W]|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])$")
+
+
+def alternatives(prefix: str) -> int:
+    """What the page asks for (app.js wordStart): the next word's 5 alternatives where a word begins, none
+    inside a word."""
+    return 5 if WORD_START.search(prefix) else 0
+
+
 def typing(url: str, step: DecodeStep) -> tuple[list[float], list[float]]:
     """Every keystroke of the TYPED targets: (all latencies, first keystrokes of a segment), seconds."""
     every, first = [], []
