@@ -802,7 +802,7 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
         check_file(path)
     if output is not None and output.resolve() == input_file.resolve():
         output = None
-    engine = load_engine(**engine_kw, purpose="interactive")  # the workbench: a translator waits on each call
+    engine = load_engine(**engine_kw)
     _say(startup_line(engine))
     if not no_memory:
         _open_memory(_memory_file(memory_path)).close()  # a memory that cannot be opened fails now

@@ -147,7 +147,8 @@ def describe(engine) -> dict:
                 "note": "sessions keep each segment's model state: a keystroke evaluates only its new tokens"}
     return {"engine": name, "sessions": False,
             "note": "no sessions on this engine (CTranslate2 has no prefix cache): every completion evaluates the "
-                    "whole prompt; with llama-cpp-python installed, serve's --engine auto runs llama.cpp"}
+                    "whole prompt; --engine llamacpp keeps each segment's state (serve chooses it under auto when "
+                    "llama-cpp-python is installed)"}
 
 
 def startup_line(engine) -> str:

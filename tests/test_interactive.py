@@ -366,7 +366,7 @@ def test_typing_a_sentence_in_the_browser_shows_each_suggestion_for_what_was_typ
         pytest.skip("Debian's chromium and chromium-driver are not installed")
     doc = tmp_path / "sample.xlf"
     shutil.copy(ROOT / "examples" / "sample.xlf", doc)
-    server = Server(["review", str(doc), "--no-browser", "--no-memory"], default_home)
+    server = Server(["review", str(doc), "--no-browser", "--no-memory", "--engine", "llamacpp"], default_home)
     driver = start_browser(tmp_path / "profile")
     try:
         assert any("interactive path" in line and "sessions keep" in line for line in server.lines), server.lines
