@@ -217,6 +217,26 @@ def test_chat_turns_of_one_conversation_are_a_session(tiny_llama, tiny_gguf):
         alone.close()
 
 
+def test_a_conversation_longer_than_a_session_holds_is_answered_by_the_batch_context(tiny_llama):
+    from bayling_cat.revision import Conversation
+    from bayling_cat.templates import Message
+
+    engine, ia = tiny_llama, tiny_llama.interactive
+    history = [Message("user", "Write a short greeting for a mail to a customer.")]
+    chat = Conversation(SOURCE, "Die Datei konnte nicht geöffnet werden.", "en", "de")
+    in_session = (engine.chat(history, max_tokens=8), chat.messages(engine, "Shorter."))
+    [revised] = engine.generate([in_session[1]], [SOURCE], session="long")
+    calls, capacity = ia.counters.calls, ia.capacity
+    ia.capacity = 20
+    try:
+        assert engine.chat(history, max_tokens=8) == in_session[0]
+        assert engine.generate([in_session[1]], [SOURCE], session="long")[0].text == revised.text
+        assert engine.complete(SOURCE, "Die", "en", "de", session="long") == ("", [])
+        assert ia.counters.calls == calls  # none of them ran in the interactive context
+    finally:
+        ia.capacity = capacity
+
+
 # -- cancellation ------------------------------------------------------------------------------------------
 
 class FlagAfter:

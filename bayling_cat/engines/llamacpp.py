@@ -539,8 +539,8 @@ class Engine(BaseEngine):
         src_lens = [self.count_tokens(s) for s in source_texts]
         one_line = [self._is_one_line(s) for s in source_texts]
         suppress = [list(s) if not isinstance(s, str) else self.tokenize(s) for s in suppress_sequences if s]
-        if session is not None and len(prompts) == 1:
-            limit = self.generation_limit(src_lens[0], len(prompts[0]))
+        limit = self.generation_limit(src_lens[0], len(prompts[0])) if len(prompts) == 1 else 0
+        if session is not None and len(prompts) == 1 and len(prompts[0]) + limit <= self.interactive.capacity:
             ends = frozenset(self._end_ids) | (frozenset(self.newline_ids) if one_line[0] else frozenset())
             gen = self._session_turn(prompts[0], limit, ends, int(one_line[0]), suppress, source_texts[0],
                                      session, cancel)
@@ -549,6 +549,7 @@ class Engine(BaseEngine):
             if progress is not None:
                 progress(1)
             return [gen]
+        self.check_cancel(cancel)
         results: list[Generation | None] = [None] * len(prompts)
         limits = [self.generation_limit(src_lens[i], len(prompts[i])) for i in range(len(prompts))]
         for i, limit in enumerate(limits):
@@ -624,12 +625,17 @@ class Engine(BaseEngine):
         first = [(m.role, m.content) for m in messages[:opening]]
         seq = _Seq(0, prompt, limit, frozenset(self._end_ids))
         ia = self.interactive
-        ia.acquire(None)
-        try:
-            ia.run([seq], ia.enter(("chat", tuple(first)), prompt), len(prompt), (), decoding, None,
-                   choose=self._choose)
-        finally:
-            ia.lock.release()
+        if len(prompt) + limit > ia.capacity:  # longer than a session holds: the batch context answers it
+            with self._lock:
+                [seq.slot] = self._assign_slots([prompt])
+                self._run([seq], (), None, decoding)
+        else:
+            ia.acquire(None)
+            try:
+                ia.run([seq], ia.enter(("chat", tuple(first)), prompt), len(prompt), (), decoding, None,
+                       choose=self._choose)
+            finally:
+                ia.lock.release()
         ids = list(seq.out)
         finish = "length" if len(ids) >= limit else "stop"
         loop = find_repetition(ids)
@@ -692,6 +698,8 @@ class Engine(BaseEngine):
             return "", []
         limit = min(limit, self.info.context_length - len(context), CONTINUATION_TOKENS)
         ia = self.interactive
+        if len(context) + limit > ia.capacity:
+            return "", []
         n = max(0, min(alternatives, ia.branches + 1) - 1)
         best = _Seq(0, context, limit, ends)
         alts = [_Seq(k, context, WORD_TOKENS, frozenset(self._end_ids), rank=k) for k in range(1, n + 1)]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import ctypes
 import platform
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bayling_cat.errors import ModelError
 from bayling_cat.sessions import Cancelled, SessionStore
@@ -43,6 +43,8 @@ from bayling_cat.sessions import Cancelled, SessionStore
 MIN_EVAL = 2 if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86") else 4
 CHUNK = 512  # prompt tokens in one llama_decode
 MAX_BRANCHES = 10  # alternatives decoded beside the continuation (/v1/complete allows 10)
+CONTEXT = 4096  # tokens a session may hold (a longer conversation is answered by the batch context)
+BRANCH_ROOM = 256  # cache cells beyond it for the alternatives' words
 WORD_TOKENS = 12  # tokens an alternative may take to finish its word
 SESSIONS = 32  # sessions kept (the live one and the parked ones)
 SESSION_BYTES = 512 * 1024 * 1024  # KV bytes the parked sessions may hold together
@@ -67,7 +69,6 @@ class Counters:
     parked: int = 0
     cancelled: int = 0
     last_prompt_tokens: int = 0
-    last: dict = field(default_factory=dict)
 
 
 class Interactive:
@@ -79,8 +80,10 @@ class Interactive:
         self.engine, self._llama = engine, llama_cpp
         self.branches = max(1, min(MAX_BRANCHES, (llama_cpp.llama_max_parallel_sequences() or 64) - 1))
         cparams = llama_cpp.llama_context_default_params()
-        # the prompt, plus every branch's word, side by side
-        cparams.n_ctx = engine.info.context_length + 256
+        # the prompt, plus every branch's word, side by side; a second full-length cache would double the
+        # memory a large model's KV cache takes, so a session holds at most CONTEXT tokens
+        self.capacity = min(engine.info.context_length, CONTEXT)
+        cparams.n_ctx = self.capacity + BRANCH_ROOM
         cparams.n_batch = cparams.n_ubatch = CHUNK
         cparams.n_seq_max = 1 + self.branches
         cparams.kv_unified = True  # branches share the prompt's cells
