@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from bayling_cat import __version__, languages
+from bayling_cat.sessions import startup_line
 from bayling_cat.errors import UserError
 
 EXIT_ERROR = 1
@@ -792,6 +793,7 @@ def serve(host, port, glossaries, api_key, max_batch, batch_window, max_queue, s
     memory = _open_memory(memory_path) if memory_path and not no_memory else None
     location = None if no_memory or memory_path else _memory_file(None)
     engine = load_engine(**engine_kw, inter_threads=parallel, purpose="interactive")
+    _say(startup_line(engine))
     from bayling_cat.models import home
     from bayling_cat.server.workbench import Workbench
 
@@ -840,6 +842,7 @@ def review(input_file, source_lang, target_lang, glossaries, output, port, no_br
     if output is not None and output.resolve() == input_file.resolve():
         output = None
     engine = load_engine(**engine_kw)
+    _say(startup_line(engine))
     memory = None if no_memory else _open_memory(_memory_file(memory_path))  # fails now, not in the page
     bench = Workbench(review=input_file, output=output, source_lang=source_lang, target_lang=target_lang)
     app = create_app(engine, glossaries, workbench=bench, memory=memory, fuzzy_threshold=fuzzy_threshold)

@@ -591,6 +591,7 @@ class ReviewSession:
     def revise(self, index: int, instruction: str, version, core) -> dict:
         """The next turn of the segment's revision conversation (a new one when the target was edited)."""
         from bayling_cat.revision import Conversation
+        from bayling_cat.sessions import segment_key
 
         seg = self.segments[index]
         with self.lock:
@@ -602,7 +603,9 @@ class ReviewSession:
             chat = Conversation(seg.source.strip(), record.base.strip(), self.source_lang, self.target_lang,
                                 seg.hint, [tuple(t) for t in record.turns])
             version_seen, base = record.version, record.base
-        result = core.revise(chat, instruction, seg.codes)  # outside the lock: the model takes a while
+        # outside the lock: the model takes a while; the segment's session continues its completions' state
+        result = core.revise(chat, instruction, seg.codes,
+                             session=segment_key(chat.source, self.source_lang, self.target_lang))
         with self.lock:
             record = self._record(index, version_seen)
             record.base = base  # a fresh copy of the record: the conversation's start goes with the answer

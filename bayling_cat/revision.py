@@ -299,8 +299,10 @@ class Conversation:
             messages += [Message("user", said), Message("assistant", answer)]
         return messages + [Message("user", instruction)]
 
-    def revise(self, engine, instruction: str) -> Generation:
-        """Ask for a revision; the answer becomes the next turn."""
-        [gen] = engine.generate([self.messages(engine, instruction)], [self.source])
+    def revise(self, engine, instruction: str, session=None) -> Generation:
+        """Ask for a revision; the answer becomes the next turn. ``session``: the key under which an engine
+        with sessions keeps this conversation's state (the next turn evaluates only the new turns)."""
+        extra = {"session": session} if session is not None else {}
+        [gen] = engine.generate([self.messages(engine, instruction)], [self.source], **extra)
         self.turns.append((instruction, gen.text))
         return gen

@@ -167,10 +167,11 @@ class Translator:
                 glossary.check(request.source.strip(), answer.gen.text))
         return self._finish(request, answer, target_lang)
 
-    def revise(self, conversation, instruction: str, codes: dict | None = None) -> Translation:
+    def revise(self, conversation, instruction: str, codes: dict | None = None, session=None) -> Translation:
         """The next turn of a segment's revision conversation (revision.Conversation), its answer fitted to the
-        segment as a translation is; ``codes``: what the source's placeholders stand for."""
-        gen = conversation.revise(self.engine, instruction)
+        segment as a translation is; ``codes``: what the source's placeholders stand for; ``session``: the key
+        under which an engine with sessions keeps the segment's state (the turn then evaluates only what is new)."""
+        gen = conversation.revise(self.engine, instruction, session=session)
         gen.text = sanitize(gen.text, conversation.source, gen.flags)
         conversation.turns[-1] = (instruction, gen.text)  # the conversation goes on from the cleaned answer
         with self._count:

@@ -28,6 +28,7 @@ class FakeEngine(BaseEngine):
     decides each reply; every conversation and ban list is recorded."""
 
     decoding = DecodingOptions()
+    sessions = False  # BaseEngine's optional features, as an engine without them declares them
 
     def __init__(self, answer, template="chat"):
         from bayling_cat.templates import PromptTemplate
@@ -65,7 +66,8 @@ class FakeEngine(BaseEngine):
             out.append(turns + [ask(t, h, tl)])
         return out
 
-    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None,
+                 session=None, cancel=None):
         if self.delay:
             import time
 
@@ -85,7 +87,7 @@ class FakeEngine(BaseEngine):
     def banned_sequences(self, forms, keep=()):
         return [[f] for f in forms if f not in keep]
 
-    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5, session=None, cancel=None):
         return f" rest of {source}", [f" word{i}" for i in range(alternatives)]
 
     def chat(self, messages, max_tokens=None, temperature=None, top_p=None, stop=(), on_text=None):

@@ -35,6 +35,10 @@ FLAG_EMPTY = "empty"  # nothing generated
 FLAG_COMMENTARY = "commentary"  # the model introduced its translation ("Here is the translation: ..."); cut
 FLAG_INVALID = "invalid-bytes"  # U+FFFD: the model emitted bytes that are not UTF-8 where a character was lost
 BLOCKING_FLAGS = frozenset({FLAG_REPETITION, FLAG_LENGTH, FLAG_EMPTY})  # such output is never written as a translation
+# tokens of continuation a predictive completion shows: a few words ahead of the translator, each keystroke
+# answered in about as many decode steps (bench/interactive.py); accepted, the next completion goes on from there
+CONTINUATION_TOKENS = 6
+WORD_TOKENS = 6  # tokens an alternative next word may take to end (one still unfinished then is left out)
 
 
 @dataclass
@@ -88,6 +92,40 @@ class ChatTurn:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+
+
+CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def word_done(text: str, piece: bytes) -> bool:
+    """Whether ``text`` (a branch's text so far) is a whole word before a token writing ``piece``: it holds
+    something and the token starts with a space or a line break (or is a special token, which writes
+    nothing). Chinese, Japanese and Korean text has no spaces: there a word is the first token's characters."""
+    if not text.strip():
+        return False
+    if CJK.search(text):
+        return True
+    return piece[:1] in (b" ", b"\n", b"\t") or piece == b""
+
+
+def first_word(text: str) -> str:
+    """The first word of ``text`` with the space before it (a CJK branch: its characters)."""
+    m = re.match(r"\s*[^\s]+", text)
+    if not m or not m.group(0).strip():
+        return ""
+    word = m.group(0)
+    cjk = CJK.search(word)
+    return word[:cjk.start() + 1] if cjk and cjk.start() == len(word) - len(word.lstrip()) else word
+
+
+def whole_word(text: str, ended: bool) -> str:
+    """The first word of ``text`` (decoded after the translator's prefix) when it is whole: more follows it
+    after a space or a line break, or decoding ``ended`` there (an end token, or a branch stopped where the
+    model began another word); a CJK character is a word. Otherwise "" (a word cut by the token limit)."""
+    word = first_word(text)
+    if word and (ended or text[len(word):][:1].isspace() or CJK.search(word)):
+        return word
+    return ""
 
 
 class StopScanner:
@@ -246,7 +284,19 @@ class BaseEngine:
     - ``count_tokens(text)``;
     - ``chat(messages, max_tokens=None, temperature=None, top_p=None, stop=(), on_text=None)``: an ordinary
       chat turn with the model's own template (see ``ChatTurn``), streamed piece by piece to ``on_text``.
+
+    Optional features, declared here with their defaults (callers read them, never probe with hasattr):
+    - ``sessions``: whether ``complete`` and a one-conversation ``generate`` keep the conversation's model
+      state under ``session`` (any hashable key: a segment being worked on) and evaluate only what is new on
+      the next call. Default False: ``session`` is accepted and ignored. Reused state never changes an
+      answer: it gives the tokens a fresh evaluation gives.
+    - ``cancel``: a ``threading.Event`` given to ``complete`` or ``generate``; once set, a backend that can
+      stops decoding at its next step and raises ``sessions.Cancelled``. Default: checked once, before the
+      model runs.
+    - ``forget_session(session)``: drop a kept state early (default: nothing to drop).
     """
+
+    sessions = False
 
     path = None
     info = None
@@ -265,11 +315,23 @@ class BaseEngine:
         """What /health says about the engine beyond its name (a cluster's actors), or None."""
         return None
 
-    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None,
+                 session=None, cancel=None):
         raise NotImplementedError
 
-    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5, session=None, cancel=None):
         raise NotImplementedError
+
+    def forget_session(self, session) -> None:
+        """Drop the state kept under ``session`` (an engine without sessions keeps none)."""
+
+    @staticmethod
+    def check_cancel(cancel) -> None:
+        """Raise ``Cancelled`` when ``cancel`` (a threading.Event or None) is set."""
+        if cancel is not None and cancel.is_set():
+            from bayling_cat.sessions import Cancelled
+
+            raise Cancelled("a newer request for this segment replaced this one")
 
     def banned_sequences(self, forms: Sequence[str], keep: Sequence[str] = ()) -> list[list]:
         """Token sequences for words that must never be generated: each form as it would start a word and

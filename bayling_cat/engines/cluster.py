@@ -283,7 +283,10 @@ class ClusterEngine(BaseEngine):
 
     # -- the engine interface ----------------------------------------------------------------------------------
 
-    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None,
+                 session=None, cancel=None):
+        """The actors keep no sessions (``session`` is ignored); ``cancel`` is checked before the call."""
+        self.check_cancel(cancel)
         if len(conversations) != len(source_texts):
             raise ValueError("one source text per conversation")
         if not conversations:
@@ -299,7 +302,8 @@ class ClusterEngine(BaseEngine):
             progress(len(results))
         return results
 
-    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5, session=None, cancel=None):
+        self.check_cancel(cancel)
         return tuple(self._call("complete", source, prefix, source_lang, target_lang, alternatives))
 
     def banned_sequences(self, forms, keep=()):

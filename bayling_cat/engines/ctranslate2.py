@@ -11,8 +11,9 @@ import re
 import weakref
 from typing import Sequence
 
-from bayling_cat.engines.base import (BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
-                                      FLAG_REPETITION, Generation, StopScanner, auto_threads, find_repetition)
+from bayling_cat.engines.base import (CONTINUATION_TOKENS, BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY,
+                                      FLAG_LENGTH, FLAG_REPETITION, WORD_TOKENS, Generation, StopScanner,
+                                      auto_threads, find_repetition, whole_word)
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.modelinfo import ModelInfo, check_model_folder
 from bayling_cat.templates import Message, PromptTemplate
@@ -128,12 +129,15 @@ class Engine(BaseEngine):
     # -- generation ----------------------------------------------------------------------------------------
 
     def generate(self, conversations: Sequence[Sequence[Message]], source_texts: Sequence[str],
-                 suppress_sequences: Sequence[str] = (), progress=None, on_done=None) -> list[Generation]:
+                 suppress_sequences: Sequence[str] = (), progress=None, on_done=None, session=None,
+                 cancel=None) -> list[Generation]:
         """Answer each conversation. ``source_texts[i]`` is the text being translated in conversation i:
         it sets the generation limit and decides what counts as a loop or as extra text.
 
         ``on_done(i, generation)``, if given, is called as soon as answer i is complete, while the rest of its
-        batch is still decoding (greedy and sampling only): the server answers short requests early."""
+        batch is still decoding (greedy and sampling only): the server answers short requests early.
+        No sessions here (``session`` is ignored); ``cancel`` is checked before the model runs."""
+        self.check_cancel(cancel)
         if len(conversations) != len(source_texts):
             raise ValueError("one source text per conversation")
         prompts = [self.encode_prompt(self.template.render(c)) for c in conversations]
@@ -260,14 +264,17 @@ class Engine(BaseEngine):
         return text.rstrip("\ufffd")
 
     def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,
-                 alternatives: int = 5) -> tuple[str, list[str]]:
+                 alternatives: int = 5, session=None, cancel=None) -> tuple[str, list[str]]:
         """Interactive-predictive translation: the continuation of ``prefix`` (what the translator has typed),
-        and other likely next words, from CTranslate2's forced prefix and ``return_alternatives``."""
+        and other likely next words, from CTranslate2's forced prefix and ``return_alternatives``.
+        CTranslate2 has no prefix cache: every call evaluates the whole prompt (``session`` is ignored), and
+        ``cancel`` is checked before the model runs."""
+        self.check_cancel(cancel)
         [conversation] = self.requests([source], source_lang, target_lang)
         prompt = self.encode_prompt(self.template.render(conversation))
         prefix_tokens = self.tokenizer.encode(prefix, add_special_tokens=False).tokens if prefix else []
         limit = self.generation_limit(self.count_tokens(source), len(prompt))
-        limit = max(1, limit - len(prefix_tokens))
+        limit = min(max(1, limit - len(prefix_tokens)), CONTINUATION_TOKENS)
         ends = list(self._end_ids)
         if self._is_one_line(source):
             ends += self.newline_ids
@@ -277,10 +284,10 @@ class Engine(BaseEngine):
         if alternatives > 0:
             # greedy search with return_alternatives: one hypothesis per likely next token (beam search with
             # alternatives crashes CTranslate2 4.8 on CPU; this form does not). With alternatives, max_length
-            # counts the prompt too: three tokens beyond it (as the llama.cpp engine) let each alternative finish
-            # its word
+            # counts the prompt too: WORD_TOKENS beyond it, as the llama.cpp engine, and each alternative is cut
+            # where its word ends (one that does not end within them is left out)
             [alts] = self.generator.generate_batch([prompt + prefix_tokens],
-                                                   max_length=len(prompt) + len(prefix_tokens) + 3,
+                                                   max_length=len(prompt) + len(prefix_tokens) + WORD_TOKENS,
                                                    include_prompt_in_result=False, beam_size=1,
                                                    num_hypotheses=alternatives, return_alternatives=True)
         prefix_ids = [self.tokenizer.token_to_id(t) for t in prefix_tokens]
@@ -296,9 +303,9 @@ class Engine(BaseEngine):
             ids = ids[:loop[0]]
         continuation = after_prefix(ids).split("\n")[0]
         for ids in (alts.sequences_ids if alternatives > 0 else []):
-            m = re.match(r"\s*[^\s]+", after_prefix(ids))
-            if m and m.group(0).strip() and m.group(0) not in words:
-                words.append(m.group(0))
+            word = whole_word(after_prefix(ids), len(ids) < WORD_TOKENS)
+            if word and word not in words:
+                words.append(word)
         return continuation, words
 
     def chat(self, messages: Sequence[Message], max_tokens: int | None = None, temperature: float | None = None,

@@ -14,9 +14,9 @@ rules the CTranslate2 engine applies inside CTranslate2 are applied the same way
 - greedy decoding, or sampling (temperature, top-k, top-p), repetition penalty, no-repeat n-grams.
   There is no beam search: the factory never gives this engine a beam size above 1.
 
-Each sequence slot keeps the tokens its KV cache holds; the next prompt in that slot reuses the longest
-common prefix (the system prompt and the instruction, or, for predictive typing, the source and what the
-translator typed before), so only the new tokens are evaluated.
+A batch starts from an empty cache (see ``_prepare``: reusing another batch's cells changed answers), its
+shared prompt prefix evaluated once. Predictive typing and revision turns run in a second context with
+sessions that keep their state (``llamacpp_interactive.py``).
 
 Nothing imports this module unless the llama.cpp engine is chosen.
 """
@@ -32,9 +32,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from bayling_cat.engines.base import (BaseEngine, ChatTurn, DecodingOptions, FLAG_EMPTY, FLAG_LENGTH,
-                                      FLAG_REPETITION, StopScanner,
-                                      Generation, auto_threads, find_repetition)
+from bayling_cat.engines.base import (CONTINUATION_TOKENS, WORD_TOKENS, BaseEngine, ChatTurn, DecodingOptions,
+                                      FLAG_EMPTY, FLAG_LENGTH, FLAG_REPETITION, StopScanner,
+                                      Generation, auto_threads, find_repetition, whole_word, word_done)
+from bayling_cat.engines.llamacpp_interactive import MIN_EVAL, _chunks
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.templates import Message, PromptTemplate
 
@@ -111,10 +112,13 @@ class _Native:
 
     def __init__(self, llama_cpp):
         self.llama_cpp = llama_cpp
-        self.model = self.ctx = self.batch = None
+        self.model = self.ctx = self.batch = self.interactive = None
 
     def close(self) -> None:
         llama_cpp = self.llama_cpp
+        if self.interactive is not None:
+            self.interactive.close()
+            self.interactive = None
         if self.batch is not None:
             llama_cpp.llama_batch_free(self.batch)
             self.batch = None
@@ -386,48 +390,34 @@ class Engine(BaseEngine):
         return chosen
 
     def _prepare(self, seqs: list[_Seq]) -> list[tuple[int, int, int, bool]]:
-        """Make each slot's cache hold as much of its sequence's context as can be had without evaluating it,
-        and return what is left to evaluate.
+        """Start the batch from an empty cache and return the prompt tokens to evaluate.
 
-        Slots this batch does not use are emptied: cached cells of other sequences would only lengthen every
-        attention step. The context all sequences of the batch share (the system prompt and the
-        instruction) is evaluated once, in the slot that already holds most of it, and given to the others
-        with llama_memory_seq_cp, which shares the cells instead of copying them."""
-        used = {s.slot for s in seqs}
+        Nothing of an earlier batch is reused: ggml computes a token's keys and values slightly differently
+        depending on how many tokens share its llama_decode and where its cells lie in the cache, so a
+        prompt-prefix cache made the same request answer differently after other traffic (a greedy token
+        could flip). A batch's answers now depend on the batch alone. Sessions (llamacpp_interactive.py)
+        keep state without that flaw. The context all sequences of the batch share (the system prompt and
+        the instruction) is evaluated once and given to the others with llama_memory_seq_cp, which shares the
+        cells instead of copying them; every sequence keeps at least MIN_EVAL tokens of its own."""
+        self._llama.llama_memory_clear(self._memory, True)
         for k in range(self.slots):
-            if k not in used:
-                self._forget(k, 0)
+            self._cached[k] = []
         fulls = [s.context for s in seqs]
-        keeps = [min(_common(self._cached[s.slot], full), len(full) - 1) for s, full in zip(seqs, fulls)]
-        for s, keep in zip(seqs, keeps):
-            self._forget(s.slot, keep)
-        shared = min(len(f) - 1 for f in fulls)
+        shared = min(len(f) for f in fulls) - MIN_EVAL
         for f in fulls[1:]:
             shared = min(shared, _common(fulls[0], f))
-        if len(seqs) > 1 and shared > 0:
-            lead = max(range(len(seqs)), key=lambda k: keeps[k])
-            slot, have = seqs[lead].slot, keeps[lead]
-            if have < shared:
-                self._eval([(t, p, slot, False) for p, t in enumerate(fulls[lead][have:shared], have)])
-                self._cached[slot] = list(fulls[lead][:shared])
-                keeps[lead] = shared
-            for k, s in enumerate(seqs):
-                if keeps[k] < shared:
-                    self._forget(s.slot, 0)
-                    self._llama.llama_memory_seq_cp(self._memory, slot, s.slot, 0, shared)
-                    self._cached[s.slot] = list(fulls[lead][:shared])
-                    keeps[k] = shared
+        if len(seqs) > 1 and shared >= MIN_EVAL:
+            lead = seqs[0].slot
+            self._eval([(t, p, lead, False) for p, t in enumerate(fulls[0][:shared])])
+            for s in seqs[1:]:
+                self._llama.llama_memory_seq_cp(self._memory, lead, s.slot, 0, shared)
+        else:
+            shared = 0
         items = []
-        for s, full, keep in zip(seqs, fulls, keeps):
-            items += [(t, p, s.slot, p == len(full) - 1) for p, t in enumerate(full[keep:], keep)]
+        for s, full in zip(seqs, fulls):
+            items += [(t, p, s.slot, p == len(full) - 1) for p, t in enumerate(full[shared:], shared)]
             self._cached[s.slot] = list(full)
         return items
-
-    def _forget(self, slot: int, keep: int) -> None:
-        """Keep only the first ``keep`` cached tokens of a slot."""
-        if len(self._cached[slot]) > keep:
-            self._llama.llama_memory_seq_rm(self._memory, slot, keep, -1)
-            del self._cached[slot][keep:]
 
     def _eval(self, items: list[tuple[int, int, int, bool]]) -> dict[int, object]:
         """Evaluate (token, position, slot, wants logits) items; return slot -> its logits (llama.cpp's own
@@ -435,8 +425,8 @@ class Engine(BaseEngine):
         llama_cpp, np = self._llama, self._np
         batch = self._batch
         logits = {}
-        for start in range(0, len(items), PREFILL_CHUNK):
-            chunk = items[start:start + PREFILL_CHUNK]
+        for start, end in _chunks(len(items)):
+            chunk = items[start:end]
             batch.n_tokens = len(chunk)
             for j, (token, pos, slot, want) in enumerate(chunk):
                 batch.token[j] = token
@@ -538,14 +528,28 @@ class Engine(BaseEngine):
     # -- the engine interface ------------------------------------------------------------------------------
 
     def generate(self, conversations: Sequence[Sequence[Message]], source_texts: Sequence[str],
-                 suppress_sequences: Sequence = (), progress=None, on_done=None) -> list[Generation]:
-        """Answer each conversation (see the CTranslate2 engine: the same limits, ends, flags and bans)."""
+                 suppress_sequences: Sequence = (), progress=None, on_done=None, session=None,
+                 cancel=None) -> list[Generation]:
+        """Answer each conversation (see the CTranslate2 engine: the same limits, ends, flags and bans).
+        With ``session``, one conversation is answered in the interactive context on that session's kept
+        state (a revision turn: only the new turns are evaluated)."""
         if len(conversations) != len(source_texts):
             raise ValueError("one source text per conversation")
         prompts = [self.encode_prompt(self.template.render(c)) for c in conversations]
         src_lens = [self.count_tokens(s) for s in source_texts]
         one_line = [self._is_one_line(s) for s in source_texts]
         suppress = [list(s) if not isinstance(s, str) else self.tokenize(s) for s in suppress_sequences if s]
+        limit = self.generation_limit(src_lens[0], len(prompts[0])) if len(prompts) == 1 else 0
+        if session is not None and len(prompts) == 1 and len(prompts[0]) + limit <= self.interactive.capacity:
+            ends = frozenset(self._end_ids) | (frozenset(self.newline_ids) if one_line[0] else frozenset())
+            gen = self._session_turn(prompts[0], limit, ends, int(one_line[0]), suppress, source_texts[0],
+                                     session, cancel)
+            if on_done is not None:
+                on_done(0, gen)
+            if progress is not None:
+                progress(1)
+            return [gen]
+        self.check_cancel(cancel)
         results: list[Generation | None] = [None] * len(prompts)
         limits = [self.generation_limit(src_lens[i], len(prompts[i])) for i in range(len(prompts))]
         for i, limit in enumerate(limits):
@@ -609,16 +613,29 @@ class Engine(BaseEngine):
         """An ordinary chat turn with the model's own template (OpenAI clients' non-translation prompts). The
         answer is decoded whole by the same loop as translations, then handed to ``on_text`` in one piece:
         this engine's decoding loop serves batches, not token callbacks. Greedy unless a temperature is given;
-        a runaway loop is cut like a translation's."""
+        a runaway loop is cut like a translation's. The turns of one conversation (an OpenAI client sends the
+        whole history each time) are a session: only the new turns are evaluated."""
         prompt, limit = self.chat_prompt(messages, max_tokens)
         if limit < 1:
             return ChatTurn("", "length", len(prompt), 0)
         decoding = replace(self.decoding, sampling_temperature=temperature or 0.0, sampling_topp=top_p or 1.0,
                            sampling_topk=0 if temperature else 1)
-        with self._lock:
-            [slot] = self._assign_slots([prompt])
-            seq = _Seq(slot, prompt, limit, frozenset(self._end_ids))
-            self._run([seq], (), None, decoding)
+        # the conversation's opening (system turns and the first user turn) names its session
+        opening = next((k for k, m in enumerate(messages) if m.role == "user"), len(messages) - 1) + 1
+        first = [(m.role, m.content) for m in messages[:opening]]
+        seq = _Seq(0, prompt, limit, frozenset(self._end_ids))
+        ia = self.interactive
+        if len(prompt) + limit > ia.capacity:  # longer than a session holds: the batch context answers it
+            with self._lock:
+                [seq.slot] = self._assign_slots([prompt])
+                self._run([seq], (), None, decoding)
+        else:
+            ia.acquire(None)
+            try:
+                ia.run([seq], ia.enter(("chat", tuple(first)), prompt), len(prompt), (), decoding, None,
+                       choose=self._choose)
+            finally:
+                ia.lock.release()
         ids = list(seq.out)
         finish = "length" if len(ids) >= limit else "stop"
         loop = find_repetition(ids)
@@ -632,11 +649,44 @@ class Engine(BaseEngine):
         scanner.flush(text)
         return ChatTurn(text, finish, len(prompt), len(seq.out))
 
+    # -- the interactive path: sessions (see llamacpp_interactive.py) ---------------------------------------
+
+    sessions = True
+
+    @property
+    def interactive(self):
+        """The interactive context, made on first use (a ``with_decoding`` copy shares it)."""
+        with _BACKEND:
+            if self._native.interactive is None:
+                from bayling_cat.engines.llamacpp_interactive import Interactive
+
+                self._native.interactive = Interactive(self)
+            return self._native.interactive
+
+    def forget_session(self, session) -> None:
+        if self._native.interactive is not None:
+            self._native.interactive.forget(session)
+
+    def _session_turn(self, prompt, limit, ends, min_length, suppress, source, session, cancel) -> Generation:
+        """One answer decoded in the interactive context on ``session``'s state."""
+        if limit == 0:
+            return Generation("", [FLAG_LENGTH])
+        ia = self.interactive
+        seq = _Seq(0, prompt, limit, ends, min_length)
+        ia.acquire(cancel)
+        try:
+            logits = ia.enter(session, prompt)
+            ia.run([seq], logits, len(prompt), suppress, self.decoding, cancel, choose=self._choose)
+        finally:
+            ia.lock.release()
+        return self._finish(seq.out, seq.logprob / max(1, len(seq.out)), seq.limit, source)
+
     def complete(self, source: str, prefix: str, source_lang: str, target_lang: str,
-                 alternatives: int = 5) -> tuple[str, list[str]]:
+                 alternatives: int = 5, session=None, cancel=None) -> tuple[str, list[str]]:
         """Interactive-predictive translation: the continuation of ``prefix`` (what the translator has typed),
-        and other likely next words, from the most likely tokens after the prefix (top log-probabilities),
-        each continued greedily for a few tokens."""
+        and other likely next words: the continuation's own first word, then one branch per next most likely
+        token, each decoded greedily to the end of its word, all in one llama_decode per step. Runs in the
+        interactive context on ``session``'s kept state: only tokens not evaluated before are evaluated."""
         [conversation] = self.requests([source], source_lang, target_lang)
         prompt = self.encode_prompt(self.template.render(conversation))
         prefix_ids = self.tokenize(prefix) if prefix else []
@@ -646,32 +696,39 @@ class Engine(BaseEngine):
         context = prompt + prefix_ids
         if len(context) >= self.info.context_length:
             return "", []
-        limit = min(limit, self.info.context_length - len(context))
-        with self._lock:
-            # the continuation and the alternatives decode together: each alternative is a sequence whose first
-            # token is the next most likely one, continued for three more tokens to finish its word
-            n = max(0, min(alternatives, self.slots) - 1)
-            slots = self._assign_slots([context] * (1 + n))
-            best = _Seq(slots[0], context, limit, ends)
-            alts = [_Seq(k, context, 4, frozenset(self._end_ids), rank=r) for r, k in enumerate(slots[1:], 1)]
-            self._run([best] + alts, decoding=GREEDY)
+        limit = min(limit, self.info.context_length - len(context), CONTINUATION_TOKENS)
+        ia = self.interactive
+        if len(context) + limit > ia.capacity:
+            return "", []
+        n = max(0, min(alternatives, ia.branches + 1) - 1)
+        best = _Seq(0, context, limit, ends)
+        alts = [_Seq(k, context, WORD_TOKENS, frozenset(self._end_ids), rank=k) for k in range(1, n + 1)]
         decoded_prefix = self.decode(prefix_ids)
 
         def after_prefix(ids):
             text = self.decode(prefix_ids + list(ids))
             return text[len(decoded_prefix):] if text.startswith(decoded_prefix) else text
 
+        def word_end(s, token):  # a branch's word is whole when the next token starts another one
+            return s.slot != 0 and word_done(after_prefix(s.out), self.pieces[token])
+
+        ia.acquire(cancel)
+        try:
+            logits = ia.enter(session, context)
+            ia.run([best] + alts, logits, len(context), (), GREEDY, cancel, word_end, self._choose)
+        finally:
+            ia.lock.release()
         ids = best.out
         loop = find_repetition(ids)
         if loop is not None:
             ids = ids[:loop[0]]
         continuation = after_prefix(ids).split("\n")[0]
         words: list[str] = []
-        for ids in ([best.out[:4]] + [s.out for s in alts]) if alternatives > 0 else []:
-            m = re.match(r"\s*[^\s]+", after_prefix(ids))
-            if m and m.group(0).strip() and m.group(0) not in words:
-                words.append(m.group(0))
-        return continuation, words
+        for s in [best] + alts if alternatives > 0 else []:
+            word = whole_word(after_prefix(s.out), len(s.out) < s.limit)
+            if word and word not in words:
+                words.append(word)
+        return continuation, words[:max(0, alternatives)]
 
     def ban_tokens(self, text: str) -> list[int]:
         """The token ids the logits processor bans for ``text``."""

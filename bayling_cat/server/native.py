@@ -16,6 +16,7 @@ from bayling_cat.server.openapi import spec
 from bayling_cat.server.service import MAX_SEGMENTS, MAX_TEXT
 from bayling_cat.server.translating import translate_marked
 from bayling_cat.server.protocols import register
+from bayling_cat.sessions import describe, segment_key
 
 bp = Blueprint("native", __name__)
 PREFIXES = ("/v1/", "/health", "/openapi.json")
@@ -32,6 +33,7 @@ def health():
     status = service().raw.status()
     return jsonify({"status": "ok", "model": service().model_name, "version": __version__,
                     "queued_segments": service().batcher.pending, "batches": service().batcher.batches,
+                    "interactive": describe(service().raw),
                     **({"cluster": status} if status is not None else {})})
 
 
@@ -104,7 +106,8 @@ def revise_v1():
     if len(chat.turns) >= MAX_TURNS:  # each turn lengthens every later prompt: bounded like everything else
         raise ApiError(409, f"this conversation has {len(chat.turns)} turns, the most one may have: start a new "
                             "one with the last translation as 'translation'")
-    result = core().revise(chat, instruction.strip())
+    result = core().revise(chat, instruction.strip(),
+                           session=segment_key(chat.source, chat.source_lang, chat.target_lang))
     cid = parts().conversations.keep(chat, cid)
     return jsonify({"conversation_id": cid, "translation": result.text, "flags": result.flags,
                     "turns": len(chat.turns)})
@@ -117,7 +120,9 @@ def complete_v1():
     prefix = string(data.get("prefix"), "prefix", required=False, default="", max_chars=MAX_TEXT, blank=True)
     n = integer(data.get("alternatives", 5), "alternatives", 0, 10)
     src, tgt = lang(data.get("source_lang"), "source_lang"), lang(data.get("target_lang"), "target_lang")
-    continuation, words = service().complete(source, prefix, src, tgt, n)
+    session = string(data.get("session"), "session", required=False, max_chars=200)
+    continuation, words = service().complete(source, prefix, src, tgt, n,
+                                             session=("client", session) if session else None)
     return jsonify({"prefix": prefix, "continuation": continuation, "alternatives": words})
 
 

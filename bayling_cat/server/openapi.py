@@ -78,7 +78,10 @@ def spec() -> dict:
                                     "properties": {
                     "source": {"type": "string"}, "prefix": {"type": "string", "default": ""},
                     "source_lang": _LANG, "target_lang": _LANG,
-                    "alternatives": {"type": "integer", "minimum": 0, "maximum": 10, "default": 5}}},
+                    "alternatives": {"type": "integer", "minimum": 0, "maximum": 10, "default": 5},
+                    "session": {"type": "string", "maxLength": 200,
+                                "description": "names the segment being typed (default: its source and languages); "
+                                               "a newer request for it cancels this one (409)"}}},
                 "CompleteResponse": {"type": "object", "required": ["continuation", "alternatives"], "properties": {
                     "prefix": {"type": "string"}, "continuation": {"type": "string"},
                     "alternatives": {"type": "array", "items": {"type": "string"}}}},
@@ -113,7 +116,8 @@ def spec() -> dict:
                                     "responses": {"200": _json(ref("ReviseResponse")), "404": _ERROR, **errors}}},
             "/v1/complete": {"post": {"summary": "Continue from what the translator typed; next-word alternatives",
                                       "requestBody": _body(ref("CompleteRequest")),
-                                      "responses": {"200": _json(ref("CompleteResponse")), **errors}}},
+                                      "responses": {"200": _json(ref("CompleteResponse")), "409": _ERROR,
+                                                    **errors}}},
             "/v1/documents": {"post": {
                 "summary": "Translate an XLIFF, PO or DOCX file (the file back, or a job with ?async=1)",
                 "parameters": [{"name": "async", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}}],

@@ -14,6 +14,7 @@ from pathlib import Path
 from bayling_cat.batching import Batcher, Busy
 from bayling_cat.engines.base import BaseEngine
 from bayling_cat.server.errors import ApiError
+from bayling_cat.sessions import Latest
 
 MAX_SEGMENTS = 1000
 MAX_BODY = 32 * 1024 * 1024
@@ -35,8 +36,13 @@ class BatchedEngine(BaseEngine):
         self.inner, self._service = engine, service
         self.path, self.info, self.template = engine.path, engine.info, engine.template
         self.decoding = engine.decoding
+        self.sessions = engine.sessions
 
-    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None):
+    def generate(self, conversations, source_texts, suppress_sequences=(), progress=None, on_done=None,
+                 session=None, cancel=None):
+        if session is not None and self.sessions:  # one segment's conversation, on its own kept state
+            return self.inner.generate(conversations, source_texts, suppress_sequences, progress, on_done,
+                                       session=session, cancel=cancel)
         key = (tuple(tuple(s) for s in suppress_sequences), astuple(self.decoding))
         results = self._service.submit(key, list(zip(conversations, source_texts)))
         if progress:
@@ -46,8 +52,12 @@ class BatchedEngine(BaseEngine):
                 on_done(i, gen)
         return results
 
-    def complete(self, source, prefix, source_lang, target_lang, alternatives=5):
-        return self.inner.complete(source, prefix, source_lang, target_lang, alternatives)
+    def complete(self, source, prefix, source_lang, target_lang, alternatives=5, session=None, cancel=None):
+        return self.inner.complete(source, prefix, source_lang, target_lang, alternatives, session=session,
+                                   cancel=cancel)
+
+    def forget_session(self, session) -> None:
+        self.inner.forget_session(session)
 
     def requests(self, texts, source_lang, target_lang, hints=None, terms=None, examples=None):
         return self.inner.requests(texts, source_lang, target_lang, hints, terms, examples)
@@ -83,6 +93,7 @@ class Service:
         self.timeout = timeout
         self.lock = threading.Lock()
         self.characters = 0
+        self.latest = Latest()  # the completion running per segment: a newer one cancels it
         self.batcher = Batcher(self._run_batch, max_batch=max_batch, window=window, max_pending=max_pending,
                                workers=getattr(engine, "inter_threads", 1))
 
@@ -120,16 +131,28 @@ class Service:
         except Exception:  # noqa: BLE001 - a token count is never worth an error
             return len(text.split())
 
-    def complete(self, source: str, prefix: str, source_lang: str, target_lang: str, alternatives: int):
+    def complete(self, source: str, prefix: str, source_lang: str, target_lang: str, alternatives: int,
+                 session=None):
         """The engine's completion, for a source and prefix that fit the model's context with room to spare
-        (a longer one would make the engine allocate for the whole of it, to produce nothing)."""
+        (a longer one would make the engine allocate for the whole of it, to produce nothing). ``session``
+        names the segment (default: its source and languages); a newer request for it cancels this one."""
         context = getattr(self.raw.info, "context_length", None)
         if context:
             used = self.count_tokens(source) + self.count_tokens(prefix)
             if used + PROMPT_ROOM > context:
                 raise ApiError(413, f"the source and prefix are {used:,} tokens: together they must stay under "
                                     f"{context - PROMPT_ROOM:,} for this model")
-        return self.raw.complete(source, prefix, source_lang, target_lang, alternatives)
+        from bayling_cat.sessions import Cancelled, segment_key
+
+        key = session if session is not None else segment_key(source, source_lang, target_lang)
+        flag = self.latest.start(key)
+        try:
+            return self.raw.complete(source, prefix, source_lang, target_lang, alternatives, session=key,
+                                     cancel=flag)
+        except Cancelled as exc:
+            raise ApiError(409, f"{exc}: nobody reads this answer") from None
+        finally:
+            self.latest.finish(key, flag)
 
     def chat(self, messages, **options):
         """An ordinary chat turn with the model's own template."""

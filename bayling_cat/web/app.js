@@ -519,6 +519,7 @@ function activate(i) {
   $("announce").textContent = `Segment ${i + 1} of ${state.segments.length}, ${STATUS_WORDS[seg.status] || seg.status}` +
     ((seg.violations || []).length ? `, ${seg.violations.length} term problem(s)` : "");
   remember();
+  warmPrediction(i);
 }
 
 // The page, filter and active segment of this document, kept for a reload of the tab.
@@ -530,6 +531,13 @@ function remember() {
 
 function recall(id) {
   try { return JSON.parse(sessionStorage.getItem("bayling-cat-view-" + id) || "null"); } catch (e) { return null; }
+}
+
+// an empty target: the first words are predicted at once, and the segment's session on the server holds its
+// prompt before the first keystroke
+function warmPrediction(i) {
+  const editor = editorOf(i);
+  if (editor && !state.segments[i].readonly && !serialize(editor).trim()) schedulePrediction(state.segments[i], editor);
 }
 
 // -- memory matches (the CAT tool's translation results) ---------------------------------------------------
@@ -820,12 +828,26 @@ function caretAtEnd(editor) {
   return probe.toString().length === 0;
 }
 
+function abortPrediction() {
+  // the request in flight is stale: the page drops it and the server stops decoding it (a newer request for
+  // the same segment cancels the older one there too)
+  const pending = state.aborts.get("predict");
+  if (pending) pending.abort();
+  state.aborts.delete("predict");
+}
+
 function schedulePrediction(seg, editor) {
   const seq = ++state.predictSeq;
-  const pending = state.aborts.get("predict");
-  if (pending) pending.abort();  // typing on makes the prediction under way stale
+  abortPrediction();
   clearTimeout(state.timers.get("predict"));
   state.timers.set("predict", setTimeout(() => predict(seg, editor, seq), PREDICT_DELAY));
+}
+
+// The next word's alternatives are asked for where a word begins (nothing typed yet, after a space or a
+// punctuation mark, or after a CJK character, itself a word): there Alt+n inserts a whole word. Inside a word
+// the prediction only continues it, which takes the model a third of the time (docs/workbench.md).
+function wordStart(prefix) {
+  return !prefix || /[\s\p{P}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]$/u.test(prefix);
 }
 
 async function predict(seg, editor, seq) {
@@ -833,9 +855,10 @@ async function predict(seg, editor, seq) {
   const prefix = serialize(editor);
   let data;
   try {  // a newer prediction aborts this one: the server stops working on what nobody waits for
-    data = await api("POST", "/v1/complete", {source: seg.source.trim(), prefix, alternatives: 5,
+    data = await api("POST", "/v1/complete", {source: seg.source.trim(), prefix,
+      alternatives: wordStart(prefix) ? 5 : 0,
       source_lang: state.doc.source_lang, target_lang: state.doc.target_lang}, false, fresh("predict"));
-  } catch (err) { return; }  // a prediction is a nicety: no error toast while typing
+  } catch (err) { return; }  // aborted, or a prediction failed: a nicety, no error toast while typing
   // stale answers are dropped: the translator typed on, or moved elsewhere, while the model thought
   if (seq !== state.predictSeq || document.activeElement !== editor || serialize(editor) !== prefix) return;
   showGhost(editor, data.continuation || "");
