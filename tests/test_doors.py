@@ -115,7 +115,7 @@ def fresh_memory(files, name: str) -> Path:
 def cli_file(engine, files, monkeypatch) -> dict:
     from bayling_cat import cli
 
-    monkeypatch.setattr(cli, "load_engine", lambda **kw: engine)
+    monkeypatch.setattr(cli.options, "load_engine", lambda **kw: engine)
     report = files["dir"] / "report.json"
     result = CliRunner().invoke(cli.cli, ["translate", str(files["xlf"]), "-o", str(files["dir"] / "out.xlf"),
                                           "-g", str(files["glossary"]), "--memory", str(fresh_memory(files, "cli")),
@@ -129,7 +129,7 @@ def cli_file(engine, files, monkeypatch) -> dict:
 def cli_stdin(engine, files, monkeypatch) -> dict:
     from bayling_cat import cli
 
-    monkeypatch.setattr(cli, "load_engine", lambda **kw: engine)
+    monkeypatch.setattr(cli.options, "load_engine", lambda **kw: engine)
     lines = PLAIN + TERMS + [EXACT, FUZZY, BLANK]
     result = CliRunner().invoke(cli.cli, ["translate", "-", "-s", "en", "-t", "de", "-g", str(files["glossary"]),
                                           "--memory", str(fresh_memory(files, "stdin"))],

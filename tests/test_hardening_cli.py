@@ -280,7 +280,7 @@ def test_a_report_in_a_read_only_folder_is_refused_before_the_run(tmp_path, monk
         monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == folder else real_access(p, mode))
     with pytest.raises(UserError, match=f"{folder / 'r.json'}: cannot write the report \\(the folder {folder} is "
                                         "not writable\\)"):
-        cli._file_to_write(str(folder / "r.json"), "--report")
+        cli.file_to_write(str(folder / "r.json"), "--report")
     with pytest.raises(UserError, match="not writable"):
         check_writable(folder / "new" / "deeper" / "r.json")
 
@@ -303,7 +303,7 @@ def test_a_report_that_fails_late_is_one_line_and_the_translation_stays(tmp_path
     monkeypatch.setattr(pipeline.Pipeline, "run", run_then_break_the_folder)
     translator = ScriptedTranslator()
     translator.path = "scripted"
-    monkeypatch.setattr(cli, "load_engine", lambda **kw: translator)
+    monkeypatch.setattr(cli.options, "load_engine", lambda **kw: translator)
     monkeypatch.setenv("BAYLING_CAT_HOME", str(tmp_path / "home"))
     model = tmp_path / "m"
     model.mkdir()
