@@ -525,7 +525,7 @@ def test_a_broken_tmx_unit_whatever_the_parser_reports_and_where(tmp_path, monke
 def test_a_file_without_units_is_not_a_tmx_whatever_the_parser_says(tmp_path):
     other = tmp_path / "other.tmx"
     other.write_text("<tmx version=\"1.4\"><body><p>x</b></body></tmx>\n", encoding="utf-8")
-    with Memory(tmp_path / "m.sqlite") as mem:
+    with open_memory(tmp_path / "m.sqlite") as mem:
         with pytest.raises(MemoryError_, match=r"other\.tmx: not a readable TMX file \(line 1: "):
             import_files(mem, [other])
 
@@ -545,6 +545,6 @@ def test_tmx_entities_are_refused_never_dropped(tmp_path):
     undeclared = tmp_path / "undeclared.tmx"
     undeclared.write_text(tmx.read_text().replace('<!DOCTYPE tmx [<!ENTITY co2 "CO&#8322;">]>', ""), encoding="utf-8")
     warnings = []
-    with Memory(tmp_path / "n.sqlite") as mem:
+    with open_memory(tmp_path / "n.sqlite") as mem:
         assert import_files(mem, [undeclared], warn=warnings.append) == 0
     assert len(warnings) == 1 and "line 6: unit skipped: " in warnings[0] and "co2" in warnings[0]
