@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import report, start_server  # noqa: E402
-from tests.test_server_hardening import ROUTES, encode, every_wrong_value  # noqa: E402  (the tests' generator)
+from tests.test_server import ROUTES, encode, every_wrong_value  # noqa: E402  (the tests' generator)
 
 MALFORMED = [b"[" * 100_000, b'{"a":' * 50_000, b"\xff\xfe\x00garbage", b"\xc3\x28 not utf-8", b"NaN", b"1e400",
              b'"just a string"', b"", b"\x00" * 100, b'{"a": 1} trailing',

@@ -153,3 +153,9 @@ def tiny_spm_checkpoint(tmp_path_factory) -> Path:
                          eos_token_id=2, initializer_range=0.3)
     LlamaForCausalLM(config).save_pretrained(str(folder))
     return folder
+
+
+@pytest.fixture
+def tiny_env(tiny_model, tmp_path):
+    """The environment of a command-line run on the tiny model, in a data folder of its own."""
+    return {"BAYLING_CAT_HOME": str(tmp_path / "home"), "BAYLING_CAT_MODEL": str(tiny_model)}

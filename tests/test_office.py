@@ -13,7 +13,7 @@ from bayling_cat.connectors import open_document
 from bayling_cat.errors import UserError
 from bayling_cat.pipeline import Options, Pipeline
 from tests.fakes import ScriptedTranslator
-from tests.test_hardening_files import _declare
+from tests.test_pipeline import _declare
 
 DATA = Path(__file__).parent / "data" / "formats" / "office"
 FILES = sorted(p.name for p in DATA.iterdir())

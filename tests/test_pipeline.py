@@ -1,5 +1,6 @@
-"""What attacking the release found in the file side (issue 10): untrusted model output, hostile packages and
-encodings, blank segments, line endings, languages and PO plural headers. Each test failed before its fix."""
+"""The file pipeline as a door (pipeline/): what it does with untrusted model output, hostile packages and
+encodings, blank segments, line endings, declared languages and PO plural headers, and one failing file among
+many (what attacking the release found, issues 10 and 25; each test failed before its fix)."""
 
 import re
 import shutil
