@@ -149,8 +149,10 @@ def test_server_answers_through_the_pool(pool, tiny_model):
     from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.server import create_app
 
-    local = Engine(tiny_model, device="cpu", threads=1)
-    want = {s: local.translate([s], "en", "de")[0].text for s in SOURCES[:6]}
+    from bayling_cat.translator import Request, Translator
+
+    local = Engine(tiny_model, device="cpu", threads=1)  # through the translation core, as the server answers
+    want = {s: Translator(local).translate([Request(s)], "en", "de")[0].text for s in SOURCES[:6]}
     client = create_app(pool, window=0.05).test_client()
     answers = {}
 
