@@ -120,7 +120,7 @@ class TermTranslator:
 
     @property
     def path(self):
-        return getattr(self.engine, "path", None)
+        return self.engine.path
 
     def glossary(self, source_lang: str, target_lang: str) -> Glossary | None:
         return self.glossaries.get((source_lang, target_lang))

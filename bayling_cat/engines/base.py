@@ -304,6 +304,7 @@ class BaseEngine:
     decoding: "DecodingOptions"
     # optional features, declared here with what an engine without them does
     concurrency = 1  # model calls that may run at once (a cluster's actors); the core sends that many chunks
+    inter_threads = 1  # batches the engine runs at once (the server's batcher runs that many workers)
 
     def cancel(self) -> None:
         """Stop the calls running now (Ctrl-C, a client gone); an engine that cannot stop one lets it finish."""

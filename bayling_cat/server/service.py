@@ -95,7 +95,7 @@ class Service:
         self.characters = 0
         self.latest = Latest()  # the completion running per segment: a newer one cancels it
         self.batcher = Batcher(self._run_batch, max_batch=max_batch, window=window, max_pending=max_pending,
-                               workers=getattr(engine, "inter_threads", 1))
+                               workers=engine.inter_threads)
 
     def close(self) -> None:
         """On shutdown (safe to call twice): stop the batcher and let the engine release what it holds (a
