@@ -141,15 +141,7 @@ class Docx(Connector):
         return ns
 
     def _read(self, name: str) -> bytes:
-        try:
-            info = self.zip.getinfo(name)
-            if info.file_size > MAX_XML_PART:
-                raise DocumentError(f"{self.path}: {name} would expand to {_size(info.file_size)}, more than the "
-                                    f"{_size(MAX_XML_PART)} a part may hold; refused")
-            with self.zip.open(info) as fh:
-                return fh.read(info.file_size + 1)
-        except _ZIP_ERRORS as exc:
-            raise DocumentError(f"{self.path}: cannot read {name} from the package ({exc})") from None
+        return read_part(self.zip, self.path, name)
 
     def _content_types(self, data: bytes) -> dict[str, str]:
         root = XmlDocument(f"{self.path}:[Content_Types].xml", data).root
@@ -490,3 +482,16 @@ def _size(n: int) -> str:
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def read_part(package: zipfile.ZipFile, path, name: str) -> bytes:
+    """One part of an OOXML or ODF package, refused when it would expand past MAX_XML_PART (a bomb)."""
+    try:
+        info = package.getinfo(name)
+        if info.file_size > MAX_XML_PART:
+            raise DocumentError(f"{path}: {name} would expand to {_size(info.file_size)}, more than the "
+                                f"{_size(MAX_XML_PART)} a part may hold; refused")
+        with package.open(info) as fh:
+            return fh.read(info.file_size + 1)
+    except _ZIP_ERRORS as exc:
+        raise DocumentError(f"{path}: cannot read {name} from the package ({exc})") from None

@@ -104,12 +104,7 @@ class JsonResource(Resource):
 
     def __init__(self, path: Path, data: bytes):
         super().__init__(path, data)
-        self.bom = data.startswith(b"\xef\xbb\xbf")
-        try:
-            self.text = data[3 if self.bom else 0:].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[:exc.start].count(b"\n") + 1
-            raise DocumentError(f"{path}: line {line}: not UTF-8 (JSON files are UTF-8)") from None
+        self._utf8(data, ' (JSON files are UTF-8)')
         try:
             json.loads(self.text, object_pairs_hook=_no_duplicates)
         except json.JSONDecodeError as exc:

@@ -50,12 +50,7 @@ class Markdown(Resource):
 
     def __init__(self, path: Path, data: bytes):
         super().__init__(path, data)
-        self.bom = data.startswith(b"\xef\xbb\xbf")
-        try:
-            self.text = data[3 if self.bom else 0:].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[:exc.start].count(b"\n") + 1
-            raise DocumentError(f"{path}: line {line}: not UTF-8") from None
+        self._utf8(data)
         if "\x00" in self.text:
             raise DocumentError(f"{path}: a NUL character; not a Markdown file")
         self.blocks = self._blocks()

@@ -27,8 +27,8 @@ from pathlib import Path
 from lxml import etree
 
 from bayling_cat.connectors.base import Connector
-from bayling_cat.connectors.docx import (CT, MAX_ENTRIES, MAX_XML_PART, _ZIP_ERRORS, _size, check_package,
-                                         declared_entries)
+from bayling_cat.connectors.docx import (CT, MAX_ENTRIES, _ZIP_ERRORS, check_package, declared_entries,
+                                         read_part)
 from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name
 from bayling_cat.document import Code, Segment, xml_safe
 
@@ -85,15 +85,7 @@ class Package(Connector):
         self._changed: set[str] = set()
 
     def _read(self, name: str) -> bytes:
-        try:
-            info = self.zip.getinfo(name)
-            if info.file_size > MAX_XML_PART:
-                raise DocumentError(f"{self.path}: {name} would expand to {_size(info.file_size)}, more than the "
-                                    f"{_size(MAX_XML_PART)} a part may hold; refused")
-            with self.zip.open(info) as fh:
-                return fh.read(info.file_size + 1)
-        except _ZIP_ERRORS as exc:
-            raise DocumentError(f"{self.path}: cannot read {name} from the package ({exc})") from None
+        return read_part(self.zip, self.path, name)
 
     def set_target_language(self, lang: str, replace: bool = False) -> None:
         self.target_lang = lang

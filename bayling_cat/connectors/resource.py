@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bayling_cat.connectors import icu
 from bayling_cat.connectors.base import Connector
+from bayling_cat.connectors.xmlio import DocumentError
 from bayling_cat.document import Segment, clean_text, protect, restore_literals
 
 # What the model must copy in app strings, whatever the format (each connector may add its own first):
@@ -67,6 +68,16 @@ class Resource(Connector):
         self._units: list[Unit] | None = None
         self._icu: dict[int, dict] = {}  # id(unit) -> {leaf path: ICU text}
         self.written: dict[int, str] = {}  # id(unit) -> new value
+
+    def _utf8(self, data: bytes, what: str = "") -> None:
+        """The file's text as UTF-8 (``self.text``), its byte order mark kept aside (``self.bom``); bytes that
+        are not UTF-8 are refused naming the line."""
+        self.bom = data.startswith(b"\xef\xbb\xbf")
+        try:
+            self.text = data[3 if self.bom else 0:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise DocumentError(f"{self.path}: line {line}: not UTF-8{what}") from None
 
     def units(self) -> list[Unit]:
         raise NotImplementedError

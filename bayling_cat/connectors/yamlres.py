@@ -30,12 +30,7 @@ class YamlResource(Resource):
 
     def __init__(self, path: Path, data: bytes):
         super().__init__(path, data)
-        self.bom = data.startswith(b"\xef\xbb\xbf")
-        try:
-            self.text = data[3 if self.bom else 0:].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[:exc.start].count(b"\n") + 1
-            raise DocumentError(f"{path}: line {line}: not UTF-8") from None
+        self._utf8(data)
         self.root = self._compose()
         self.root_locale = None
         self.source_lang = self._source_language()
