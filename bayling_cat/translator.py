@@ -163,7 +163,7 @@ class Translator:
         if glossary is not None:
             from bayling_cat.revision import TermReport
 
-            answer.terms = getattr(gen, "terms", None) or TermReport.from_finding(
+            answer.terms = gen.terms or TermReport.from_finding(
                 glossary.check(request.source.strip(), answer.gen.text))
         return self._finish(request, answer, target_lang)
 
@@ -278,7 +278,7 @@ class Translator:
         with self._count:
             self.model_calls += calls
         return [_Answer(gen, None, found[0] if found else None, [h.source for h in found],
-                        getattr(gen, "terms", None)) for gen, found in zip(out, matches)]
+                        gen.terms) for gen, found in zip(out, matches)]
 
     def _store(self, chunk, out, source_lang, target_lang, glossary, codes) -> None:
         """A chunk's answers into the memory at once, flagged ones too (the same model would only repeat

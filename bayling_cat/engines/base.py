@@ -77,6 +77,7 @@ class Generation:
     flags: list[str] = field(default_factory=list)
     score: float | None = None
     generated_tokens: int = 0
+    terms: object = None  # revision.TermReport: what the glossary stage found, when one ran
 
     @property
     def ok(self) -> bool:
