@@ -132,23 +132,33 @@ def make_xliff(n: int) -> bytes:
             "\n    </body>\n  </file>\n</xliff>\n").encode("utf-8")
 
 
-def pipeline_side(threads: int, n: int) -> dict:
-    """The whole pipeline on an n-unit XLIFF: segments/s and the share of time spent outside the model."""
+def pipeline_side(threads: int, n: int, mixed: bool = False) -> dict:
+    """The whole pipeline on an n-unit XLIFF: segments/s and the share of time spent outside the model;
+    ``mixed``: batches of prompts of mixed lengths (translate --mixed-batches) instead of equal lengths only."""
     import tempfile
 
     from bayling_cat.engines.ctranslate2 import Engine
     from bayling_cat.models import ensure_default_model
     from bayling_cat.pipeline import Options, Pipeline
 
+    from bayling_cat.engines.base import BaseEngine
+
     engine = Engine(ensure_default_model(), device="cpu", threads=threads)
+    engine.decoding.same_length_batches = not mixed
     engine.translate(SEGMENTS[:2], "en", "de")  # warm-up
     model_seconds = [0.0]
 
-    class Timed:
-        def translate(self, texts, src, tgt, progress=None):
+    class Timed(BaseEngine):  # the engine, its model calls timed (a second try's decoding included)
+        def __init__(self, inner):
+            self.inner, self.decoding, self.path = inner, inner.decoding, inner.path
+
+        def with_decoding(self, **changes):
+            return Timed(self.inner.with_decoding(**changes))
+
+        def translate(self, texts, src, tgt, progress=None, **kwargs):
             start = time.perf_counter()
             try:
-                return engine.translate(texts, src, tgt, progress=progress)
+                return self.inner.translate(texts, src, tgt, progress=progress, **kwargs)
             finally:
                 model_seconds[0] += time.perf_counter() - start
 
@@ -156,11 +166,12 @@ def pipeline_side(threads: int, n: int) -> dict:
         path = Path(tmp) / "bench.xlf"
         path.write_bytes(make_xliff(n))
         start = time.perf_counter()
-        run = Pipeline(Timed(), Options(output=Path(tmp) / "out.xlf"))
+        run = Pipeline(Timed(engine), Options(output=Path(tmp) / "out.xlf"))
         [result] = run.run([str(path)])
         total = time.perf_counter() - start
     assert result.error is None, result.error
-    return {"units": n, "distinct": run.model_calls, "seconds": total, "model_seconds": model_seconds[0],
+    return {"units": n, "batches": "mixed lengths" if mixed else "equal lengths", "model_calls": run.model_calls,
+            "seconds": total, "model_seconds": model_seconds[0],
             "segments_per_s": n / total, "outside_model_share": (total - model_seconds[0]) / total,
             "peak_rss_mb": peak_rss_mb()}
 
@@ -196,7 +207,14 @@ def memory_side(threads: int, n: int) -> dict:
 
         calls = [0]
 
-        class DiesHalfway:
+        from bayling_cat.engines.base import BaseEngine
+
+        class DiesHalfway(BaseEngine):
+            decoding = engine.decoding
+
+            def with_decoding(self, **changes):
+                return self
+
             def translate(self, texts, *args, **kwargs):
                 if calls[0] >= first_calls // 2:
                     raise Killed()
@@ -222,10 +240,12 @@ def main():
     parser.add_argument("--side", choices=["engine", "transformers", "latency", "pipeline", "memory"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--mixed-batches", action="store_true",
+                        help="the pipeline with batches of mixed prompt lengths (translate --mixed-batches)")
     args = parser.parse_args()
     if args.side:
         if args.side == "pipeline":
-            result = pipeline_side(args.threads, args.units)
+            result = pipeline_side(args.threads, args.units, args.mixed_batches)
         elif args.side == "memory":
             result = memory_side(args.threads, args.units)
         elif args.side == "latency":
@@ -238,7 +258,8 @@ def main():
     figures = {}
     for side in sides.get(args.only, sides["foundation"] + sides["pipeline"] + sides["memory"]):
         out = subprocess.run([sys.executable, __file__, "--side", side, "--threads", str(args.threads),
-                              "--segments", str(args.segments), "--units", str(args.units)],
+                              "--segments", str(args.segments), "--units", str(args.units)]
+                             + (["--mixed-batches"] if args.mixed_batches else []),
                              capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"benchmark side {side} failed:\n{out.stderr[-3000:]}")
@@ -247,7 +268,8 @@ def main():
         print_foundation(figures, args)
     if "pipeline" in figures:
         p = figures["pipeline"]
-        print(f"pipeline: {p['units']}-unit XLIFF ({p['distinct']} distinct sources) in {p['seconds']:.1f} s: "
+        print(f"pipeline: {p['units']}-unit XLIFF ({p['model_calls']} model calls, {p['batches']}) in "
+              f"{p['seconds']:.1f} s: "
               f"{p['segments_per_s']:.2f} units/s; outside the model {p['outside_model_share'] * 100:.1f}% "
               f"({p['seconds'] - p['model_seconds']:.2f} s: parsing, placeholders, writing)")
     if "memory" in figures:

@@ -40,7 +40,11 @@ def run_side(side: str, units: int, workers: int) -> dict:
         path.write_bytes(make_xliff(units))
         started = time.perf_counter()
         if side == "driver":
-            class Instant:
+            from bayling_cat.engines.base import BaseEngine, DecodingOptions
+
+            class Instant(BaseEngine):  # the model's place, answering at once: the driver's own cost
+                decoding = DecodingOptions()
+
                 def translate(self, texts, source_lang, target_lang, progress=None, **kwargs):
                     return [Generation(f"Übersetzt: {t}") for t in texts]
 
