@@ -28,7 +28,7 @@ def mixed(service, texts: list[str], order: list[int]) -> list[str]:
     out: list[str | None] = [None] * len(texts)
 
     def one(i):
-        [gen] = service.translate([texts[i]], "en", "de")
+        [gen] = service.engine.translate([texts[i]], "en", "de")  # the model through the server's batcher
         out[i] = gen.text
 
     threads = [threading.Thread(target=one, args=(i,)) for i in order]
@@ -52,13 +52,14 @@ def main():
     from bayling_cat.cli import load_engine
     from bayling_cat.server.service import Service
 
-    engine = load_engine(args.model, "cpu", 0, "auto", 0, 1, 0.0, 1.0, 32, 256)
+    engine = load_engine(model=args.model, engine="ctranslate2", device="cpu", device_index=0, compute_type="auto",
+                         threads=0, beam_size=1, temperature=0.0, top_p=1.0, batch_size=32, max_new_tokens=256)
     same = not args.mixed_batches
     texts = list(SEGMENTS)
     started = time.perf_counter()
     alone_service = Service(engine, max_batch=1, window=0.0, same_length_batches=same)
-    alone = [alone_service.translate([t], "en", "de")[0].text for t in texts]
-    alone_service.close()
+    alone = [alone_service.engine.translate([t], "en", "de")[0].text for t in texts]
+    alone_service.batcher.stop()
     print(f"alone: {len(texts)} segments in {time.perf_counter() - started:.1f} s")
     rng = random.Random(7)
     shares = []
@@ -72,7 +73,7 @@ def main():
         shares.append(same / len(texts))
         print(f"round {r + 1}: {same}/{len(texts)} identical ({100 * same / len(texts):.0f} %), "
               f"{service.batcher.batches} batches, {time.perf_counter() - started:.1f} s")
-        service.close()
+        service.batcher.stop()  # the engine stays loaded for the next round
     mode = "mixed-length batches" if args.mixed_batches else "same-length batches (the default)"
     print(f"{mode}: identical alone vs batched with other traffic: {100 * sum(shares) / len(shares):.1f} % "
           f"(min {100 * min(shares):.0f} %, {args.rounds} rounds, max batch {args.max_batch})")
