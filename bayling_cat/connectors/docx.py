@@ -90,16 +90,7 @@ class Docx(Connector):
 
     def __init__(self, path: Path, data: bytes):
         super().__init__(path, data)
-        entries = declared_entries(data)
-        if entries is not None and entries > MAX_ENTRIES:  # before zipfile builds an object for each of them
-            raise DocumentError(f"{path}: the package declares {entries} entries, more than the {MAX_ENTRIES} a "
-                                "Word document may have; refused")
-        try:
-            self.zip = zipfile.ZipFile(io.BytesIO(data))
-            names = set(self.zip.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise DocumentError(f"{path}: a damaged or truncated ZIP package, not a readable DOCX ({exc})") from None
-        check_package(path, self.zip)
+        self.zip, names = open_package(path, data, "a Word document", ", not a readable DOCX")
         if "[Content_Types].xml" not in names:
             raise DocumentError(f"{path}: a ZIP file but not an Office document (no [Content_Types].xml)")
         types = self._content_types(self._read("[Content_Types].xml"))
@@ -429,6 +420,23 @@ def declared_entries(data: bytes) -> int | None:
     if record + 40 > len(data) or data[record:record + 4] != b"PK\x06\x06":
         return count
     return struct.unpack_from("<Q", data, record + 32)[0]
+
+
+def open_package(path, data: bytes, kind: str, damaged: str = "") -> tuple[zipfile.ZipFile, set[str]]:
+    """A ZIP package (DOCX, PPTX, XLSX, ODT) opened safely: the entry count its end record declares checked
+    before zipfile builds an object for each entry, then the directory (check_package); ``kind`` names the
+    document in the refusal ("a Word document"), ``damaged`` ends the line for a ZIP that cannot be read."""
+    entries = declared_entries(data)
+    if entries is not None and entries > MAX_ENTRIES:
+        raise DocumentError(f"{path}: the package declares {entries} entries, more than the {MAX_ENTRIES} {kind} "
+                            "may have; refused")
+    try:
+        package = zipfile.ZipFile(io.BytesIO(data))
+        names = set(package.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocumentError(f"{path}: a damaged or truncated ZIP package{damaged} ({exc})") from None
+    check_package(path, package)
+    return package, names
 
 
 def check_package(path, package: zipfile.ZipFile) -> None:

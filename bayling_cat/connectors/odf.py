@@ -10,7 +10,6 @@ what the tests read every output with.
 
 from __future__ import annotations
 
-import zipfile
 from copy import deepcopy
 from pathlib import Path
 
@@ -35,22 +34,11 @@ class Odt(Package):
 
     def __init__(self, path: Path, data: bytes):  # Package.__init__ reads OOXML content types; ODF has none
         from bayling_cat.connectors.base import Connector
-        from bayling_cat.connectors.docx import MAX_ENTRIES, check_package, declared_entries
+        from bayling_cat.connectors.docx import open_package
 
         Connector.__init__(self, path, data)
         self._data = data
-        entries = declared_entries(data)
-        if entries is not None and entries > MAX_ENTRIES:
-            raise DocumentError(f"{path}: the package declares {entries} entries, more than the {MAX_ENTRIES} an "
-                                "OpenDocument file may have; refused")
-        try:
-            import io
-
-            self.zip = zipfile.ZipFile(io.BytesIO(data))
-            names = set(self.zip.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise DocumentError(f"{path}: a damaged or truncated ZIP package ({exc})") from None
-        check_package(path, self.zip)
+        self.zip, names = open_package(path, data, "an OpenDocument file")
         mimetype = self._read("mimetype").decode("ascii", "replace").strip() if "mimetype" in names else ""
         if mimetype not in MIMETYPES:
             raise DocumentError(f"{path}: an OpenDocument package of type {mimetype or 'unknown'}, not a text "

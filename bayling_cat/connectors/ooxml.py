@@ -27,8 +27,7 @@ from pathlib import Path
 from lxml import etree
 
 from bayling_cat.connectors.base import Connector
-from bayling_cat.connectors.docx import (CT, MAX_ENTRIES, _ZIP_ERRORS, check_package, declared_entries,
-                                         read_part)
+from bayling_cat.connectors.docx import CT, _ZIP_ERRORS, open_package, read_part
 from bayling_cat.connectors.xmlio import DocumentError, XmlDocument, local_name
 from bayling_cat.document import Code, Segment, xml_safe
 
@@ -60,16 +59,7 @@ class Package(Connector):
     def __init__(self, path: Path, data: bytes):
         super().__init__(path, data)
         self._data = data
-        entries = declared_entries(data)
-        if entries is not None and entries > MAX_ENTRIES:
-            raise DocumentError(f"{path}: the package declares {entries} entries, more than the {MAX_ENTRIES} an "
-                                f"{self.kind} document may have; refused")
-        try:
-            self.zip = zipfile.ZipFile(io.BytesIO(data))
-            names = set(self.zip.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise DocumentError(f"{path}: a damaged or truncated ZIP package ({exc})") from None
-        check_package(path, self.zip)
+        self.zip, names = open_package(path, data, f"an {self.kind} document")
         if "[Content_Types].xml" not in names:
             raise DocumentError(f"{path}: a ZIP file but not an Office document (no [Content_Types].xml)")
         root = XmlDocument(f"{path}:[Content_Types].xml", self._read("[Content_Types].xml")).root
