@@ -79,6 +79,19 @@ class Resource(Connector):
             line = data[:exc.start].count(b"\n") + 1
             raise DocumentError(f"{self.path}: line {line}: not UTF-8{what}") from None
 
+    def language_in_name(self) -> str | None:
+        """The language a file name says before its extension (Resources.de.resx, movie.fr.srt), or None."""
+        from bayling_cat import languages
+        from bayling_cat.errors import UserError
+
+        parts = self.path.name.split(".")
+        if len(parts) > 2:
+            try:
+                return languages.normalize(parts[-2])
+            except UserError:
+                return None
+        return None
+
     def units(self) -> list[Unit]:
         raise NotImplementedError
 

@@ -28,19 +28,7 @@ class Resx(Resource):
         self.xml = xml or XmlDocument(path, data)
         if local_name(self.xml.root) != "root":
             raise DocumentError(f"{path}: not a .resx file (the root element is <{local_name(self.xml.root)}>)")
-        self.source_lang = self._source_language()
-
-    def _source_language(self) -> str | None:
-        from bayling_cat import languages
-        from bayling_cat.errors import UserError
-
-        parts = self.path.name.split(".")
-        if len(parts) > 2:
-            try:
-                return languages.normalize(parts[-2])
-            except UserError:
-                return None
-        return None
+        self.source_lang = self.language_in_name()
 
     def units(self) -> list[Unit]:
         out = []

@@ -41,7 +41,7 @@ class Subtitles(Resource):
         self.cues = self._parse()
         if not self.cues:
             raise DocumentError(f"{path}: no subtitle cue (a timing line such as 00:00:01,000 --> 00:00:02,000)")
-        self.source_lang = self._source_language()
+        self.source_lang = self.language_in_name()
 
     def _parse(self) -> list[dict]:
         """Blocks separated by blank lines; in each, the timing line and the text after it."""
@@ -70,18 +70,6 @@ class Subtitles(Resource):
                          "value": self.text[start:end].replace("\r\n", "\n")})
             note = None
         return cues
-
-    def _source_language(self) -> str | None:
-        from bayling_cat import languages
-        from bayling_cat.errors import UserError
-
-        parts = self.path.name.split(".")
-        if len(parts) > 2:
-            try:
-                return languages.normalize(parts[-2])
-            except UserError:
-                return None
-        return None
 
     def units(self) -> list[Unit]:
         return [Unit(f"{c['key']} {c['time'].split(' ')[0]}", c["value"], ref=c, note=c["note"]) for c in self.cues]
