@@ -35,7 +35,7 @@ from typing import Sequence
 from bayling_cat.engines.base import (CONTINUATION_TOKENS, WORD_TOKENS, BaseEngine, ChatTurn, DecodingOptions,
                                       FLAG_EMPTY, FLAG_LENGTH, FLAG_REPETITION, StopScanner,
                                       Generation, auto_threads, find_repetition, whole_word, word_done)
-from bayling_cat.engines.llamacpp_interactive import MIN_EVAL, _chunks
+from bayling_cat.engines.llamacpp_interactive import MIN_EVAL, _chunks, fill_batch
 from bayling_cat.errors import ModelError, UserError
 from bayling_cat.templates import Message, PromptTemplate
 
@@ -427,13 +427,7 @@ class Engine(BaseEngine):
         logits = {}
         for start, end in _chunks(len(items)):
             chunk = items[start:end]
-            batch.n_tokens = len(chunk)
-            for j, (token, pos, slot, want) in enumerate(chunk):
-                batch.token[j] = token
-                batch.pos[j] = pos
-                batch.n_seq_id[j] = 1
-                batch.seq_id[j][0] = slot
-                batch.logits[j] = want
+            fill_batch(batch, chunk)
             rc = llama_cpp.llama_decode(self._ctx, batch)
             if rc != 0:
                 for slot in {slot for _, _, slot, _ in items}:  # their caches are in doubt now

@@ -38,6 +38,19 @@ from dataclasses import dataclass
 from bayling_cat.errors import ModelError
 from bayling_cat.sessions import Cancelled, SessionStore
 
+
+def fill_batch(batch, items) -> None:
+    """A llama_batch holding (token, position, sequence, wants logits) items, one sequence each; both contexts
+    (the batch engine's and the sessions') evaluate through it."""
+    batch.n_tokens = len(items)
+    for j, (token, pos, seq, want) in enumerate(items):
+        batch.token[j] = token
+        batch.pos[j] = pos
+        batch.n_seq_id[j] = 1
+        batch.seq_id[j][0] = seq
+        batch.logits[j] = want
+
+
 # prompt tokens evaluated together at least: a batch of one token takes ggml's matrix-vector kernel, which
 # rounds differently from the tiled one (llamafile_sgemm) that x86 uses from 2 tokens on, ARM from 4
 MIN_EVAL = 2 if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86") else 4
@@ -180,13 +193,7 @@ class Interactive:
         """(token, position, sequence, wants logits) items in one llama_decode; sequence -> logits row."""
         llama_cpp, np = self._llama, self.engine._np
         batch = self._batch
-        batch.n_tokens = len(items)
-        for j, (token, pos, seq, want) in enumerate(items):
-            batch.token[j] = token
-            batch.pos[j] = pos
-            batch.n_seq_id[j] = 1
-            batch.seq_id[j][0] = seq
-            batch.logits[j] = want
+        fill_batch(batch, items)
         rc = llama_cpp.llama_decode(self._ctx, batch)
         if rc != 0:
             llama_cpp.llama_memory_clear(self._memory, True)
