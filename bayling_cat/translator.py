@@ -96,7 +96,6 @@ class Translator:
         self.memory = memory
         self.options = options or CoreOptions()
         self.model_calls = 0  # segments sent to the model (retries included)
-        self.memory_hits = 0  # distinct sources answered by an exact memory match
         self._count = threading.Lock()
 
     @property
@@ -126,8 +125,6 @@ class Translator:
                 answers[job] = hit
             else:
                 todo.append(job)
-        with self._count:
-            self.memory_hits += len(jobs) - len(todo)
         if progress and len(jobs) > len(todo):
             progress(len(jobs) - len(todo))
         if on_chunk is not None and answers:

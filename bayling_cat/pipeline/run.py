@@ -58,11 +58,6 @@ class Pipeline:
         return self._core
 
     @property
-    def translator(self):
-        """The engine (loaded now if it was not)."""
-        return self.core.engine
-
-    @property
     def engine_loaded(self):
         """The engine if the run loaded one, else None."""
         return self._core.engine if self._core is not None and self._core.loaded else None
@@ -75,10 +70,6 @@ class Pipeline:
     @property
     def model_calls(self) -> int:
         return self._core.model_calls if self._core is not None else 0
-
-    @property
-    def memory_hits(self) -> int:
-        return self._core.memory_hits if self._core is not None else 0
 
     def glossary(self, source_lang: str, target_lang: str):
         """The run's glossaries for one language pair, merged (None without --glossary)."""
