@@ -106,6 +106,17 @@ def revision_request(feedback: str) -> str:
     return f"In your translation, {feedback}. Reply with the corrected translation only."
 
 
+def steering(glossary: Glossary, text: str):
+    """What a glossary puts into a segment's prompt: the text with its do-not-translate terms as placeholders,
+    what those placeholders hold, the glossary's matches, and the (source, preferred target) terms the prompt
+    shows. ``bayling-cat adapt`` trains on prompts made by this same call."""
+    matches = glossary.match(text)
+    dnt = [(m.start, m.end, m.text) for m in matches if m.term.dnt]
+    prompt_text, literals = _replace_spans(text, dnt, _next_free(text))
+    terms = [(m.term.source, m.term.preferred) for m in _unique(matches) if not m.term.dnt and m.term.targets]
+    return prompt_text, literals, matches, terms
+
+
 class TermTranslator:
     """Wraps an Engine: the same ``translate`` call, with glossary constraints and revision turns."""
 
@@ -136,19 +147,16 @@ class TermTranslator:
                                          examples=examples)
         self._glossary = glossary
         hints = list(hints) if hints else [None] * len(texts)
-        jobs = []
+        jobs, terms = [], []
         for i, text in enumerate(texts):
-            matches = glossary.match(text)
-            dnt = [(m.start, m.end, m.text) for m in matches if m.term.dnt]
-            prompt_text, literals = _replace_spans(text, dnt, _next_free(text))
+            prompt_text, literals, matches, found = steering(glossary, text)
             jobs.append(_Job(i, text, prompt_text, literals, matches))
+            terms.append(found)
         banned = []
         if self.ban_forbidden and glossary.forbidden_forms():
             keep = [t for term in glossary.terms for t in term.targets] + \
                 [term.source for term in glossary.terms if term.dnt]
             banned = self.engine.banned_sequences(glossary.forbidden_forms(), keep)
-        terms = [[(m.term.source, m.term.preferred) for m in _unique(job.matches) if not m.term.dnt and m.term.targets]
-                 for job in jobs]
         conversations = self.engine.requests([j.prompt_text for j in jobs], source_lang, target_lang, hints, terms,
                                              examples)
         first = self.engine.generate(conversations, [j.prompt_text for j in jobs], suppress_sequences=banned,

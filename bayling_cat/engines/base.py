@@ -463,8 +463,15 @@ class BaseEngine:
                 formality = None  # the examples show the one form the language's software uses
             out.append([Message("user", fewshot.FewShotRequest(
                 text, source_lang, target_lang, self._prompt_name(source_lang), self._prompt_name(target_lang),
-                examples=list(shots), terms=list(term_list), formality=formality, builtin=True))])
+                examples=list(shots), terms=list(term_list), formality=formality, builtin=self.builtin_examples))])
         return out
+
+    @property
+    def builtin_examples(self) -> bool:
+        """Whether a base model's prompt shows the built-in examples when the memory has none: a model
+        ``bayling-cat adapt`` trained learned the task without them (its metadata says so), and is asked as it
+        was trained."""
+        return bool(self.info.extra.get("builtin_examples", True)) if self.info is not None else True
 
     @staticmethod
     def _prompt_name(lang: str) -> str:
