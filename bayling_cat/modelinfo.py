@@ -46,6 +46,26 @@ class ModelInfo:
             raise ModelError(f"{path}: unreadable model metadata ({exc})") from None
 
 
+def adaptation(info: "ModelInfo | None") -> dict | None:
+    """What a model ``bayling-cat adapt`` made says about itself, in short (None for any other model): the base,
+    the pairs it learned from, and its held-out chrF++ before and after. Shown wherever a translation says where
+    it came from (/health, /v1/models, the workbench, reports, XLIFF)."""
+    adapted = (getattr(info, "extra", None) or {}).get("adapted")
+    if not isinstance(adapted, dict):
+        return None
+    held = adapted.get("held_out") or {}
+    return {"base": adapted.get("base"), "pairs": (adapted.get("data") or {}).get("pairs"),
+            "created": getattr(info, "created", None),
+            "held_out_chrf": {"before": (held.get("before") or {}).get("chrf++"),
+                              "after": (held.get("after") or {}).get("chrf++"), "gain": held.get("chrf++_gain")}}
+
+
+def describe(name: str, info: "ModelInfo | None") -> str:
+    """A model's name as people read it: "django-de (adapted from gemma-3-270m-int8)" for an adapted one."""
+    about = adaptation(info)
+    return f"{name} (adapted from {about['base']})" if about else name
+
+
 def check_model_folder(folder: str | os.PathLike) -> Path:
     """Return the folder if it is a complete converted model, else raise a ModelError saying what to do."""
     path = Path(folder).expanduser()

@@ -187,7 +187,7 @@ def _translate_files(inputs, source_lang, target_lang, report_path, options, eng
     finally:
         run.close()  # a cluster's actors go, and a Ray instance started here stops
     model = str(run.engine_loaded.path) if run.engine_loaded is not None else "(not loaded: nothing to translate)"
-    data = pipeline.report(results, run.seconds, model)
+    data = pipeline.report(results, run.seconds, model, getattr(run.engine_loaded, "info", None))
     for r in results:
         if not r.error:
             say(f"bayling-cat: wrote {r.output}")

@@ -12,6 +12,9 @@ class Connector:
 
     format = "?"  # e.g. "xliff-1.2", "xliff-2.0", "sdlxliff", "mqxliff"
     can_suggest = False  # whether --mode suggest has a place in this format
+    # what machine output is attributed to (XLIFF alt-trans and mtc:match origin, SDLXLIFF origin-system): the
+    # pipeline names a model bayling-cat adapt made there, "bayling-cat django-de (adapted from ...)"
+    tool = "bayling-cat"
     default_source_lang: str | None = None  # when the file cannot say (gettext msgids are English)
 
     def __init__(self, path: Path, data: bytes):

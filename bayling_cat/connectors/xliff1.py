@@ -242,7 +242,7 @@ class Xliff1(Connector):
         alt = etree.Element(self.q("alt-trans"))
         if mid is not None:
             alt.set("mid", mid)
-        alt.set("origin", TOOL if match is None else f"{TOOL} memory")
+        alt.set("origin", self.tool if match is None else f"{TOOL} memory")
         if match is not None:  # a fuzzy match: its quality and the source it translates
             alt.set("match-quality", str(match["quality"]))
             rebuild(etree.SubElement(alt, self.q("source")), match["source"], segment.codes)
@@ -328,7 +328,7 @@ class Sdlxliff(Xliff1):
             seg.attrib.pop("origin-system", None)
         else:
             seg.set("origin", {"copy": "source", "tm": "tm"}.get(origin, "mt"))
-            seg.set("origin-system", TOOL)
+            seg.set("origin-system", self.tool)
         for stale in ("percent", "text-match", "struct-match"):
             seg.attrib.pop(stale, None)
 

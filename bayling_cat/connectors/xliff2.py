@@ -151,7 +151,7 @@ class Xliff2(Connector):
         found, match = match, etree.SubElement(matches, f"{{{MTC_NS}}}match")
         match.set("ref", "#" + self._segment_id(unit, seg))
         match.set("type", "mt" if found is None else "tm")
-        match.set("origin", TOOL if found is None else f"{TOOL} memory")
+        match.set("origin", self.tool if found is None else f"{TOOL} memory")
         if found is not None:  # a fuzzy match: how similar its source is, and its quality
             match.set("similarity", str(found["quality"]))
             match.set("matchQuality", str(found["quality"]))

@@ -29,7 +29,7 @@ FLAG_TEXT = {
 }
 
 
-def report(results: list[FileResult], seconds: float, model: str) -> dict:
+def report(results: list[FileResult], seconds: float, model: str, info=None) -> dict:
     files = []
     totals = {"files": len(results), "failed_files": 0, "segments": 0, TRANSLATED: 0, COPIED: 0, SKIPPED: 0,
               FLAGGED: 0, "not_written": 0}
@@ -64,7 +64,10 @@ def report(results: list[FileResult], seconds: float, model: str) -> dict:
             if reports:
                 entry["terminology"] = terminology_totals(reports)
         files.append(entry)
-    return {"tool": f"bayling-cat {__version__}", "model": model,
+    from bayling_cat.modelinfo import adaptation
+
+    adapted = adaptation(info)  # a model bayling-cat adapt made: its base, data and held-out scores
+    return {"tool": f"bayling-cat {__version__}", "model": model, **({"adapted": adapted} if adapted else {}),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(seconds, 2), "totals": totals, "files": files}
 

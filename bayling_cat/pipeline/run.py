@@ -62,6 +62,18 @@ class Pipeline:
         """The engine if the run loaded one, else None."""
         return self._core.engine if self._core is not None and self._core.loaded else None
 
+    @property
+    def tool(self) -> str:
+        """What the files credit machine output to: bayling-cat, and an adapted model by name and base."""
+        from bayling_cat.connectors.base import Connector
+        from bayling_cat.modelinfo import adaptation, describe
+
+        engine = self.engine_loaded
+        info = getattr(engine, "info", None)
+        if adaptation(info) is None:
+            return Connector.tool
+        return f"{Connector.tool} {describe(info.name or Path(str(engine.path)).stem, info)}"
+
     def close(self) -> None:
         """Release the engine the run loaded (a cluster's actors, and a Ray instance started for them)."""
         if self.engine_loaded is not None:
@@ -249,6 +261,7 @@ class Pipeline:
         """The core's result into the file: the target (or a suggestion), its state and the notes a reviewer
         reads."""
         connector = result.connector
+        connector.tool = self.tool
         flags = list(translation.flags)
         seg.memory, seg.fuzzy = translation.memory, translation.fuzzy
         seg.terms, seg.examples, seg.qa = translation.terms, translation.examples, translation.checks

@@ -34,6 +34,7 @@ def health():
     return jsonify({"status": "ok", "model": service().model_name, "version": __version__,
                     "queued_segments": service().batcher.pending, "batches": service().batcher.batches,
                     "interactive": describe(service().raw),
+                    **({"adapted": service().adapted} if service().adapted else {}),
                     **({"cluster": status} if status is not None else {})})
 
 

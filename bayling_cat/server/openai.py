@@ -59,7 +59,8 @@ def model_card() -> dict:
     return {"id": service().model_name, "object": "model", "created": created, "owned_by": "bayling-cat",
             "name": service().model_name, "path": path, "loaded": True,
             "template": getattr(info, "template", None), "quantization": getattr(info, "quantization", None),
-            "device": getattr(engine, "device", None), "compute_type": getattr(engine, "compute_type", None)}
+            "device": getattr(engine, "device", None), "compute_type": getattr(engine, "compute_type", None),
+            **({"parent": service().adapted["base"], "adapted": service().adapted} if service().adapted else {})}
 
 
 @bp.get("/v1/models")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bayling_cat.batching import Batcher, Busy
 from bayling_cat.engines.base import BaseEngine
+from bayling_cat.modelinfo import adaptation
 from bayling_cat.server.errors import ApiError
 from bayling_cat.sessions import Latest
 
@@ -90,6 +91,7 @@ class Service:
         engine.decoding.same_length_batches = same_length_batches
         self.engine = BatchedEngine(engine, self)
         self.model_name = Path(str(engine.path or "model")).name
+        self.adapted = adaptation(engine.info)  # what bayling-cat adapt made it from (None for another model)
         self.timeout = timeout
         self.lock = threading.Lock()
         self.characters = 0

@@ -218,7 +218,7 @@ def documents():
     with wb.lock:
         opened = [s.info() for s in wb.sessions.values()]
     return jsonify({"review": wb.review_id, "open": opened, "available": wb.available(),
-                    "model": service().model_name, "can_upload": wb.review_id is None,
+                    "model": service().model_name, "adapted": service().adapted, "can_upload": wb.review_id is None,
                     "has_folder": wb.documents is not None})
 
 

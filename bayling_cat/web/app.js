@@ -1241,6 +1241,17 @@ async function loadDocument(id, keepPage) {
   document.body.classList.add("ready");
 }
 
+// the model in the header; an adapted one with its base and what adaptation gained (docs/adapt.md)
+function showModel(data) {
+  const a = data.adapted;
+  let text = `model: ${data.model}`;
+  if (a) {
+    const gain = a.held_out_chrf && a.held_out_chrf.gain != null ? `, held-out chrF++ ${a.held_out_chrf.gain >= 0 ? "+" : ""}${a.held_out_chrf.gain}` : "";
+    text += ` (adapted from ${a.base} on ${a.pairs} pairs${gain})`;
+  }
+  $("model-name").textContent = text;
+}
+
 async function showDocuments() {
   const data = await api("GET", "/workbench/api/documents");
   const list = $("docs-list");
@@ -1328,6 +1339,7 @@ async function start() {
   document.addEventListener("visibilitychange", () => { if (document.hidden) flushAll(); });
   try {
     const data = await api("GET", "/workbench/api/documents");
+    showModel(data);
     $("btn-documents").hidden = !!data.review;
     $("btn-download").hidden = !!data.review;
     if (data.review) await loadDocument(data.review);
