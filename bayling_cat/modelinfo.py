@@ -66,6 +66,12 @@ def describe(name: str, info: "ModelInfo | None") -> str:
     return f"{name} (adapted from {about['base']})" if about else name
 
 
+def credit(name: str, info: "ModelInfo | None") -> str:
+    """What files credit machine output to (XLIFF alt-trans and mtc:match origin, SDLXLIFF origin-system):
+    bayling-cat, and an adapted model by name and base ("bayling-cat django-de (adapted from ...)")."""
+    return f"bayling-cat {describe(name, info)}" if adaptation(info) else "bayling-cat"
+
+
 def check_model_folder(folder: str | os.PathLike) -> Path:
     """Return the folder if it is a complete converted model, else raise a ModelError saying what to do."""
     path = Path(folder).expanduser()

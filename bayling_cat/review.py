@@ -169,6 +169,7 @@ class ReviewSession:
         from bayling_cat.pipeline import Options, Pipeline
 
         self.path = Path(path).resolve()
+        self.tool = "bayling-cat"  # what the saved file credits machine output to (the workbench names its model)
         self.id = doc_id
         self.output = output
         self.memory = memory
@@ -677,6 +678,7 @@ class ReviewSession:
                     origin = "reviewed"  # a person's finished translation, confirmed again: a review
                 if origin == "file":
                     continue
+                connector.tool = self.tool
                 connector.write_target(seg, text, copied=origin == "copy", origin=origin)
             return connector.serialize()
 

@@ -5,6 +5,7 @@ for a few steps: these are the mechanics; what adaptation gains on a real TM is 
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,37 @@ def test_batches_are_bounded_and_cover_every_example():
     assert len(one.steps) < len(plan.steps) < 2 * len(one.steps)
 
 
+def test_plural_forms_of_one_source_are_held_out_together(tmp_path):
+    """A PO plural entry gives one pair per form (other hints, one source): all of them on one side."""
+    path = tmp_path / "plural.po"
+    entries = ['msgid ""', 'msgstr ""', '"Language: ru\\n"', '"Plural-Forms: nplurals=3; plural=(n%10==1 && '
+               'n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);\\n"', ""]
+    for i in range(30):
+        entries += [f'msgid "{i} file"', f'msgid_plural "{i} files"', f'msgstr[0] "{i} файл"',
+                    f'msgstr[1] "{i} файла"', f'msgstr[2] "{i} файлов"', ""]
+    path.write_text("\n".join(entries) + "\n", encoding="utf-8")
+    data = adapt_data.read_pairs([str(path)], None, "en", "ru", held_out=10)
+    held = {p.source for p in data.held_out}
+    assert len(data.held_out) + len(data.train) > 30  # the forms are pairs of their own (hints)
+    assert held and not held & {p.source for p in data.train}
+
+
+def test_memory_must_exist_and_languages_are_normalised(tmp_path):
+    from bayling_cat.memory import open_memory
+
+    missing = tmp_path / "nope.sqlite"
+    with pytest.raises(UserError, match="--memory .*nope.sqlite: no translation memory there"):
+        adapt_data.read_pairs([], str(missing), "en", "de", held_out=1)
+    assert not missing.exists()  # never made by reading it
+    location = str(tmp_path / "m.sqlite")
+    with open_memory(location) as memory:
+        memory.add([{"source": f" Save file {i}. ", "target": f"Datei {i} speichern.", "source_lang": "en-US",
+                     "target_lang": "de-DE", "origin": "human"} for i in range(6)])
+    data = adapt_data.read_pairs([], location, "EN_us", "de_DE", held_out=1)
+    assert (data.source_lang, data.target_lang) == ("en-US", "de-DE")
+    assert sorted(p.source for p in data.train + data.held_out) == [f"Save file {i}." for i in range(6)]
+
+
 # -- prompts as at run time -----------------------------------------------------------------------------------
 
 def test_training_prompts_are_the_tokens_the_adapted_model_gets_at_run_time(tmp_path, fewshot_tiny, monkeypatch):
@@ -167,6 +199,23 @@ def test_glossary_terms_are_in_the_training_prompt(tmp_path, fewshot_tiny):
     assert ex.terms == 1
     assert prompter.tokenizer.decode(ex.prompt) == \
         "English: window\nGerman: Fenster\n\nEnglish: Open the window 1.\nGerman:"
+
+
+def test_do_not_translate_terms_are_placeholders_in_prompt_and_answer(tmp_path, fewshot_tiny):
+    """As the core sends a do-not-translate term (a placeholder, put back after), the model learns to keep it."""
+    from bayling_cat.engines.ctranslate2 import Engine
+    from bayling_cat.glossary import load
+
+    gl = tmp_path / "g.csv"
+    gl.write_text("en,de\nGlossar,Glossar\n", encoding="utf-8")  # a target equal to its source: keep it
+    glossary = load(gl, "en", "de")
+    assert any(t.dnt for t in glossary.terms)
+    prompter = adapt_data.Prompter(Engine(fewshot_tiny), builtin_examples=False)
+    ex = prompter.example(adapt_data.Pair("Open the Glossar 7.", "Öffnen Sie Glossar 7."), "en", "de", (), glossary)
+    # (the tiny tokenizer has no "<" or ">": ids compared, not decoded text)
+    assert ex.prompt == prompter.ids("English: Open the <1/> 7.\nGerman:")
+    assert ex.answer[:-1] == prompter.tokenizer.encode(" Öffnen Sie <1/> 7.", add_special_tokens=False).ids
+    assert ex.answer[:-1] != prompter.tokenizer.encode(" Öffnen Sie Glossar 7.", add_special_tokens=False).ids
 
 
 # -- the whole run: both engines, metadata, resume, refusal ---------------------------------------------------
@@ -240,18 +289,18 @@ def test_ctrl_c_leaves_a_checkpoint_and_the_same_command_resumes_to_the_same_mod
                                                                                      monkeypatch):
     options = train.TrainOptions(epochs=1, max_steps=5, batch_size=4, learning_rate=1e-3)
     whole = adaptation.adapt(settings(tmp_path, fewshot_tiny, out="whole", train=options, force=True))
-    calls = {"n": 0}
     real_loss = train.Trainer.loss
 
-    def interrupting(self, batch):
-        if self.step == 3:
-            calls["n"] += 1
-            raise KeyboardInterrupt
+    def ctrl_c(self, batch):  # Ctrl-C as a user presses it, in the middle of step 3: the step finishes first
+        if self.step == 2 and not getattr(self, "_pressed", False):
+            self._pressed = True
+            signal.raise_signal(signal.SIGINT)
         return real_loss(self, batch)
 
-    monkeypatch.setattr(train.Trainer, "loss", interrupting)
-    with pytest.raises(UserError, match="interrupted at step 3 of 5: the checkpoint is in .*run the same command"):
+    monkeypatch.setattr(train.Trainer, "loss", ctrl_c)
+    with pytest.raises(adaptation.Stopped, match="interrupted at step 3 of 5: the checkpoint is in .*run the same"):
         adaptation.adapt(settings(tmp_path, fewshot_tiny, out="resumed", train=options, force=True))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     checkpoint = adaptation.checkpoint_folder(tmp_path / "resumed")
     assert json.loads((checkpoint / "lora" / "state.json").read_text())["step"] == 3
     assert not (tmp_path / "resumed").exists()
@@ -262,14 +311,27 @@ def test_ctrl_c_leaves_a_checkpoint_and_the_same_command_resumes_to_the_same_mod
     assert any("resuming from the checkpoint at step 3 of 5" in s for s in said)
     assert resumed["adapted"]["final_loss"] == whole["adapted"]["final_loss"]
     assert (tmp_path / "resumed" / "model.bin").read_bytes() == (tmp_path / "whole" / "model.bin").read_bytes()
-    # other options: the checkpoint is not taken for this run
-    changed = train.TrainOptions(epochs=1, max_steps=5, batch_size=4, learning_rate=2e-3)
-    monkeypatch.setattr(train.Trainer, "loss", interrupting)
-    with pytest.raises(UserError, match="interrupted"):
+    # an interrupt that cuts a step short (outside the main thread): the step runs again, as it would have
+    def cut(self, batch):
+        if self.step == 3:
+            raise KeyboardInterrupt
+        return real_loss(self, batch)
+
+    monkeypatch.setattr(train.Trainer, "loss", cut)
+    with pytest.raises(adaptation.Stopped, match="interrupted at step 3 of 5"):
         adaptation.adapt(settings(tmp_path, fewshot_tiny, out="third", train=options, force=True))
     monkeypatch.setattr(train.Trainer, "loss", real_loss)
+    third = adaptation.adapt(settings(tmp_path, fewshot_tiny, out="third", train=options, force=True))
+    assert (tmp_path / "third" / "model.bin").read_bytes() == (tmp_path / "whole" / "model.bin").read_bytes()
+    assert third["adapted"]["final_loss"] == whole["adapted"]["final_loss"]
+    # other options: the checkpoint is not taken for this run
+    changed = train.TrainOptions(epochs=1, max_steps=5, batch_size=4, learning_rate=2e-3)
+    monkeypatch.setattr(train.Trainer, "loss", cut)
+    with pytest.raises(UserError, match="interrupted"):
+        adaptation.adapt(settings(tmp_path, fewshot_tiny, out="fourth", train=options, force=True))
+    monkeypatch.setattr(train.Trainer, "loss", real_loss)
     said.clear()
-    adaptation.adapt(settings(tmp_path, fewshot_tiny, out="third", train=changed, force=True), say=said.append)
+    adaptation.adapt(settings(tmp_path, fewshot_tiny, out="fourth", train=changed, force=True), say=said.append)
     assert not any("resuming" in s for s in said)
 
 
@@ -350,16 +412,22 @@ def test_cli_adapts_and_says_the_gain(tmp_path, fewshot_tiny):
     (["{po}", "--held-out", "500"], "--held-out 500: must be at least 1 and fewer than the 44 pairs read"),
     (["{po}", "--base", "{tmp}"], "not a packaged model or a converted CTranslate2 folder"),
     (["{po}", "--epochs", "0"], "Invalid value for '--epochs'"),
+    (["{po}", "-o", "{tmp}"], "the adapted model's folder would replace the input"),
+    (["{po}", "-o", "{tmp}/note.txt"], "note.txt: a file, not a folder"),
+    (["{po}", "--memory", "{tmp}/none.sqlite"], "--memory {tmp}/none.sqlite: no translation memory there"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, message, fewshot_tiny):
     po = po_file(tmp_path / "ui.po")
+    (tmp_path / "note.txt").write_text("a note", encoding="utf-8")
     args = [a.format(po=po, tmp=tmp_path) for a in args]
     if "--base" not in args:
         args += ["--base", str(fewshot_tiny)]
-    result = run_cli(["adapt", *args, "-s", "en", "-t", "de", "-o", str(tmp_path / "out")],
-                     env_extra={"BAYLING_CAT_HOME": str(tmp_path / "h")})
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out")]
+    result = run_cli(["adapt", *args, "-s", "en", "-t", "de"], env_extra={"BAYLING_CAT_HOME": str(tmp_path / "h")})
     assert result.returncode != 0
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert message.format(tmp=tmp_path) in result.stderr and "Traceback" not in result.stderr
+    assert po.read_text(encoding="utf-8").startswith('msgid ""')  # the input untouched
     assert not (tmp_path / "out").exists()
 
 
@@ -403,6 +471,7 @@ def test_server_workbench_report_and_xliff_name_the_adapted_model(adapted_model,
 
     xlf = tmp_path / "ui.xlf"
     xlf.write_text(XLIFF, encoding="utf-8")
+    assert bench.open(xlf).tool == "bayling-cat adapted (adapted from tiny-base)"  # what its saves credit
     result = run_cli(["translate", str(xlf), "--model", str(adapted_model), "--mode", "suggest",
                       "--report", str(tmp_path / "report.json")], env_extra={"BAYLING_CAT_HOME": str(tmp_path / "h")})
     assert result.returncode == 0, result.stderr

@@ -49,6 +49,10 @@ class Worse(UserError):
     """The adapted model scored lower on the held-out pairs than the base: not written."""
 
 
+class Stopped(UserError):
+    """Ctrl-C during training: the checkpoint is written (the command line exits 130)."""
+
+
 @dataclass
 class Base:
     name: str
@@ -64,8 +68,10 @@ def resolve_base(spec: str | None, say: Callable[[str], None]) -> Base:
 
     packaged = models.packaged(spec or "default")
     if packaged is not None and (spec is None or not Path(spec).exists()):
-        folder = models.ensure_default_model(say, packaged)
         gguf = models.packaged_gguf(packaged)
+        if gguf is None:
+            raise UserError(f"--base {packaged.key}: training needs the model's weights: {packaged.install}")
+        folder = models.ensure_default_model(say, packaged)
         return Base(packaged.folder, folder, str(gguf), ModelInfo.read(folder))
     path = Path(spec).expanduser()
     if not ((path / METADATA_FILE).is_file() and (path / "model.bin").is_file()):
@@ -75,7 +81,13 @@ def resolve_base(spec: str | None, say: Callable[[str], None]) -> Base:
     if info.extra.get("adapted"):
         raise UserError(f"--base {spec}: an adapted model; adapt its base ({info.extra['adapted'].get('base')}) "
                         "with all the data instead")
+    if info.extra.get("base"):
+        raise UserError(f"--base {spec}: converted from a delta and its base ({info.extra['base']}); adapt a "
+                        "checkpoint with the delta applied: convert it as a Hugging Face folder first")
     source = info.source
+    if not Path(source).expanduser().is_absolute() and not models.is_hub_id(source):
+        raise UserError(f"--base {spec}: it names its weights by a relative path ({source}); convert it again "
+                        "from an absolute path")
     if not (Path(source).expanduser().exists() or models.is_hub_id(source)):
         raise UserError(f"--base {spec}: the weights it was converted from ({source}) are not there; training "
                         "needs them")
@@ -146,11 +158,7 @@ def adapt(settings: Settings, say: Callable[[str], None] = lambda m: None, progr
 
     started = time.monotonic()
     options = settings.train or train.TrainOptions()
-    if settings.fmt not in FORMATS:
-        raise UserError(f"--format {settings.fmt}: choose one of {', '.join(FORMATS)}")
-    output = settings.output.expanduser().resolve()
-    if output.exists() and (not output.is_dir() or any(output.iterdir())) and not settings.force:
-        raise UserError(f"{output}: already exists and is not empty (use --force to replace it)")
+    output = _check_output(settings)
     data = read_pairs(settings.references, settings.memory, settings.source_lang, settings.target_lang,
                       settings.held_out, options.seed)
     src, tgt = data.source_lang, data.target_lang
@@ -158,6 +166,7 @@ def adapt(settings: Settings, say: Callable[[str], None] = lambda m: None, progr
         f"{data.duplicates} repeated sources left out)")
     device = train.pick_device(settings.device)
     base = resolve_base(settings.base, say)
+    _check_base(settings, output, base)
     glossary = _glossary(settings.glossaries, src, tgt)
     checkpoint = checkpoint_folder(output)
     engine = _engine(base.folder, device)
@@ -166,14 +175,15 @@ def adapt(settings: Settings, say: Callable[[str], None] = lambda m: None, progr
         say(f"bayling-cat: scoring the base model {base.name} on the {len(data.held_out)} held-out pairs")
         return _scored(engine, data.held_out, src, tgt, glossary, progress_factory)
 
-    before = _cached_before(checkpoint, {"base": str(base.folder), "data": data.sha256,
-                                         "glossary": [str(g) for g in settings.glossaries]}, before_scores)
-    prompter = Prompter(engine, builtin_examples=False)
-    examples, too_long = build_examples(prompter, data, glossary, max_length=settings.max_length)
+    key = {"base": str(base.folder), "data": data.sha256, "glossary": glossary.fingerprint if glossary else None}
+    before = _cached_before(checkpoint, key, before_scores)
+    examples, too_long = build_examples(Prompter(engine, builtin_examples=False), data, glossary,
+                                        max_length=settings.max_length)
     if not examples:
         raise UserError(f"every training pair is longer than {settings.max_length} tokens")
-    del engine
-    trainer = _train(settings, options, base, data, examples, device, checkpoint, say, progress_factory)
+    del engine, before_scores  # the base's CTranslate2 model leaves memory (and the GPU) before training
+    trainer = _train(settings, options, base, data, examples, device, checkpoint, say, progress_factory,
+                     glossary.fingerprint if glossary else None)
     info = _adapted_info(base, settings, options, data, examples, too_long, before, trainer, __version__)
     report = _write(settings, output, base, info, trainer, data, glossary, before, device, say, progress_factory)
     report["minutes"] = round((time.monotonic() - started) / 60, 1)
@@ -181,6 +191,50 @@ def adapt(settings: Settings, say: Callable[[str], None] = lambda m: None, progr
         settings.report.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     shutil.rmtree(checkpoint, ignore_errors=True)
     return report
+
+
+def _check_output(settings: Settings) -> Path:
+    """The output folder, refused before any work: an existing file or non-empty folder (without --force), a
+    parent that cannot be made, or a folder that is (or holds) what the run reads."""
+    if settings.fmt not in FORMATS:
+        raise UserError(f"--format {settings.fmt}: choose one of {', '.join(FORMATS)}")
+    output = settings.output.expanduser().resolve()
+    reads = [Path(p) for p in settings.references] + [Path(g) for g in settings.glossaries]
+    if settings.memory and not str(settings.memory).startswith(("postgres://", "postgresql://")):
+        reads.append(Path(settings.memory))
+    for path in reads:
+        _refuse_overlap(output, path.expanduser().resolve(), f"the input {path}")
+    if output.exists() and not output.is_dir():
+        raise UserError(f"{output}: a file, not a folder; name the adapted model's folder")
+    if output.exists() and any(output.iterdir()) and not settings.force:
+        raise UserError(f"{output}: already exists and is not empty (use --force to replace it)")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{output.parent}: cannot create the folder ({exc.strerror or exc})") from None
+    return output
+
+
+def _refuse_overlap(output: Path, read: Path, what: str) -> None:
+    if output == read or output in read.parents:
+        raise UserError(f"{output}: the adapted model's folder would replace {what}; choose another folder")
+
+
+def _check_base(settings: Settings, output: Path, base: Base) -> None:
+    """What the base allows, found out before training: the output may not replace it, and a GGUF file of a
+    Hugging Face base is written by the Llama writer only."""
+    from bayling_cat.convert_gguf import GGUF_ARCHITECTURES
+    from bayling_cat.ggufinfo import is_gguf
+
+    _refuse_overlap(output, base.folder.resolve(), f"the base model {base.folder}")
+    weights = Path(base.weights).expanduser()
+    if weights.exists():
+        _refuse_overlap(output, weights.resolve(), f"the base's weights {weights}")
+    from_gguf = weights.is_file() and is_gguf(weights)
+    if settings.fmt != "ctranslate2" and not from_gguf and base.info.architecture not in GGUF_ARCHITECTURES:
+        raise UserError(f"--format {settings.fmt}: a GGUF file of a {base.info.architecture} checkpoint cannot be "
+                        "written (the GGUF writer takes Llama and Mistral; a GGUF base takes any); use --format "
+                        "ctranslate2")
 
 
 def _scored(engine, pairs, src, tgt, glossary, progress_factory) -> dict:
@@ -192,13 +246,17 @@ def _scored(engine, pairs, src, tgt, glossary, progress_factory) -> dict:
             bar.close()
 
 
-def _train(settings, options, base, data: Data, examples, device, checkpoint, say, progress_factory):
+def _train(settings, options, base, data: Data, examples, device, checkpoint, say, progress_factory, glossary_key):
+    import hashlib
+
     from bayling_cat.adapt import train
 
     say(f"bayling-cat: loading {base.name}'s weights for training ({base.weights})")
     model, hf_tokenizer = train.load_weights(base.weights)
-    fingerprint = {"data": data.sha256, "base": base.weights, "options": options.key(),
-                   "examples": len(examples), "glossary": [str(g) for g in settings.glossaries]}
+    digest = hashlib.sha256(json.dumps([[e.prompt, e.answer] for e in examples]).encode("ascii")).hexdigest()
+    # a checkpoint is resumed only for the very same examples (data, base, template, glossary) and options
+    fingerprint = {"data": data.sha256, "base": base.weights, "options": options.key(), "examples": digest,
+                   "glossary": glossary_key}
     trainer = train.Trainer(model, examples, options, device, checkpoint / "lora", fingerprint)
     trainer.hf_tokenizer = hf_tokenizer
     if trainer.resume():
@@ -217,8 +275,8 @@ def _train(settings, options, base, data: Data, examples, device, checkpoint, sa
     try:
         trainer.run(on_step)
     except train.Interrupted:
-        raise UserError(f"interrupted at step {trainer.step} of {total}: the checkpoint is in {checkpoint}; run "
-                        "the same command again to resume") from None
+        raise Stopped(f"interrupted at step {trainer.step} of {total}: the checkpoint is in {checkpoint}; run "
+                      "the same command again to resume") from None
     finally:
         if bar:
             bar.close()
@@ -251,7 +309,7 @@ def _short(scores: dict) -> dict:
     out = {k: (round(scores[k], 2) if isinstance(scores.get(k), float) else scores.get(k)) for k in keep}
     terms = scores.get("terminology")
     if terms:
-        out["term_success"] = terms.get("success_rate")
+        out["term_success"] = terms.get("term_success_rate")
     return out
 
 

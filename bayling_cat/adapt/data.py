@@ -54,9 +54,12 @@ def default_held_out(n: int) -> int:
 def read_pairs(references: list[str], memory_location: str | None, source_lang: str, target_lang: str,
                held_out: int | None, seed: int = 1) -> Data:
     """Every approved pair for the language pair, one per distinct (source, hint), split into training and
-    held-out pairs (a reproducible draw)."""
+    held-out pairs (a reproducible draw; every pair of one source, whatever its hint, on the same side)."""
+    from bayling_cat import languages
     from bayling_cat.evaluate import references as reader
 
+    source_lang = languages.normalize(source_lang) if source_lang else None
+    target_lang = languages.normalize(target_lang) if target_lang else None
     pairs: list[Pair] = []
     files: list[dict] = []
     if references:
@@ -67,7 +70,7 @@ def read_pairs(references: list[str], memory_location: str | None, source_lang: 
     if memory_location is not None:
         found = _memory_pairs(memory_location, source_lang, target_lang)
         pairs += found
-        files.append({"path": str(memory_location), "format": "memory", "approved": len(found)})
+        files.append({"path": _shown(memory_location), "format": "memory", "approved": len(found)})
     seen, unique = set(), []
     for p in pairs:
         key = (p.source.strip(), p.hint)
@@ -81,29 +84,63 @@ def read_pairs(references: list[str], memory_location: str | None, source_lang: 
     n_held = default_held_out(len(unique)) if held_out is None else held_out
     if not 0 < n_held < len(unique):
         raise UserError(f"--held-out {n_held}: must be at least 1 and fewer than the {len(unique)} pairs read")
-    order = list(range(len(unique)))
-    random.Random(seed).shuffle(order)
-    held = sorted(order[:n_held])
-    held_set = set(held)
+    held_set = _held_out(unique, n_held, seed)
     train = [p for i, p in enumerate(unique) if i not in held_set]
+    held = [p for i, p in enumerate(unique) if i in held_set]
     digest = hashlib.sha256()
-    for p in train + [unique[i] for i in held]:
+    for p in train + held:
         digest.update(json.dumps([p.source, p.target, p.hint], ensure_ascii=False).encode("utf-8") + b"\n")
-    return Data(train, [unique[i] for i in held], source_lang, target_lang, files, len(pairs),
-                len(pairs) - len(unique), digest.hexdigest())
+    return Data(train, held, source_lang, target_lang, files, len(pairs), len(pairs) - len(unique), digest.hexdigest())
+
+
+def _held_out(pairs: list[Pair], n: int, seed: int) -> set[int]:
+    """Indices of about ``n`` held-out pairs, drawn by source: the plural forms or contexts of one source (pairs
+    with other hints) are all held out or all trained on, so the "after" score never sees a trained source."""
+    from bayling_cat.memory.fuzzy import normalize
+
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        groups.setdefault(normalize(p.source), []).append(i)
+    keys = list(groups)
+    random.Random(seed).shuffle(keys)
+    held: set[int] = set()
+    for key in keys:
+        if len(held) >= n:
+            break
+        if len(held) + len(groups[key]) <= n or not held:
+            held.update(groups[key])
+    if len(held) >= len(pairs):
+        raise UserError(f"--held-out {n}: the pairs share too few distinct sources to hold any out")
+    return held
+
+
+def _shown(location: str) -> str:
+    """A memory location as the metadata and the report may show it: a PostgreSQL URL without its password."""
+    from bayling_cat.memory import is_url
+
+    if is_url(location):
+        from bayling_cat.memory.postgres import redact
+
+        return redact(location)
+    return str(location)
 
 
 def _memory_pairs(location: str, source_lang: str, target_lang: str) -> list[Pair]:
-    from bayling_cat.memory import open_memory
+    """The memory's human units for the pair (read only: a memory that is not there is refused, never made)."""
     from bayling_cat.evaluate.references import _matches
+    from bayling_cat.memory import is_url, open_memory
 
     if not source_lang or not target_lang:
         raise UserError("--memory: name the language pair with --source-lang and --target-lang")
+    if not is_url(location) and not Path(location).is_file():
+        raise UserError(f"--memory {location}: no translation memory there")
+    shown = _shown(location)
     out = []
     with open_memory(location) as memory:
         for u in memory.units("human"):
             if _matches(source_lang, u["source_lang"]) and _matches(target_lang, u["target_lang"]):
-                out.append(Pair(u["source"], u["target"], u.get("hint"), f"{location}:{u.get('id', '')}"))
+                out.append(Pair(u["source"].strip(), u["target"].strip(), u.get("hint"),
+                                f"{shown}:{u.get('id', '')}"))
     return out
 
 
@@ -139,10 +176,26 @@ class Prompter:
         if engine.template.name == "fewshot":
             extra["builtin_examples"] = builtin_examples
         self.engine.info = replace(engine.info, extra=extra)
-        tokenizer = engine.tokenizer
-        end = engine.info.end_tokens[0]
-        self.end_id = tokenizer.token_to_id(end)
-        self.tokenizer = tokenizer
+        self.tokenizer = engine.tokenizer
+        self.end_id = self.tokenizer.token_to_id(self._turn_end())
+
+    def _turn_end(self) -> str:
+        """The end token that closes an answer in this template: the one a rendered assistant turn ends with
+        (a chat template's end-of-turn token, which revision turns render), else the first end token."""
+        ends = self.engine.info.end_tokens
+        if self.engine.template.name == "fewshot":
+            return ends[0]
+        from bayling_cat.templates import Message
+
+        mark = "\u2063answer\u2063"
+        try:
+            text = self.engine.template.render([Message("user", "a"), Message("assistant", mark),
+                                                Message("user", "b")])
+        except Exception:  # noqa: BLE001 - a template that cannot render this turn: the first end token
+            return ends[0]
+        after = text.split(mark, 1)[-1]
+        found = [(after.find(e), e) for e in ends if e and e in after]
+        return min(found)[1] if found else ends[0]
 
     @property
     def extra(self) -> dict:
@@ -156,22 +209,33 @@ class Prompter:
     def ids(self, text: str) -> list[int]:
         return [self.tokenizer.token_to_id(t) for t in self.engine.encode_prompt(text)]
 
-    def answer_ids(self, target: str) -> list[int]:
-        """The reference as the model would write it after the prompt, then its end token. A base model's
-        few-shot line ends with "German:" and the answer starts with a space; a chat template ends its turn
-        with the assistant's header."""
+    def answer_ids(self, prompt_text: str, prompt: list[int], target: str) -> list[int]:
+        """The reference as the model would write it after the prompt, then its end token: the tokens of
+        prompt + answer after the prompt's own (a tokenizer may merge across the join differently from the
+        answer alone); the answer alone when the prompt's tokens would change. A base model's few-shot line
+        ends with "German:", and the answer starts with a space."""
         lead = " " if self.engine.template.name == "fewshot" else ""
-        ids = self.tokenizer.encode(lead + target.strip(), add_special_tokens=False).ids
+        whole = self.ids(prompt_text + lead + target.strip())
+        if whole[:len(prompt)] == prompt and len(whole) > len(prompt):
+            ids = whole[len(prompt):]
+        else:
+            ids = self.tokenizer.encode(lead + target.strip(), add_special_tokens=False).ids
         return ids + [self.end_id]
 
     def example(self, pair: Pair, source_lang: str, target_lang: str, shots=(), glossary=None) -> Example:
-        text, terms = pair.source, []
+        """One pair as a training example. Under a glossary the source's do-not-translate terms are
+        placeholders (``<n/>``), as the core sends them; the reference then has the same placeholder where it
+        holds the term, so the model learns to keep the placeholder, which the core puts the term back into."""
+        text, target, terms = pair.source, pair.target, []
         if glossary is not None:
             from bayling_cat.revision import steering
 
-            text, _, _, terms = steering(glossary, pair.source)
-        prompt = self.prompt_text(Pair(text, pair.target, pair.hint), source_lang, target_lang, shots, terms)
-        return Example(self.ids(prompt), self.answer_ids(pair.target), len(shots), len(terms))
+            text, literals, _, terms = steering(glossary, pair.source)
+            for n, literal in literals.items():
+                target = target.replace(literal, f"<{n}/>", 1)
+        prompt_text = self.prompt_text(Pair(text, target, pair.hint), source_lang, target_lang, shots, terms)
+        prompt = self.ids(prompt_text)
+        return Example(prompt, self.answer_ids(prompt_text, prompt, target), len(shots), len(terms))
 
 
 def neighbours(train: list[Pair], source_lang: str, target_lang: str, threshold: float,

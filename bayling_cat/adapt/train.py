@@ -169,17 +169,18 @@ class Trainer:
         self.step = 0
         self.losses: list[float] = []
         self.seconds = 0.0
-        self._rng = None
+        self._stop = False  # set by Ctrl-C: the step running finishes, then the checkpoint is written
 
     # -- checkpoint ---------------------------------------------------------------------------------------
 
     def resume(self) -> bool:
-        """Load the checkpoint if it was made from the same data and options; True if it was."""
-        state_file = self.checkpoint / "state.json"
-        if not state_file.is_file():
-            return False
+        """Load the checkpoint if it was made from the same examples and options; True if it was. A checkpoint
+        that cannot be read is taken as none (training starts afresh)."""
+        folder = self.checkpoint
+        if not (folder / "state.json").is_file():  # a kill between the two renames of save(): the previous one
+            folder = self.checkpoint.with_name(self.checkpoint.name + ".old")
         try:
-            state = json.loads(state_file.read_text(encoding="utf-8"))
+            state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
         if state.get("fingerprint") != self.fingerprint:
@@ -187,10 +188,18 @@ class Trainer:
         from peft import set_peft_model_state_dict
 
         torch = self.torch
-        set_peft_model_state_dict(self.model, torch.load(self.checkpoint / "adapter.pt", map_location=self.device))
-        self.optimizer.load_state_dict(torch.load(self.checkpoint / "optimizer.pt", map_location=self.device))
-        self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(torch.load(self.checkpoint / "rng.pt"))
+        try:
+            adapter = torch.load(folder / "adapter.pt", map_location=self.device)
+            optimizer = torch.load(folder / "optimizer.pt", map_location=self.device)
+            rng = torch.load(folder / "rng.pt")
+            set_peft_model_state_dict(self.model, adapter)
+            self.optimizer.load_state_dict(optimizer)
+            self.scheduler.load_state_dict(state["scheduler"])
+        except (OSError, RuntimeError, ValueError, KeyError, EOFError):
+            return False  # a damaged checkpoint: never half loaded into a run that goes on (reinitialised below)
+        torch.set_rng_state(rng["cpu"])
+        if rng.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
         self.step, self.losses, self.seconds = state["step"], state["losses"], state["seconds"]
         return True
 
@@ -204,21 +213,28 @@ class Trainer:
 
         torch = self.torch
         tmp = self.checkpoint.with_name(self.checkpoint.name + ".writing")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        torch.save(get_peft_model_state_dict(self.model), tmp / "adapter.pt")
-        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
-        # the random state as the next step starts (not as Ctrl-C left it mid-step): dropout goes on as it would
-        torch.save(self._rng if self._rng is not None else torch.get_rng_state(), tmp / "rng.pt")
-        state = {"fingerprint": self.fingerprint, "step": self.step, "steps": len(self.plan.steps),
-                 "losses": self.losses, "seconds": self.seconds, "scheduler": self.scheduler.state_dict()}
-        (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
-        old = self.checkpoint.with_name(self.checkpoint.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.checkpoint.exists():
-            os.replace(self.checkpoint, old)
-        os.replace(tmp, self.checkpoint)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            torch.save(get_peft_model_state_dict(self.model), tmp / "adapter.pt")
+            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+            # the random state (CPU and CUDA) as the next step starts: dropout goes on as it would have
+            torch.save({"cpu": torch.get_rng_state(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+                       tmp / "rng.pt")
+            state = {"fingerprint": self.fingerprint, "step": self.step, "steps": len(self.plan.steps),
+                     "losses": self.losses, "seconds": self.seconds, "scheduler": self.scheduler.state_dict()}
+            (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+            old = self.checkpoint.with_name(self.checkpoint.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.checkpoint.exists():
+                os.replace(self.checkpoint, old)
+            os.replace(tmp, self.checkpoint)
+            shutil.rmtree(old, ignore_errors=True)
+        except (OSError, RuntimeError) as exc:  # a full disk: torch.save raises RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise UserError(f"{self.checkpoint}: cannot write the training checkpoint "
+                            f"({str(exc).splitlines()[0][:200]})") from None
 
     @property
     def done(self) -> bool:
@@ -256,13 +272,30 @@ class Trainer:
 
     def run(self, on_step=lambda step, loss: None, save_every: float = 300.0) -> None:
         """Train to the end of the plan from the current step; ``on_step(step, loss)`` after each step. Ctrl-C
-        writes the checkpoint and raises Interrupted."""
+        lets the step running finish (a step is never half applied), writes the checkpoint and raises
+        Interrupted."""
+        import signal
+        import threading
+
         self.model.train()
+        self._stop = False
+        handler = None
+        if threading.current_thread() is threading.main_thread():
+            handler = signal.signal(signal.SIGINT, lambda *_: setattr(self, "_stop", True))
+        try:
+            self._steps(on_step, save_every)
+        finally:
+            if handler is not None:
+                signal.signal(signal.SIGINT, handler)
+
+    def _steps(self, on_step, save_every: float) -> None:
         last_save = time.monotonic()
         try:
             while not self.done:
+                if self._stop:
+                    raise KeyboardInterrupt
                 started = time.monotonic()
-                self._rng = self.torch.get_rng_state()
+                rng = self.torch.get_rng_state()  # put back if the step is cut short (below)
                 micro = self.plan.steps[self.step]
                 tokens = sum(sum(len(self.examples[i].answer) for i in b) for b in micro)
                 total = 0.0
@@ -275,7 +308,6 @@ class Trainer:
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.step += 1
-                self._rng = None  # the step is whole: the state now is the next step's
                 self.losses.append(round(total / tokens, 4))
                 self.seconds += time.monotonic() - started
                 on_step(self.step, total / tokens)
@@ -283,6 +315,10 @@ class Trainer:
                     self.save()
                     last_save = time.monotonic()
         except KeyboardInterrupt:
+            # Ctrl-C outside the main thread cuts a step short: its gradients are dropped, the weights were not
+            # touched yet, and the random state goes back to the step's start, so the step runs again as it was
+            if "rng" in locals() and not self._stop:
+                self.torch.set_rng_state(rng)
             self.save()
             raise Interrupted() from None
         self.save()

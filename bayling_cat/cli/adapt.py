@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bayling_cat.cli.base import cli, say
+from bayling_cat.cli.base import EXIT_INTERRUPTED, cli, say
 from bayling_cat.cli.options import file_to_write, memory_location, output_path
 from bayling_cat.errors import UserError
 
@@ -56,7 +56,7 @@ def adapt(references, source_lang, target_lang, output, base, memory_path, gloss
     """Fine-tune the model on approved translations (TMX, approved XLIFF, non-fuzzy PO, --memory): LoRA on the
     prompts translate uses, scored on held-out pairs before and after, written for both engines (docs/adapt.md).
     Ctrl-C keeps a checkpoint: the same command again resumes."""
-    from bayling_cat.adapt import Settings, adapt as run
+    from bayling_cat.adapt import Settings, Stopped, adapt as run
     from bayling_cat.adapt.train import TrainOptions
 
     if not references and memory_path is None:
@@ -72,9 +72,17 @@ def adapt(references, source_lang, target_lang, output, base, memory_path, gloss
                         held_out, fmt, device, force, report, train=options)
     try:
         result = run(settings, say=say, progress_factory=progress_bar)
+    except Stopped as exc:
+        say(f"bayling-cat: {exc}")
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except ImportError as exc:
         raise UserError(f"adapt needs torch, transformers and peft: pip install 'bayling-cat[adapt]' ({exc.name} "
                         "is missing)") from None
+    except (UserError, OSError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch, safetensors or CUDA (out of memory) failing deep down
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise UserError(f"adapt failed ({type(exc).__name__}: {first}); nothing was written to {folder}") from None
     before, after = result["before"], result["after"]
     say(f"bayling-cat: adapted model in {result['output']} (--model {result['output']}): held-out chrF++ "
         f"{before['chrf++']:.1f} -> {after['chrf++']:.1f} ({result['gain']['chrf++']:+.1f}), BLEU "

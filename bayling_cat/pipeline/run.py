@@ -65,14 +65,11 @@ class Pipeline:
     @property
     def tool(self) -> str:
         """What the files credit machine output to: bayling-cat, and an adapted model by name and base."""
-        from bayling_cat.connectors.base import Connector
-        from bayling_cat.modelinfo import adaptation, describe
+        from bayling_cat.modelinfo import credit
 
         engine = self.engine_loaded
         info = getattr(engine, "info", None)
-        if adaptation(info) is None:
-            return Connector.tool
-        return f"{Connector.tool} {describe(info.name or Path(str(engine.path)).stem, info)}"
+        return credit(getattr(info, "name", "") or Path(str(getattr(engine, "path", "model"))).stem, info)
 
     def close(self) -> None:
         """Release the engine the run loaded (a cluster's actors, and a Ray instance started for them)."""

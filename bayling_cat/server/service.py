@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bayling_cat.batching import Batcher, Busy
 from bayling_cat.engines.base import BaseEngine
-from bayling_cat.modelinfo import adaptation
+from bayling_cat.modelinfo import adaptation, credit
 from bayling_cat.server.errors import ApiError
 from bayling_cat.sessions import Latest
 
@@ -92,6 +92,8 @@ class Service:
         self.engine = BatchedEngine(engine, self)
         self.model_name = Path(str(engine.path or "model")).name
         self.adapted = adaptation(engine.info)  # what bayling-cat adapt made it from (None for another model)
+        # what files credit machine output to (XLIFF origins): an adapted model by name and base
+        self.tool = credit(getattr(engine.info, "name", "") or self.model_name, engine.info)
         self.timeout = timeout
         self.lock = threading.Lock()
         self.characters = 0

@@ -94,6 +94,7 @@ class Workbench:
                                     glossary_for=lambda s, t: self.parts.glossaries.for_request(s, t, ()),
                                     memory=self.memory, output=output,
                                     folder=self.sessions_root / doc_id if self.sessions_root else None)
+            session.tool = self.parts.service.tool  # what the saved file credits machine output to
             self.sessions[doc_id] = session
             return session
 

@@ -1247,7 +1247,7 @@ function showModel(data) {
   let text = `model: ${data.model}`;
   if (a) {
     const gain = a.held_out_chrf && a.held_out_chrf.gain != null ? `, held-out chrF++ ${a.held_out_chrf.gain >= 0 ? "+" : ""}${a.held_out_chrf.gain}` : "";
-    text += ` (adapted from ${a.base} on ${a.pairs} pairs${gain})`;
+    text += ` (adapted from ${a.base} on ${Number(a.pairs).toLocaleString("en")} pairs${gain})`;
   }
   $("model-name").textContent = text;
 }
