@@ -64,6 +64,12 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--out", default="/tmp/bayling-cat-adapt-bench/django-de")
     parser.add_argument("--format", default="both")
+    parser.add_argument("--glossary", default=str(ROOT / "glossaries" / "software-ui.en-de.tbx"),
+                        help="scored with it too (term success), before and after; training does not see it")
+    parser.add_argument("--train-glossary", action="store_true",
+                        help="train with --glossary in the prompts too (adapt -g), as translate will use it")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the model already in --out (its report beside it) instead of adapting again")
     args = parser.parse_args()
 
     from bayling_cat.adapt import Settings, adapt, score
@@ -75,23 +81,32 @@ def main() -> None:
     options = TrainOptions(epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
                            rank=args.rank, alpha=2 * args.rank)
     settings = Settings(tm, out, "en", "de", held_out=args.held_out, fmt=args.format, force=True,
+                        glossaries=[Path(args.glossary)] if args.train_glossary else [],
                         report=out.parent / f"{out.name}.report.json", train=options)
     started = time.monotonic()
-    report = adapt(settings, say=lambda m: print(m, flush=True))
-    minutes = (time.monotonic() - started) / 60
+    if args.reuse:
+        report = json.loads(settings.report.read_text(encoding="utf-8"))
+    else:
+        report = adapt(settings, say=lambda m: print(m, flush=True))
+    minutes = report["minutes"] if args.reuse else (time.monotonic() - started) / 60
     general = general_pairs()
     base_folder = Path(report["adapted"]["base_weights"])
     from bayling_cat.models import default_model_dir
 
     g_before = score(Engine(default_model_dir()), general, "en", "de")
     g_after = score(Engine(out), general, "en", "de")
+    from bayling_cat.adapt.data import read_pairs
+    from bayling_cat.glossary import load
+
+    held = read_pairs(tm, None, "en", "de", args.held_out).held_out
+    glossary = load(Path(args.glossary), "en", "de")
+    terms = {"before": score(Engine(default_model_dir()), held, "en", "de", glossary)["terminology"],
+             "after": score(Engine(out), held, "en", "de", glossary)["terminology"]}
     llama = {}
     if (out / f"{out.name}.gguf").is_file():  # the same held-out pairs on llama.cpp: the base GGUF, the adapted one
-        from bayling_cat.adapt.data import read_pairs
         from bayling_cat.engines.llamacpp import Engine as Llama
         from bayling_cat.models import default_gguf
 
-        held = read_pairs(tm, None, "en", "de", args.held_out).held_out
         llama = {"before": score(Llama(default_gguf()), held, "en", "de"),
                  "after": score(Llama(out / f"{out.name}.gguf"), held, "en", "de")}
     a = report["adapted"]
@@ -105,13 +120,17 @@ def main() -> None:
           f"({f['chrf++'] - b['chrf++']:+.1f}) | {b['bleu']:.1f} -> {f['bleu']:.1f} | "
           f"{g_before['chrf++']:.1f} -> {g_after['chrf++']:.1f} ({g_after['chrf++'] - g_before['chrf++']:+.1f}) |")
     print(f"held-out seconds on CTranslate2: base {b['seconds']}, adapted {f['seconds']}; base weights {base_folder}")
+    tb, ta = terms["before"] or {}, terms["after"] or {}
+    how = "trained with it" if args.train_glossary else "not trained on"
+    print(f"with {Path(args.glossary).name} ({how}): term success {tb.get('term_success_rate')} -> "
+          f"{ta.get('term_success_rate')} of {ta.get('required')} required terms")
     if llama:
         lb, la = llama["before"], llama["after"]
         print(f"llama.cpp, the same held-out pairs: chrF++ {lb['chrf++']:.1f} -> {la['chrf++']:.1f} "
               f"({la['chrf++'] - lb['chrf++']:+.1f}), BLEU {lb['bleu']:.1f} -> {la['bleu']:.1f}, seconds "
               f"{lb['seconds']} -> {la['seconds']}")
-    (out.parent / f"{out.name}.general.json").write_text(json.dumps({"before": g_before, "after": g_after, "llamacpp": llama},
-                                                                    indent=2, ensure_ascii=False))
+    scores = {"general": {"before": g_before, "after": g_after}, "llamacpp": llama, "terms": terms}
+    (out.parent / f"{out.name}.scores.json").write_text(json.dumps(scores, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

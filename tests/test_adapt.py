@@ -196,7 +196,12 @@ def test_glossary_terms_are_in_the_training_prompt(tmp_path, fewshot_tiny):
     glossary = load(gl, "en", "de")
     prompter = adapt_data.Prompter(Engine(fewshot_tiny), builtin_examples=False)
     ex = prompter.example(adapt_data.Pair("Open the window 1.", "Öffnen Sie Fenster 1."), "en", "de", (), glossary)
-    assert ex.terms == 1
+    assert ex.terms == 1 and ex.contradicted == 0
+    # a reference that does not follow the glossary: the term is left out (it would teach ignoring terms)
+    other = prompter.example(adapt_data.Pair("Open the window 2.", "Öffnen Sie die Ansicht 2."), "en", "de", (),
+                             glossary)
+    assert (other.terms, other.contradicted) == (0, 1)
+    assert prompter.tokenizer.decode(other.prompt) == "English: Open the window 2.\nGerman:"
     assert prompter.tokenizer.decode(ex.prompt) == \
         "English: window\nGerman: Fenster\n\nEnglish: Open the window 1.\nGerman:"
 

@@ -155,6 +155,7 @@ class Example:
     answer: list[int]
     shots: int = 0  # memory matches in the prompt
     terms: int = 0  # glossary terms in the prompt
+    contradicted: int = 0  # glossary terms of the source its reference does not follow: left out of the prompt
 
     @property
     def length(self) -> int:
@@ -223,19 +224,27 @@ class Prompter:
         return ids + [self.end_id]
 
     def example(self, pair: Pair, source_lang: str, target_lang: str, shots=(), glossary=None) -> Example:
-        """One pair as a training example. Under a glossary the source's do-not-translate terms are
-        placeholders (``<n/>``), as the core sends them; the reference then has the same placeholder where it
-        holds the term, so the model learns to keep the placeholder, which the core puts the term back into."""
-        text, target, terms = pair.source, pair.target, []
+        """One pair as a training example. Under a glossary the prompt shows the source's terms as the core
+        does, but only those its reference follows: a TM that writes "Sichern" where the glossary says
+        "speichern" would otherwise teach the model that a term in the prompt may be ignored. The
+        do-not-translate terms are placeholders (``<n/>``), as the core sends them, and the reference gets the
+        same placeholder where it holds the term, so the model learns to keep it (the core puts the term back);
+        a reference without the term gets the plain source."""
+        text, target, terms, contradicted = pair.source, pair.target, [], 0
         if glossary is not None:
             from bayling_cat.revision import steering
 
-            text, literals, _, terms = steering(glossary, pair.source)
-            for n, literal in literals.items():
-                target = target.replace(literal, f"<{n}/>", 1)
+            steered, literals, matches, found = steering(glossary, pair.source)
+            followed = {t.source for t in glossary.check(pair.source, pair.target, matches).present}
+            terms = [(s, t) for s, t in found if s in followed]
+            contradicted = len(found) - len(terms)
+            if all(literal in target for literal in literals.values()):
+                text = steered
+                for n, literal in literals.items():
+                    target = target.replace(literal, f"<{n}/>", 1)
         prompt_text = self.prompt_text(Pair(text, target, pair.hint), source_lang, target_lang, shots, terms)
         prompt = self.ids(prompt_text)
-        return Example(prompt, self.answer_ids(prompt_text, prompt, target), len(shots), len(terms))
+        return Example(prompt, self.answer_ids(prompt_text, prompt, target), len(shots), len(terms), contradicted)
 
 
 def neighbours(train: list[Pair], source_lang: str, target_lang: str, threshold: float,

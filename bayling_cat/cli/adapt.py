@@ -38,7 +38,7 @@ def progress_bar(total: int, desc: str, initial: int = 0):
 @click.option("--max-steps", type=click.IntRange(1, 10_000_000), default=None,
               help="Stop after this many optimizer steps (a quick trial).")
 @click.option("--held-out", type=click.IntRange(1, 1_000_000), default=None,
-              help="Pairs set aside to score the model before and after [default: 5 %, at least 50 of 1,000].")
+              help="Pairs set aside to score the model before and after [default: 5 %, but a tenth up to 50].")
 @click.option("--format", "fmt", type=click.Choice(["ctranslate2", "gguf", "both"]), default="both",
               show_default=True, help="What the folder holds: CTranslate2, a GGUF file for llama.cpp, or both.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
