@@ -290,6 +290,7 @@ class Pipeline:
                 connector.add_note(seg, note)
 
     def apply_copy(self, result: FileResult, seg: Segment) -> None:
+        result.connector.tool = self.tool
         seg.translation = seg.source
         if self.options.mode == "suggest":
             result.connector.write_suggestion(seg, seg.source)
