@@ -54,6 +54,28 @@ def general_pairs(n: int = 100, seed: int = 7):
     return random.Random(seed).sample(pairs, n)
 
 
+def term_split(folder: Path, pairs, glossary) -> dict:
+    """Term success through the core with the glossary (steering, revision turns, bans), on the held-out pairs
+    that hold a term, apart for the terms their reference follows and those it contradicts (the TM's
+    translators chose another word): [followed by the model, occurrences]."""
+    from bayling_cat.engines.ctranslate2 import Engine
+    from bayling_cat.translator import CoreOptions, Request, Translator
+
+    pairs = [p for p in pairs if glossary.match(p.source)]
+    core = Translator(Engine(folder), None, CoreOptions(checks=False, store=False, reuse=False))
+    out = core.translate([Request(p.source, p.codes, p.hint) for p in pairs], "en", "de", glossary)
+    split = {"reference follows": [0, 0], "reference contradicts": [0, 0]}
+    for p, t in zip(pairs, out):
+        ref = glossary.check(p.source, p.target)
+        kept = {x.source for x in glossary.check(p.source, t.answer).present}
+        followed = {x.source for x in ref.present}
+        for term in {x.source for x in ref.present + ref.missing}:
+            bucket = split["reference follows" if term in followed else "reference contradicts"]
+            bucket[0] += term in kept
+            bucket[1] += 1
+    return split
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tm", nargs="*", help="PO/TMX/XLIFF files (default: Django's German catalogues)")
@@ -100,8 +122,7 @@ def main() -> None:
 
     held = read_pairs(tm, None, "en", "de", args.held_out).held_out
     glossary = load(Path(args.glossary), "en", "de")
-    terms = {"before": score(Engine(default_model_dir()), held, "en", "de", glossary)["terminology"],
-             "after": score(Engine(out), held, "en", "de", glossary)["terminology"]}
+    terms = {"before": term_split(default_model_dir(), held, glossary), "after": term_split(out, held, glossary)}
     llama = {}
     if (out / f"{out.name}.gguf").is_file():  # the same held-out pairs on llama.cpp: the base GGUF, the adapted one
         from bayling_cat.engines.llamacpp import Engine as Llama
@@ -120,10 +141,10 @@ def main() -> None:
           f"({f['chrf++'] - b['chrf++']:+.1f}) | {b['bleu']:.1f} -> {f['bleu']:.1f} | "
           f"{g_before['chrf++']:.1f} -> {g_after['chrf++']:.1f} ({g_after['chrf++'] - g_before['chrf++']:+.1f}) |")
     print(f"held-out seconds on CTranslate2: base {b['seconds']}, adapted {f['seconds']}; base weights {base_folder}")
-    tb, ta = terms["before"] or {}, terms["after"] or {}
     how = "trained with it" if args.train_glossary else "not trained on"
-    print(f"with {Path(args.glossary).name} ({how}): term success {tb.get('term_success_rate')} -> "
-          f"{ta.get('term_success_rate')} of {ta.get('required')} required terms")
+    for kind in ("reference follows", "reference contradicts"):
+        (b0, n), (a0, _) = terms["before"][kind], terms["after"][kind]
+        print(f"{Path(args.glossary).name} ({how}), terms the {kind} the glossary: {b0}/{n} -> {a0}/{n} kept")
     if llama:
         lb, la = llama["before"], llama["after"]
         print(f"llama.cpp, the same held-out pairs: chrF++ {lb['chrf++']:.1f} -> {la['chrf++']:.1f} "
