@@ -245,6 +245,7 @@ def test_adapted_model_loads_on_both_engines_with_its_metadata(tmp_path, fewshot
     assert held["chrf++_gain"] == round(report["after"]["chrf++"] - report["before"]["chrf++"], 2)
     assert meta["name"] == "adapted" and meta["template"] == "fewshot"
     assert gguf_info(out / "adapted.gguf").extra["adapted"] == adapted  # the GGUF says the same
+    assert (meta["quantization"], gguf_info(out / "adapted.gguf").quantization) == ("float32", "q8_0")
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["adapted"] == adapted
     for name in ("ctranslate2", "llamacpp"):
         engine = create_engine(choose_engine(name, str(out)))
@@ -370,7 +371,7 @@ def test_patched_gguf_holds_the_base_plus_the_difference(tmp_path, tiny_checkpoi
     import torch
     from transformers import AutoModelForCausalLM
 
-    from bayling_cat.adapt.export import _patched_copy
+    from bayling_cat.adapt.export import write_gguf
     from bayling_cat.convert_gguf import gguf_info
 
     base = AutoModelForCausalLM.from_pretrained(str(tiny_checkpoint), dtype=torch.float32).state_dict()
@@ -380,7 +381,7 @@ def test_patched_gguf_holds_the_base_plus_the_difference(tmp_path, tiny_checkpoi
     info = gguf_info(tiny_gguf)
     info.extra = {"adapted": {"base": "tiny"}}
     target = tmp_path / "patched.gguf"
-    _patched_copy(tiny_gguf, deltas, info, target)
+    write_gguf(tiny_gguf, None, deltas, info, target)
     patched = AutoModelForCausalLM.from_pretrained(str(tmp_path), gguf_file="patched.gguf", dtype=torch.float32)
     state = patched.state_dict()
     for n in names:  # f16 base, Q8_0 result: within Q8_0's step
@@ -392,6 +393,7 @@ def test_patched_gguf_holds_the_base_plus_the_difference(tmp_path, tiny_checkpoi
     assert after["blk.0.attn_q.weight"].tensor_type == gguf.GGMLQuantizationType.Q8_0
     assert bytes(after["blk.0.attn_v.weight"].data) == bytes(before["blk.0.attn_v.weight"].data)
     assert gguf_info(target).extra["adapted"] == {"base": "tiny"}
+    assert gguf_info(target).quantization == "f16+q8_0"  # the base's own types, the adapted tensors Q8_0
 
 
 # -- the command line -----------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ class Data:
 
 
 def default_held_out(n: int) -> int:
-    """5 % of the pairs, and at least 50 once there are 1,000 (a tenth of smaller sets, at least one)."""
+    """5 % of the pairs, but a tenth of them up to 50 (1,000 pairs: 50; 300: 30; 4,000: 200), at least one."""
     return max(1, math.ceil(0.05 * n), min(50, n // 10)) if n > 1 else 0
 
 

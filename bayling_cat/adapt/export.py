@@ -38,13 +38,20 @@ def write_ctranslate2(merged, hf_tokenizer, base_folder: Path, info: ModelInfo, 
 
 def write_gguf(weights: Path, merged_checkpoint: Path, deltas: dict, info: ModelInfo, target: Path,
                say=lambda m: None) -> None:
-    """The adapted model as one GGUF file at ``target``."""
+    """The adapted model as one GGUF file at ``target``; its metadata names its own quantization (the CTranslate2
+    folder's is in ``info``)."""
+    from dataclasses import replace
+
     from bayling_cat.ggufinfo import is_gguf
 
     if Path(weights).is_file() and is_gguf(Path(weights)):
+        from bayling_cat.convert_gguf import gguf_info
+
         say(f"writing {target.name}: the base GGUF with {len(deltas)} adapted tensors (Q8_0)")
-        _patched_copy(Path(weights), deltas, info, target)
+        mixed = f"{gguf_info(Path(weights)).quantization}+q8_0"  # the base's own types, the adapted tensors Q8_0
+        _patched_copy(Path(weights), deltas, replace(info, quantization=mixed), target)
         return
+    info = replace(info, quantization="q8_0")
     from bayling_cat.convert import convert_to_gguf
 
     folder = target.parent / ".gguf-work"
