@@ -192,11 +192,12 @@ class Trainer:
             adapter = torch.load(folder / "adapter.pt", map_location=self.device)
             optimizer = torch.load(folder / "optimizer.pt", map_location=self.device)
             rng = torch.load(folder / "rng.pt")
-            set_peft_model_state_dict(self.model, adapter)
+            # the optimizer first: its checks fail before anything is changed; the weights last
             self.optimizer.load_state_dict(optimizer)
             self.scheduler.load_state_dict(state["scheduler"])
+            set_peft_model_state_dict(self.model, adapter)
         except (OSError, RuntimeError, ValueError, KeyError, EOFError):
-            return False  # a damaged checkpoint: never half loaded into a run that goes on (reinitialised below)
+            return False  # a damaged checkpoint: training starts afresh
         torch.set_rng_state(rng["cpu"])
         if rng.get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
