@@ -422,6 +422,7 @@ def test_cli_adapts_and_says_the_gain(tmp_path, fewshot_tiny):
     (["{po}", "-o", "{tmp}"], "the adapted model's folder would replace the input"),
     (["{po}", "-o", "{tmp}/note.txt"], "note.txt: a file, not a folder"),
     (["{po}", "--memory", "{tmp}/none.sqlite"], "--memory {tmp}/none.sqlite: no translation memory there"),
+    (["{po}", "--report", "{po}"], "the report"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, message, fewshot_tiny):
     po = po_file(tmp_path / "ui.po")

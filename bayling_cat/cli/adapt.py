@@ -62,10 +62,15 @@ def adapt(references, source_lang, target_lang, output, base, memory_path, gloss
     if not references and memory_path is None:
         raise UserError("nothing to learn from: name TMX, XLIFF or PO files, or --memory")
     folder, _ = output_path(output, "--output")
-    if not source_lang or not target_lang:
-        if memory_path is not None and not references:
-            raise UserError("--memory: name the language pair with --source-lang and --target-lang")
     report = file_to_write(str(report), "--report") if report is not None else None
+    if report is not None:  # the report never replaces a reference, a glossary or the memory
+        from bayling_cat.fileio import check_distinct
+
+        reads = [(f"the reference {r}", Path(r)) for r in references if Path(r).is_file()]
+        reads += [(f"the glossary {g}", Path(g)) for g in glossaries]
+        if memory_path is not None:
+            reads += [(f"the memory {memory_path}", Path(f"{memory_path}{end}")) for end in ("", "-wal", "-shm")]
+        check_distinct([("the report", report)], reads)
     options = TrainOptions(epochs=epochs, max_steps=max_steps, learning_rate=learning_rate, rank=rank,
                            alpha=2 * rank, seed=seed)
     settings = Settings(list(references), folder, source_lang, target_lang, base, memory_path, list(glossaries),
