@@ -87,8 +87,10 @@ def gguf_info(path: Path, template: str | None = None, name: str | None = None) 
     return info
 
 
-def copy_gguf(source: Path, target: Path, info: ModelInfo) -> None:
-    """Copy a GGUF with bayling-cat's metadata added (tensors byte for byte)."""
+def copy_gguf(source: Path, target: Path, info: ModelInfo, replace: dict | None = None) -> None:
+    """Copy a GGUF with bayling-cat's metadata added (tensors byte for byte, but those ``replace`` gives anew:
+    name -> (data as gguf.quants makes it, its GGMLQuantizationType); ``bayling-cat adapt`` replaces the
+    tensors it adapted)."""
     gguf = _gguf()
     reader, _, _ = read_metadata(source)
     arch = str(reader.fields["general.architecture"].contents()) if "general.architecture" in reader.fields \
@@ -103,14 +105,15 @@ def copy_gguf(source: Path, target: Path, info: ModelInfo) -> None:
         sub_type = field.types[-1] if val_type == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(field.name, field.contents(), val_type, sub_type=sub_type)
     _add_bayling_metadata(writer, info)
-    for tensor in reader.tensors:
-        writer.add_tensor_info(tensor.name, tensor.data.shape, tensor.data.dtype, tensor.data.nbytes,
-                               tensor.tensor_type)
+    replace = replace or {}
+    data = [(t.name, *replace.get(t.name, (t.data, t.tensor_type))) for t in reader.tensors]
+    for name, array, kind in data:
+        writer.add_tensor_info(name, array.shape, array.dtype, array.nbytes, kind)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for tensor in reader.tensors:
-        writer.write_tensor_data(tensor.data, tensor_endianess=reader.endianess)
+    for _, array, _ in data:
+        writer.write_tensor_data(array, tensor_endianess=reader.endianess)
     writer.close()
 
 

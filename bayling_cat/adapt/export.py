@@ -67,8 +67,7 @@ def write_gguf(weights: Path, merged_checkpoint: Path, deltas: dict, info: Model
 def _patched_copy(base: Path, deltas: dict, info: ModelInfo, target: Path) -> None:
     import numpy as np
 
-    from bayling_cat.convert_gguf import _add_bayling_metadata, _gguf, _permute, read_metadata
-    from bayling_cat.ggufinfo import CHAT_TEMPLATE_KEY, METADATA_KEY
+    from bayling_cat.convert_gguf import _gguf, _permute, copy_gguf, read_metadata
 
     gguf = _gguf()
     reader, meta, _ = read_metadata(base)
@@ -88,35 +87,15 @@ def _patched_copy(base: Path, deltas: dict, info: ModelInfo, target: Path) -> No
         if arch_name == "llama" and name.endswith(("attn_q.weight", "attn_k.weight")):
             delta = _permute(delta, heads, kv_heads if name.endswith("attn_k.weight") else heads)
         wanted[name] = delta
-    writer = gguf.GGUFWriter(str(target), arch=arch_name, endianess=reader.endianess)
-    for field in reader.fields.values():
-        if field.name in (gguf.Keys.General.ARCHITECTURE, METADATA_KEY) or field.name.startswith("GGUF."):
-            continue
-        if field.name == CHAT_TEMPLATE_KEY and info.chat_template:
-            continue
-        val_type = field.types[0]
-        sub_type = field.types[-1] if val_type == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), val_type, sub_type=sub_type)
-    _add_bayling_metadata(writer, info)
-    data = {}
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    replace = {}
     for tensor in reader.tensors:
         if tensor.name in wanted:
             weight = gguf.quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
             delta = wanted.pop(tensor.name)
             if weight.shape != delta.shape:
                 raise ConversionError(f"{base}: {tensor.name} is {weight.shape}, the adapted weight {delta.shape}")
-            q8 = gguf.GGMLQuantizationType.Q8_0
-            data[tensor.name] = (gguf.quants.quantize(weight + delta, q8), q8)
-        else:
-            data[tensor.name] = (tensor.data, tensor.tensor_type)
+            replace[tensor.name] = (gguf.quants.quantize(weight + delta, q8), q8)
     if wanted:
         raise ConversionError(f"{base}: holds no tensor {sorted(wanted)[0]} for an adapted weight")
-    for name, (array, kind) in data.items():
-        writer.add_tensor_info(name, array.shape, array.dtype, array.nbytes, kind)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    for name, (array, _) in data.items():
-        writer.write_tensor_data(array, tensor_endianess=reader.endianess)
-    writer.close()
-
+    copy_gguf(base, target, info, replace)
