@@ -156,6 +156,17 @@ def tiny_spm_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def xlf(tmp_path):
+    """A copy of tests/data/inline-1.2.xlf in a folder of its own (the workbench keeps its session beside it)."""
+    import shutil
+
+    path = tmp_path / "doc" / "inline-1.2.xlf"
+    path.parent.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "inline-1.2.xlf", path)
+    return path
+
+
+@pytest.fixture
 def tiny_env(tiny_model, tmp_path):
     """The environment of a command-line run on the tiny model, in a data folder of its own."""
     return {"BAYLING_CAT_HOME": str(tmp_path / "home"), "BAYLING_CAT_MODEL": str(tiny_model)}

@@ -23,6 +23,12 @@ class ScriptedTranslator(BaseEngine):
         return out
 
 
+def echo(conv):
+    """'[tr] ' + the text of the latest request (placeholders and all): the text is the last part of every
+    request. The protocol and plugin tests answer every request with it."""
+    return "[tr] " + conv[-1].content.rsplit("\n\n", 1)[-1]
+
+
 class FakeEngine(BaseEngine):
     """Stands in for Engine where the terminology stage needs requests/generate: ``answer(conversation)``
     decides each reply; every conversation and ban list is recorded."""

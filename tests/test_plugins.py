@@ -13,11 +13,7 @@ import pytest
 
 from bayling_cat.engines.base import Generation
 from bayling_cat.server import create_app
-from tests.fakes import FakeEngine
-
-
-def echo(conv):
-    return "[tr] " + conv[-1].content.rsplit("\n\n", 1)[-1]
+from tests.fakes import FakeEngine, echo
 
 
 @pytest.fixture

@@ -21,12 +21,7 @@ import pytest
 
 from bayling_cat.server import create_app
 from bayling_cat.server.recognize import WEBLATE_SEPARATOR, recognize
-from tests.fakes import FakeEngine
-
-
-def echo(conv):
-    """'[tr] ' + the text of the request (placeholders and all): the text is the last part of every request."""
-    return "[tr] " + conv[-1].content.rsplit("\n\n", 1)[-1]
+from tests.fakes import FakeEngine, echo
 
 
 @pytest.fixture

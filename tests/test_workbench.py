@@ -56,14 +56,6 @@ def make(fake, doc, tmp_path, glossaries=(), **kw):
     return client, bench
 
 
-@pytest.fixture
-def xlf(tmp_path):
-    path = tmp_path / "doc" / "inline-1.2.xlf"
-    path.parent.mkdir()
-    shutil.copy(DATA / "inline-1.2.xlf", path)
-    return path
-
-
 def doc_of(client):
     review = client.get("/workbench/api/documents").get_json()["review"]
     return review, client.get(f"/workbench/api/documents/{review}").get_json()

@@ -77,14 +77,6 @@ def seg_url(doc_id, i, action=""):
 
 
 @pytest.fixture
-def xlf(tmp_path):
-    path = tmp_path / "doc" / "inline-1.2.xlf"
-    path.parent.mkdir()
-    shutil.copy(DATA / "inline-1.2.xlf", path)
-    return path
-
-
-@pytest.fixture
 def multi(tmp_path):
     path = tmp_path / "doc" / "multi.xlf"
     path.parent.mkdir(exist_ok=True)
