@@ -21,6 +21,8 @@ from bayling_cat.server import create_app
 from bayling_cat.server.workbench import TOKEN_HEADER, Workbench
 from tests.conftest import ROOT
 from tests.fakes import FakeEngine
+from tests.test_workbench import doc_of, seg_url
+from tests.test_workbench import make as workbench_client
 
 DATA = ROOT / "tests" / "data"
 XLF = """<?xml version="1.0" encoding="UTF-8"?>
@@ -60,20 +62,8 @@ def home(tmp_path, monkeypatch):
 
 
 def make(doc, tmp_path, engine=None, glossaries=(), **kw):
-    bench = Workbench(review=doc, memory_path=tmp_path / "memory.sqlite", **kw)
-    app = create_app(engine or FakeEngine(answer), glossaries, window=0.01, workbench=bench)
-    client = app.test_client()
-    client.environ_base["HTTP_" + TOKEN_HEADER.upper().replace("-", "_")] = bench.token
-    return client, bench
-
-
-def doc_of(client):
-    review = client.get("/workbench/api/documents").get_json()["review"]
-    return review, client.get(f"/workbench/api/documents/{review}").get_json()
-
-
-def seg_url(doc_id, i, action=""):
-    return f"/workbench/api/documents/{doc_id}/segments/{i}" + (f"/{action}" if action else "")
+    """test_workbench's client on this file's answering engine unless another is given."""
+    return workbench_client(engine or FakeEngine(answer), doc, tmp_path, glossaries, **kw)
 
 
 @pytest.fixture
