@@ -14,6 +14,7 @@ import logging
 import random
 import re
 import time
+from contextlib import contextmanager
 
 from bayling_cat.memory.base import (APP_ID, COLUMNS, HUMAN, MACHINE, SCHEMA, Hit, Memory, MemoryError_,
                                      MemoryUnavailable, prepare,
@@ -58,6 +59,7 @@ class PostgresMemory(Memory):
         self.url = location
         self.location = redact(location)
         self.retry_seconds = retry_seconds
+        self._lost = False  # a connection failed: calls connect by themselves until the pool has one again
         try:  # one direct connection first: its error says what is wrong (host, password, database)
             psycopg.connect(location, connect_timeout=10).close()
         except psycopg.Error as exc:
@@ -85,15 +87,23 @@ class PostgresMemory(Memory):
         errors = self.psycopg.errors
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.05
+        direct = False
         while True:
+            # after an outage the pool waits out its reconnection back-off (1, 2, 4 s ...) even once the server is
+            # back: until it holds a connection again, a call connects by itself
+            direct = direct or self._lost and not self.pool.get_stats().get("pool_available", 0)
             try:  # waiting for a connection counts against the same deadline
-                with self.pool.connection(timeout=max(1.0, deadline - time.monotonic())) as conn:
+                with (self._direct(deadline) if direct else
+                      self.pool.connection(timeout=max(1.0, deadline - time.monotonic()))) as conn:
                     with conn.transaction(), conn.cursor() as cur:
-                        return work(cur)
+                        done = work(cur)
+                self._lost = self._lost and direct  # the pool served it: the outage is over
+                return done
             except (errors.DeadlockDetected, errors.SerializationFailure, errors.LockNotAvailable) as exc:
                 last = exc
             except (self.psycopg.OperationalError, self.psycopg.InterfaceError) as exc:
                 last = exc  # the connection dropped, or the server is restarting
+                self._lost = True
             except self.psycopg.Error as exc:
                 raise MemoryError_(f"{self.location}: PostgreSQL refused to {what} the memory "
                                    f"({_first_line(exc)})") from None
@@ -101,11 +111,23 @@ class PostgresMemory(Memory):
                 if type(exc).__name__ != "PoolTimeout":
                     raise
                 last = exc
+                direct = True  # no connection came from the pool in time: this call's next try connects itself
             if time.monotonic() > deadline:
                 raise MemoryUnavailable(f"{self.location}: the PostgreSQL memory went away ({_first_line(last)}); "
                                    "everything stored before is kept") from None
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 2.0)
+
+    @contextmanager
+    def _direct(self, deadline: float):
+        """One connection of its own, configured as the pool's are, closed after use."""
+        conn = self.psycopg.connect(self.url, autocommit=True,
+                                    connect_timeout=max(1, min(10, int(deadline - time.monotonic()))))
+        try:
+            self._configure(conn)
+            yield conn
+        finally:
+            conn.close()
 
     def _create_or_upgrade(self, cur) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
